@@ -1,0 +1,193 @@
+//! Parameter spaces: checked parameters and the map from the unit cube to values.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// What values one parameter takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Domain {
+    /// A real number in `[low, high]`, spaced linearly or logarithmically. `grid`
+    /// holds the levels a grid design uses.
+    Real {
+        /// Lower bound.
+        low: f64,
+        /// Upper bound.
+        high: f64,
+        /// Logarithmic spacing.
+        log: bool,
+        /// Levels for grid designs.
+        grid: Vec<f64>,
+    },
+    /// An integer in `[low, high]` (both included).
+    Integer {
+        /// Lower bound.
+        low: i64,
+        /// Upper bound.
+        high: i64,
+        /// Logarithmic spacing.
+        log: bool,
+        /// Levels for grid designs.
+        grid: Vec<i64>,
+    },
+    /// One of a fixed list of values (strings, numbers or booleans). Numeric
+    /// `values:` lists become this too.
+    Choice(Vec<Value>),
+    /// A fixed value; not a design dimension.
+    Constant(Value),
+}
+
+/// One checked parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    /// Name, as in the study file.
+    pub name: String,
+    /// Its values.
+    pub domain: Domain,
+    /// Physical unit.
+    pub unit: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+impl Parameter {
+    /// Whether the parameter is a design dimension (not a constant).
+    pub fn is_sampled(&self) -> bool {
+        !matches!(self.domain, Domain::Constant(_))
+    }
+
+    /// The value at unit coordinate `u` (clamped to `[0, 1]`).
+    pub fn from_unit(&self, u: f64) -> Value {
+        let u = if u.is_nan() { 0.0 } else { u.clamp(0.0, 1.0) };
+        match &self.domain {
+            Domain::Real { low, high, log, .. } => {
+                let v = if *log {
+                    (low.ln() + u * (high.ln() - low.ln())).exp()
+                } else {
+                    low + u * (high - low)
+                };
+                number(v.clamp(*low, *high))
+            }
+            Domain::Integer { low, high, log, .. } => {
+                let (lo, hi) = (*low as f64, *high as f64);
+                let v = if *log {
+                    (lo.ln() + u * ((hi + 1.0).ln() - lo.ln())).exp().floor()
+                } else {
+                    (lo + u * (hi - lo + 1.0)).floor()
+                };
+                Value::from((v as i64).clamp(*low, *high))
+            }
+            Domain::Choice(options) => {
+                let k = options.len();
+                let i = ((u * k as f64).floor() as usize).min(k.saturating_sub(1));
+                options.get(i).cloned().unwrap_or(Value::Null)
+            }
+            Domain::Constant(v) => v.clone(),
+        }
+    }
+
+    /// The levels a grid design visits.
+    pub fn grid_levels(&self) -> Vec<Value> {
+        match &self.domain {
+            Domain::Real { grid, .. } => grid.iter().map(|v| number(*v)).collect(),
+            Domain::Integer { grid, .. } => grid.iter().map(|v| Value::from(*v)).collect(),
+            Domain::Choice(options) => options.clone(),
+            Domain::Constant(v) => vec![v.clone()],
+        }
+    }
+}
+
+/// A JSON number for a finite float (non-finite values become `null`).
+pub fn number(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+}
+
+/// Rounds away floating-point noise (`0.30000000000000004` → `0.3`) by keeping
+/// 15 significant digits, so grid levels print and hash as users expect.
+pub fn tidy(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    format!("{v:.14e}").parse().unwrap_or(v)
+}
+
+/// The checked parameters of a study, in declaration order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParameterSpace {
+    /// All parameters, constants included.
+    pub params: Vec<Parameter>,
+}
+
+impl ParameterSpace {
+    /// The design dimensions (parameters that are not constants).
+    pub fn sampled(&self) -> impl Iterator<Item = &Parameter> {
+        self.params.iter().filter(|p| p.is_sampled())
+    }
+
+    /// Number of design dimensions.
+    pub fn dims(&self) -> usize {
+        self.sampled().count()
+    }
+
+    /// Parameter names in declaration order.
+    pub fn names(&self) -> Vec<String> {
+        self.params.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Looks a parameter up by name.
+    pub fn get(&self, name: &str) -> Option<&Parameter> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// Parameter values for a unit-cube point with one coordinate per design dimension.
+    pub fn from_unit(&self, unit: &[f64]) -> BTreeMap<String, Value> {
+        let mut coords = unit.iter();
+        self.params
+            .iter()
+            .map(|p| {
+                let v = if p.is_sampled() {
+                    p.from_unit(coords.next().copied().unwrap_or(0.0))
+                } else {
+                    p.from_unit(0.0)
+                };
+                (p.name.clone(), v)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real(low: f64, high: f64, log: bool) -> Parameter {
+        Parameter {
+            name: "x".into(),
+            domain: Domain::Real { low, high, log, grid: vec![] },
+            unit: None,
+            description: None,
+        }
+    }
+
+    #[test]
+    fn maps_unit_interval_onto_scales() {
+        assert_eq!(real(2.0, 4.0, false).from_unit(0.5), serde_json::json!(3.0));
+        // Log scale: the midpoint of [1, 100] is the geometric mean 10.
+        let mid = real(1.0, 100.0, true).from_unit(0.5).as_f64().unwrap();
+        assert!((mid - 10.0).abs() < 1e-12);
+        let int = Parameter { domain: Domain::Integer { low: 1, high: 3, log: false, grid: vec![] }, ..real(0.0, 1.0, false) };
+        let picks: Vec<_> = [0.0, 0.34, 0.67, 0.999, 1.0].iter().map(|u| int.from_unit(*u)).collect();
+        assert_eq!(picks, vec![1, 2, 3, 3, 3].into_iter().map(Value::from).collect::<Vec<_>>());
+        let ch = Parameter { domain: Domain::Choice(vec!["a".into(), "b".into()]), ..real(0.0, 1.0, false) };
+        assert_eq!(ch.from_unit(0.49), Value::from("a"));
+        assert_eq!(ch.from_unit(0.5), Value::from("b"));
+        assert_eq!(ch.from_unit(1.0), Value::from("b"));
+    }
+
+    #[test]
+    fn tidy_removes_representation_noise() {
+        assert_eq!(tidy(0.1 + 0.2), 0.3);
+        assert_eq!(tidy(1e-300), 1e-300);
+        assert_eq!(tidy(-2.5), -2.5);
+    }
+}

@@ -1,0 +1,301 @@
+//! The study file's schema, as written by users.
+//!
+//! These types mirror the YAML one-to-one (unknown keys are rejected) and derive a
+//! JSON Schema for editors (`simforge schema`). They are *unchecked*: ranges may be
+//! inverted, samplers may miss options. [`crate::study::Study`] is the checked form.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A study: one simulator, a parameter space, and a design that picks points in it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StudySpec {
+    /// Study name; runs and results are filed under it. Letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// Free-text description shown in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What computes one run.
+    pub simulator: SimulatorSpec,
+    /// Parameters by name, in the order they form design dimensions. A bare scalar
+    /// is a constant.
+    pub parameters: IndexMap<String, ParameterSpec>,
+    /// How points are chosen.
+    pub design: DesignSpec,
+    /// Metric names every successful run must report (others are kept too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<String>,
+    /// The metric to optimise (used by `simforge optimize` and reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<ObjectiveSpec>,
+    /// Per-run resources, wall time and retry policy.
+    #[serde(default)]
+    pub resources: ResourcesSpec,
+    /// Stop starting new runs once this many runs have failed for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<u64>,
+    /// Where runs execute: `local` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<serde_json::Value>,
+}
+
+/// A simulator: a builtin, or an external command.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorSpec {
+    /// Name of a builtin simulator, e.g. `analytic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<String>,
+    /// Options of the builtin, e.g. `{function: ishigami, a: 7}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Command to run: an argv list (templated with minijinja), or one string when
+    /// `shell: true`. Paths are relative to the study file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandSpec>,
+    /// Run `command` through `/bin/sh -c` (default false: no shell).
+    #[serde(default)]
+    pub shell: bool,
+    /// Input files to render into each run directory: target file name → template
+    /// path (relative to the study file).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, String>,
+    /// Extra environment variables (values are templates).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// How to read metrics from a finished command. Default: `metrics.json` in the
+    /// run directory if the command wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<OutputsSpec>,
+    /// A version label for the simulator; changing it re-runs every point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A command line: an argv list, or a shell string (with `shell: true`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CommandSpec {
+    /// Program and arguments, each a template.
+    Argv(Vec<String>),
+    /// One shell command line (template), run by `/bin/sh -c`.
+    Line(String),
+}
+
+/// Rules that turn a finished command's files and output into metrics. Several
+/// rules may be combined; later ones win on equal names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsSpec {
+    /// A JSON file (relative to the run directory) holding an object of metrics;
+    /// nested objects are flattened with `.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    /// A CSV file with a header; the last row gives the metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<String>,
+    /// `key=value` lines from a file, or from the command's output with `stdout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyvalue: Option<String>,
+    /// Metric name → regular expression applied to stdout; the first capture group
+    /// (or the whole match) of the last match is the value.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub regex: IndexMap<String, String>,
+}
+
+/// One parameter. Exactly one of `range`, `choice`, `value` or `values` says what
+/// kind it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSpec {
+    /// `[low, high]` for a real or integer parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<Vec<f64>>,
+    /// `linear` (default) or `log` spacing within `range`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
+    /// `real` (default for `range`) or `integer`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<NumberKind>,
+    /// The categories of a categorical parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<Vec<serde_json::Value>>,
+    /// The value of a constant parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    /// Explicit numeric levels (a grid uses exactly these; other samplers pick among them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<f64>>,
+    /// Grid: number of evenly spaced levels within `range` (on the parameter's scale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<u32>,
+    /// Grid: spacing between levels, starting at the low end of `range`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
+    /// Physical unit, for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// What the parameter means, for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Spacing of a real parameter within its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// Uniform in the value.
+    Linear,
+    /// Uniform in the logarithm of the value (range must be positive).
+    Log,
+}
+
+/// Numeric kind of a ranged parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NumberKind {
+    /// Real number.
+    Real,
+    /// Integer (both ends of the range included).
+    Integer,
+}
+
+/// The design: which points of the space to run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DesignSpec {
+    /// Sampling method.
+    pub sampler: SamplerKind,
+    /// Number of points (`random`, `lhs`, `sobol`, `halton`); base samples for
+    /// `saltelli`; trajectories for `morris`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
+    /// Seed for every random choice in the design (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// `grid`: default number of levels for ranged real parameters; `morris`: grid levels p (even, default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<u32>,
+    /// `lhs`: `true` (20 candidates) or a candidate count; keeps the design whose
+    /// closest two points are farthest apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximin: Option<Maximin>,
+    /// `sobol`, `halton`, `saltelli`: randomise the sequence (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scramble: Option<bool>,
+    /// `saltelli`: also produce the rows needed for second-order indices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_order: Option<bool>,
+    /// `table`: CSV file of points (header = parameter names), relative to the study file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Runs per point, each with its own seed (for stochastic simulators).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicates: Option<u32>,
+}
+
+/// `maximin: true` or `maximin: 50`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Maximin {
+    /// On (20 candidates) or off.
+    Enabled(bool),
+    /// Number of candidate designs.
+    Candidates(u32),
+}
+
+/// Sampling methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SamplerKind {
+    /// Full factorial over each parameter's levels.
+    Grid,
+    /// Independent uniform points.
+    Random,
+    /// Latin hypercube.
+    Lhs,
+    /// Scrambled Sobol' sequence (Joe–Kuo direction numbers).
+    Sobol,
+    /// Halton sequence.
+    Halton,
+    /// Saltelli's scheme for Sobol' sensitivity indices.
+    Saltelli,
+    /// Morris elementary-effects trajectories.
+    Morris,
+    /// Explicit points from a CSV file.
+    Table,
+}
+
+impl SamplerKind {
+    /// The name used in study files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SamplerKind::Grid => "grid",
+            SamplerKind::Random => "random",
+            SamplerKind::Lhs => "lhs",
+            SamplerKind::Sobol => "sobol",
+            SamplerKind::Halton => "halton",
+            SamplerKind::Saltelli => "saltelli",
+            SamplerKind::Morris => "morris",
+            SamplerKind::Table => "table",
+        }
+    }
+}
+
+/// The metric to optimise: exactly one of `minimize` or `maximize`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveSpec {
+    /// Metric to minimise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimize: Option<String>,
+    /// Metric to maximise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximize: Option<String>,
+}
+
+/// Per-run resources and failure policy.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesSpec {
+    /// CPU cores one run uses (default 1); the local pool never over-commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Memory one run needs, e.g. `2GiB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Quantity>,
+    /// GPUs one run uses (default 0); each run sees only its own via `CUDA_VISIBLE_DEVICES`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
+    /// Wall-time limit of one attempt, e.g. `10m`; the whole process group is killed past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Quantity>,
+    /// Extra attempts after a failed or timed-out one (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Delay before the first retry, doubled for each further one (default `1s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Quantity>,
+    /// Largest stdout/stderr log kept per attempt (default `256MiB`); a run writing
+    /// more is stopped and failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_log_size: Option<Quantity>,
+}
+
+/// A number, or a string with a unit (`10m`, `2GiB`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Quantity {
+    /// Plain number (seconds or bytes).
+    Number(f64),
+    /// Number with a unit.
+    Text(String),
+}
+
+/// The JSON Schema of study files, for editors and `simforge schema`.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(StudySpec);
+    serde_json::to_value(schema).unwrap_or(serde_json::Value::Null)
+}
