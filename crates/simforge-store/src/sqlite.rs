@@ -1,0 +1,512 @@
+//! The SQLite store (embedded default).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use simforge_core::RunState;
+use simforge_core::plan::PlannedRun;
+use simforge_core::results::RunRecord;
+
+use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
+use crate::{AttemptRecord, PendingRun, PlanStats, RunFilter, StoreError, StudyRow, Update};
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const RUN_COLUMNS: &str = "id, idx, tag, replicate, seed, params, metrics, state, attempts, reason, \
+     started_at, finished_at, duration_s, host, spec_hash";
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating it (and its directory) if needed and
+    /// migrating an older schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open(path)?;
+        let mut store = SqliteStore { conn, path: path.to_path_buf() };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store; a missing file is an error rather than a new store.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no store at {} (run `simforge run STUDY` first, or pass --store)", path.display()),
+            )));
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let mut store = SqliteStore { conn, path: path.to_path_buf() };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(Duration::from_secs(10))?;
+        let probe: Result<String, _> = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0));
+        if let Err(e) = probe {
+            return Err(self.not_a_store(e));
+        }
+        self.conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        Ok(())
+    }
+
+    fn not_a_store(&self, e: rusqlite::Error) -> StoreError {
+        match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => StoreError::NotAStore {
+                path: self.path.display().to_string(),
+                detail: "the file is not an SQLite database".into(),
+            },
+            rusqlite::Error::SqliteFailure(f, m) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+                StoreError::Busy(m.unwrap_or_default())
+            }
+            other => StoreError::Sqlite(other),
+        }
+    }
+
+    /// The schema version recorded in the store.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        let has_meta: bool = self.conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_meta {
+            let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+            if tables > 0 {
+                return Err(StoreError::NotAStore {
+                    path: self.path.display().to_string(),
+                    detail: format!("it has {tables} tables but no simforge `meta` table"),
+                });
+            }
+            return Ok(0);
+        }
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .optional()?;
+        v.unwrap_or_default().parse().map_err(|_| StoreError::NotAStore {
+            path: self.path.display().to_string(),
+            detail: "its schema_version is missing or not a number".into(),
+        })
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { path: self.path.display().to_string(), found, supported: SCHEMA_VERSION });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![(i + 1).to_string()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The study named `name`.
+    pub fn study(&self, name: &str) -> Result<StudyRow, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT name, spec_hash, spec_json, study_file, simulator, plan_gen, planned_runs, created_at, updated_at
+                 FROM studies WHERE name = ?1",
+                params![name],
+                study_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownStudy(name.to_string()))
+    }
+
+    /// Every study, by name.
+    pub fn studies(&self) -> Result<Vec<StudyRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, spec_hash, spec_json, study_file, simulator, plan_gen, planned_runs, created_at, updated_at
+             FROM studies ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], study_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Stores a new plan for a study: records the study, then inserts every run it
+    /// does not know (as `pending`) and marks every planned run as part of the
+    /// current plan. Runs that left the plan stay in the store but drop out of
+    /// status and results. One transaction: a crash leaves the old plan intact.
+    pub fn store_plan(
+        &mut self,
+        study: &StudyRow,
+        runs: &mut dyn Iterator<Item = PlannedRun>,
+    ) -> Result<(i64, PlanStats), StoreError> {
+        let tx = self.conn.transaction()?;
+        let now = simforge_core::clock::now_rfc3339();
+        let prev_gen: Option<i64> = tx
+            .query_row("SELECT plan_gen FROM studies WHERE name = ?1", params![study.name], |r| r.get(0))
+            .optional()?;
+        let gen_ = prev_gen.unwrap_or(0) + 1;
+        let before: i64 = tx.query_row("SELECT count(*) FROM runs WHERE study = ?1", params![study.name], |r| r.get(0))?;
+        let mut planned = 0u64;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO runs (id, study, plan_gen, idx, tag, replicate, seed, params, state, spec_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)
+                 ON CONFLICT (id) DO UPDATE SET plan_gen = excluded.plan_gen, idx = excluded.idx, tag = excluded.tag",
+            )?;
+            let mut params_buf = String::new();
+            for run in runs {
+                params_buf.clear();
+                params_buf.push_str(&serde_json::to_string(&run.params).unwrap_or_default());
+                insert.execute(params![
+                    run.id,
+                    study.name,
+                    gen_,
+                    run.index as i64,
+                    run.tag,
+                    run.replicate,
+                    run.seed as i64,
+                    params_buf,
+                    study.spec_hash
+                ])?;
+                planned += 1;
+            }
+        }
+        let after: i64 = tx.query_row("SELECT count(*) FROM runs WHERE study = ?1", params![study.name], |r| r.get(0))?;
+        tx.execute(
+            "INSERT INTO studies (name, spec_hash, spec_json, study_file, simulator, plan_gen, planned_runs, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (name) DO UPDATE SET spec_hash = excluded.spec_hash, spec_json = excluded.spec_json,
+               study_file = excluded.study_file, simulator = excluded.simulator, plan_gen = excluded.plan_gen,
+               planned_runs = excluded.planned_runs, updated_at = excluded.updated_at",
+            params![study.name, study.spec_hash, study.spec_json, study.study_file, study.simulator, gen_, planned as i64, now],
+        )?;
+        tx.commit()?;
+        Ok((gen_, PlanStats { planned, new: (after - before).max(0) as u64 }))
+    }
+
+    /// Puts runs left `running` by a runner that is gone back to `pending`.
+    /// Returns how many.
+    pub fn requeue_running(&mut self, study: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state = 'running'",
+            params![study],
+        )? as u64)
+    }
+
+    /// Puts failed, timed-out and cancelled runs of the current plan back to
+    /// `pending` (for `--retry-failed`). Returns how many.
+    pub fn requeue_failed(&mut self, study: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state IN ('failed', 'timed_out', 'cancelled')
+               AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)",
+            params![study],
+        )? as u64)
+    }
+
+    /// Puts cancelled runs back to `pending` (an interrupted invocation's runs are
+    /// simply unfinished). Returns how many.
+    pub fn requeue_cancelled(&mut self, study: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state = 'cancelled'",
+            params![study],
+        )? as u64)
+    }
+
+    /// Up to `limit` pending runs of the current plan after design position
+    /// `after` (exclusive), in design order.
+    pub fn pending_page(&self, study: &str, after: Option<(u64, u32)>, limit: u64) -> Result<Vec<PendingRun>, StoreError> {
+        let (ai, ar) = after.map(|(i, r)| (i as i64, r as i64)).unwrap_or((-1, -1));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, idx, replicate, seed, params, attempts FROM runs
+             WHERE study = ?1 AND state = 'pending' AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
+               AND (idx, replicate) > (?2, ?3)
+             ORDER BY idx, replicate LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![study, ai, ar, limit as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, idx, rep, seed, params, attempts) = row?;
+            let params = match serde_json::from_str::<serde_json::Value>(&params) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => return Err(StoreError::Corrupt(format!("run {id}: parameters are not a JSON object"))),
+            };
+            out.push(PendingRun {
+                id,
+                index: idx as u64,
+                replicate: rep as u32,
+                seed: seed as u64,
+                params,
+                attempts: attempts as u32,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies queued updates in one transaction.
+    pub fn apply(&mut self, updates: &[Update]) -> Result<(), StoreError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut started = tx.prepare_cached(
+                "UPDATE runs SET state = 'running', attempts = ?2, started_at = ?3, host = ?4, finished_at = NULL,
+                   duration_s = NULL WHERE id = ?1",
+            )?;
+            let mut finished = tx.prepare_cached(
+                "UPDATE runs SET state = ?2, attempts = max(attempts, ?3), reason = ?4, metrics = ?5, started_at = ?6,
+                   finished_at = ?7, duration_s = ?8, host = ?9, spec_hash = ?10 WHERE id = ?1",
+            )?;
+            let mut attempt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO attempts (run_id, attempt, state, started_at, finished_at, duration_s, exit_code,
+                   signal, reason, host, max_rss_kb) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            let mut requeue = tx.prepare_cached("UPDATE runs SET state = 'pending' WHERE id = ?1 AND state = 'running'")?;
+            for u in updates {
+                match u {
+                    Update::Started { run_id, attempt: n, started_at, host } => {
+                        started.execute(params![run_id, n, started_at, host])?;
+                    }
+                    Update::Finished { record: a, run_state } => {
+                        let metrics = if a.metrics.is_empty() {
+                            None
+                        } else {
+                            Some(serde_json::Value::Object(a.metrics.clone()).to_string())
+                        };
+                        finished.execute(params![
+                            a.run_id,
+                            run_state.as_str(),
+                            a.attempt,
+                            a.reason,
+                            metrics,
+                            a.started_at,
+                            a.finished_at,
+                            a.duration_s,
+                            a.host,
+                            a.spec_hash
+                        ])?;
+                        attempt.execute(params![
+                            a.run_id,
+                            a.attempt,
+                            a.state.as_str(),
+                            a.started_at,
+                            a.finished_at,
+                            a.duration_s,
+                            a.exit_code,
+                            a.signal,
+                            a.reason,
+                            a.host,
+                            a.max_rss_kb
+                        ])?;
+                    }
+                    Update::Requeued { run_id } => {
+                        requeue.execute(params![run_id])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs of the current plan per state.
+    pub fn state_counts(&self, study: &str) -> Result<BTreeMap<RunState, u64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state, count(*) FROM runs
+             WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1) GROUP BY state",
+        )?;
+        let mut out = BTreeMap::new();
+        for row in stmt.query_map(params![study], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (state, n) = row?;
+            let state: RunState = state.parse().map_err(|e: simforge_core::state::UnknownState| StoreError::Corrupt(e.to_string()))?;
+            out.insert(state, n as u64);
+        }
+        Ok(out)
+    }
+
+    /// The most common reasons of runs that failed for good, most frequent first.
+    pub fn failure_reasons(&self, study: &str, top: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT coalesce(reason, 'unknown'), count(*) AS n FROM runs
+             WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
+               AND state IN ('failed', 'timed_out')
+             GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![study, top as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Runs of the current plan in design order, optionally filtered.
+    pub fn runs(&self, study: &str, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        let mut out = Vec::new();
+        self.for_each_run(study, filter, |r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Streams runs of the current plan in design order to `f` (for exports of
+    /// millions of rows without holding them all).
+    pub fn for_each_run(
+        &self,
+        study: &str,
+        filter: &RunFilter,
+        mut f: impl FnMut(RunRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
+               AND (?2 IS NULL OR state = ?2)
+             ORDER BY idx, replicate LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let state = filter.state.map(RunState::as_str);
+        let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
+        let mut rows = stmt.query(params![study, state, limit])?;
+        while let Some(row) = rows.next()? {
+            f(run_record(row)?)?;
+        }
+        Ok(())
+    }
+
+    /// The run whose id is `prefix` or starts with it (within `study` if given).
+    pub fn find_run(&self, study: Option<&str>, prefix: &str) -> Result<RunRecord, StoreError> {
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(StoreError::RunLookup(format!("`{prefix}` is not a run id (expected hex digits, e.g. 3fa2c9)")));
+        }
+        let sql = format!("SELECT {RUN_COLUMNS}, study FROM runs WHERE id LIKE ?1 || '%' AND (?2 IS NULL OR study = ?2) LIMIT 2");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params![prefix.to_ascii_lowercase(), study])?;
+        let first = match rows.next()? {
+            Some(r) => run_record(r)?,
+            None => return Err(StoreError::RunLookup(format!("no run id starts with `{prefix}`"))),
+        };
+        if rows.next()?.is_some() {
+            return Err(StoreError::RunLookup(format!("more than one run id starts with `{prefix}`; give more digits")));
+        }
+        Ok(first)
+    }
+
+    /// The study a run belongs to.
+    pub fn run_study(&self, run_id: &str) -> Result<String, StoreError> {
+        Ok(self.conn.query_row("SELECT study FROM runs WHERE id = ?1", params![run_id], |r| r.get(0))?)
+    }
+
+    /// Every attempt of a run, oldest first.
+    pub fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.run_id, a.attempt, a.state, a.started_at, a.finished_at, a.duration_s, a.exit_code, a.signal,
+                    a.reason, a.host, a.max_rss_kb, r.spec_hash
+             FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.run_id = ?1 ORDER BY a.attempt",
+        )?;
+        let rows = stmt.query_map(params![run_id], |r| {
+            Ok((
+                AttemptRecord {
+                    run_id: r.get(0)?,
+                    attempt: r.get(1)?,
+                    state: RunState::Pending,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    duration_s: r.get(5)?,
+                    exit_code: r.get(6)?,
+                    signal: r.get(7)?,
+                    reason: r.get(8)?,
+                    host: r.get(9)?,
+                    max_rss_kb: r.get(10)?,
+                    metrics: serde_json::Map::new(),
+                    spec_hash: r.get(11)?,
+                },
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut a, state) = row?;
+            a.state = state.parse().map_err(|e: simforge_core::state::UnknownState| StoreError::Corrupt(e.to_string()))?;
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    /// Runs of the current plan that are not yet succeeded (for result recovery).
+    pub fn unfinished_ids(&self, study: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id FROM runs WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
+               AND state IN ('pending', 'running', 'cancelled')",
+        )?;
+        let ids = stmt.query_map(params![study], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+}
+
+fn study_row(r: &Row<'_>) -> rusqlite::Result<StudyRow> {
+    Ok(StudyRow {
+        name: r.get(0)?,
+        spec_hash: r.get(1)?,
+        spec_json: r.get(2)?,
+        study_file: r.get(3)?,
+        simulator: r.get(4)?,
+        plan_gen: r.get(5)?,
+        planned_runs: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+fn run_record(r: &Row<'_>) -> Result<RunRecord, StoreError> {
+    let id: String = r.get(0)?;
+    let json_map = |text: Option<String>, what: &str| -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+        match text {
+            None => Ok(BTreeMap::new()),
+            Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("run {id}: {what}: {e}"))),
+        }
+    };
+    let state: String = r.get(7)?;
+    Ok(RunRecord {
+        index: r.get::<_, i64>(1)? as u64,
+        tag: r.get(2)?,
+        replicate: r.get::<_, i64>(3)? as u32,
+        seed: r.get::<_, i64>(4)? as u64,
+        params: json_map(Some(r.get(5)?), "parameters")?,
+        metrics: json_map(r.get(6)?, "metrics")?,
+        state: state.parse().map_err(|e: simforge_core::state::UnknownState| StoreError::Corrupt(e.to_string()))?,
+        attempts: r.get::<_, i64>(8)? as u32,
+        reason: r.get(9)?,
+        started_at: r.get(10)?,
+        finished_at: r.get(11)?,
+        duration_s: r.get(12)?,
+        host: r.get(13)?,
+        spec_hash: r.get(14)?,
+        id,
+    })
+}
