@@ -1,1 +1,10 @@
-//! Statistics, plots and reports over simforge results.
+//! simforge-analysis: learning from results. For now: exporting the results
+//! table (CSV, JSON, Parquet), descriptive statistics and the HTML report;
+//! sensitivity analysis and optimisation build on the same types.
+
+pub mod export;
+pub mod report;
+pub mod stats;
+pub mod svg;
+
+pub use report::{ReportInfo, render_report};

@@ -1,1 +1,17 @@
-//! (being written)
+//! simforge-exec: where and when runs execute.
+//!
+//! Executors share one run life cycle; this crate holds the local slot pool
+//! (`runner`), the supervised process (`process`), the command simulator with
+//! its templates and output rules (`simulator`, `outputs`), and the run
+//! directory with its atomic `result.json` (`rundir`).
+
+pub mod outputs;
+pub mod pool;
+pub mod process;
+pub mod progress;
+pub mod rundir;
+pub mod runner;
+pub mod simulator;
+
+pub use runner::{ExecError, RunOptions, RunSummary, run_study};
+pub use simulator::RunnableSimulator;

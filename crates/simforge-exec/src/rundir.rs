@@ -1,0 +1,202 @@
+//! The run directory: `<runs root>/<run id>/` with rendered inputs, logs,
+//! outputs and `result.json`.
+//!
+//! `result.json` is written by write-then-rename, so a reader sees either the
+//! whole file or none (safe on NFS too). It is what makes resume exact: a run
+//! whose directory holds a succeeded `result.json` is never executed again, even
+//! if the coordinator died before recording it.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the result file in a run directory.
+pub const RESULT_FILE: &str = "result.json";
+/// Standard output of the current attempt.
+pub const STDOUT_FILE: &str = "stdout.log";
+/// Standard error of the current attempt.
+pub const STDERR_FILE: &str = "stderr.log";
+
+/// What `result.json` holds: the outcome of a run's last attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultFile {
+    /// Run id; checked on recovery so a misplaced file is never trusted.
+    pub run_id: String,
+    /// Study name.
+    pub study: String,
+    /// Attempt number.
+    pub attempt: u32,
+    /// `succeeded`, `failed`, `timed_out` or `cancelled`.
+    pub state: String,
+    /// Why the attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Metrics.
+    #[serde(default)]
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// Parameters of the run.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Seed.
+    pub seed: u64,
+    /// Exit code, if the command exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Signal that ended the command, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Start, RFC 3339.
+    pub started_at: String,
+    /// End, RFC 3339.
+    pub finished_at: String,
+    /// Wall-clock seconds.
+    pub duration_s: f64,
+    /// Host.
+    pub host: String,
+    /// Peak resident memory in KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rss_kb: Option<i64>,
+    /// Hash of the spec the run was executed under.
+    pub spec_hash: String,
+}
+
+/// Why a `result.json` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultFileError {
+    /// No file.
+    #[error("no result.json")]
+    Missing,
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a valid result (truncated, edited, or another run's).
+    #[error("{path} is not a valid result file ({detail})")]
+    Invalid {
+        /// File path.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Path of run `id`'s directory under `root`.
+pub fn run_dir(root: &Path, id: &str) -> PathBuf {
+    root.join(id)
+}
+
+/// Writes `result` to `dir/result.json` atomically (temporary file, then rename).
+pub fn write_result(dir: &Path, result: &ResultFile) -> std::io::Result<()> {
+    let tmp = dir.join(".result.json.tmp");
+    let mut f = fs::File::create(&tmp)?;
+    let text = serde_json::to_vec_pretty(result).map_err(std::io::Error::other)?;
+    f.write_all(&text)?;
+    f.write_all(b"\n")?;
+    drop(f);
+    fs::rename(&tmp, dir.join(RESULT_FILE))
+}
+
+/// Reads and checks `dir/result.json` for run `expected_id`.
+pub fn read_result(dir: &Path, expected_id: &str) -> Result<ResultFile, ResultFileError> {
+    let path = dir.join(RESULT_FILE);
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ResultFileError::Missing),
+        Err(source) => return Err(ResultFileError::Io { path, source }),
+    };
+    let result: ResultFile = serde_json::from_slice(&text)
+        .map_err(|e| ResultFileError::Invalid { path: path.clone(), detail: e.to_string() })?;
+    if result.run_id != expected_id {
+        return Err(ResultFileError::Invalid {
+            path,
+            detail: format!("it belongs to run {}, not {expected_id}", result.run_id),
+        });
+    }
+    Ok(result)
+}
+
+/// Prepares a fresh directory for an attempt: creates it, and moves the previous
+/// attempt's logs and result aside to `attempt-<n>/` so nothing is lost.
+pub fn prepare(dir: &Path, attempt: u32) -> std::io::Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir)?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
+    let old = dir.join(format!("attempt-{}", attempt.saturating_sub(1).max(1)));
+    let mut moved = false;
+    for name in [STDOUT_FILE, STDERR_FILE, RESULT_FILE] {
+        let p = dir.join(name);
+        if p.exists() {
+            if !moved {
+                fs::create_dir_all(&old)?;
+                moved = true;
+            }
+            fs::rename(&p, old.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(id: &str) -> ResultFile {
+        ResultFile {
+            run_id: id.into(),
+            study: "s".into(),
+            attempt: 1,
+            state: "succeeded".into(),
+            reason: None,
+            metrics: serde_json::json!({"y": 1.5}).as_object().cloned().unwrap_or_default(),
+            params: serde_json::Map::new(),
+            seed: 7,
+            exit_code: Some(0),
+            signal: None,
+            started_at: "t0".into(),
+            finished_at: "t1".into(),
+            duration_s: 0.1,
+            host: "h".into(),
+            max_rss_kb: None,
+            spec_hash: "abc".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_rejects_bad_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("r1");
+        prepare(&dir, 1).unwrap();
+        assert!(matches!(read_result(&dir, "r1"), Err(ResultFileError::Missing)));
+        write_result(&dir, &sample("r1")).unwrap();
+        assert_eq!(read_result(&dir, "r1").unwrap(), sample("r1"));
+        // Another run's file is not trusted.
+        assert!(matches!(read_result(&dir, "r2"), Err(ResultFileError::Invalid { .. })));
+        // A truncated file is reported, not a panic.
+        let text = fs::read_to_string(dir.join(RESULT_FILE)).unwrap();
+        fs::write(dir.join(RESULT_FILE), &text[..text.len() / 2]).unwrap();
+        assert!(matches!(read_result(&dir, "r1"), Err(ResultFileError::Invalid { .. })));
+    }
+
+    #[test]
+    fn retries_keep_earlier_logs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("r");
+        prepare(&dir, 1).unwrap();
+        fs::write(dir.join(STDOUT_FILE), "first").unwrap();
+        prepare(&dir, 2).unwrap();
+        assert!(!dir.join(STDOUT_FILE).exists());
+        assert_eq!(fs::read_to_string(dir.join("attempt-1").join(STDOUT_FILE)).unwrap(), "first");
+    }
+}

@@ -1,0 +1,526 @@
+//! `simforge run` on one machine: plan, recover, execute on the slot pool, record.
+//!
+//! One coordinator thread owns the store and is its only writer; one worker thread
+//! per slot executes runs and reports events over a channel. Store writes are
+//! grouped into short transactions. Resume is the normal path: runs already
+//! succeeded are skipped, runs whose `result.json` says they succeeded (the
+//! coordinator died before recording it) are ingested without executing again,
+//! and runs left `running` by a dead runner go back to `pending`.
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use simforge_core::clock::now_rfc3339;
+use simforge_core::{Plan, RunState, Study};
+use simforge_store::{AttemptRecord, PendingRun, SqliteStore, StoreError, StudyRow, Update};
+
+use crate::pool::{Machine, Slot, slots};
+use crate::progress::Progress;
+use crate::rundir::{self, ResultFile};
+use crate::simulator::{AttemptContext, RunSpec, RunnableSimulator};
+
+/// Longest a batch of store updates waits before it is committed.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Updates per transaction at most.
+const FLUSH_BATCH: usize = 2000;
+/// Pending runs loaded from the store at a time.
+const PAGE: u64 = 2000;
+/// Longest wait between retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// How to run a study.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Concurrent runs (`--jobs`); default from cores and per-run resources.
+    pub jobs: Option<usize>,
+    /// Re-run failed, timed-out and cancelled runs from earlier invocations.
+    pub retry_failed: bool,
+    /// Directory holding run directories (`<root>/<run id>/`).
+    pub runs_root: PathBuf,
+    /// Directory for lock files.
+    pub lock_dir: PathBuf,
+    /// How to show progress.
+    pub progress: crate::progress::Mode,
+    /// The machine's capacity.
+    pub machine: Machine,
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunSummary {
+    /// Runs in the plan.
+    pub planned: u64,
+    /// Runs new to the store in this plan.
+    pub new: u64,
+    /// Runs already succeeded before this invocation (skipped).
+    pub already_done: u64,
+    /// Runs recovered from `result.json` without executing.
+    pub recovered: u64,
+    /// Runs executed in this invocation.
+    pub executed: u64,
+    /// Of those: succeeded.
+    pub succeeded: u64,
+    /// Of those: failed for good.
+    pub failed: u64,
+    /// Of those: timed out on their last attempt.
+    pub timed_out: u64,
+    /// Attempts retried.
+    pub retried: u64,
+    /// Runs left pending (interrupted or stopped early).
+    pub remaining: u64,
+    /// Concurrent slots used.
+    pub slots: usize,
+    /// Wall-clock time of the execution phase.
+    pub wall: Duration,
+    /// The most common failure reasons in the study, with counts.
+    pub top_reasons: Vec<(String, u64)>,
+    /// Set when the run stopped early on purpose (max_failures).
+    pub stopped_early: Option<String>,
+    /// Set when the user interrupted the run.
+    pub interrupted: bool,
+    /// Runs per state in the whole study after this invocation.
+    pub totals: Vec<(RunState, u64)>,
+}
+
+/// Why a study could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The design could not be generated.
+    #[error("cannot generate the design: {0}")]
+    Design(#[from] simforge_core::design::DesignError),
+    /// The pool cannot be sized for these resources.
+    #[error(transparent)]
+    Pool(#[from] crate::pool::PoolError),
+    /// Another runner holds the study.
+    #[error("another `simforge run` is already running study `{study}` (lock {lock}); wait for it or stop it first")]
+    Locked {
+        /// Study name.
+        study: String,
+        /// Lock file.
+        lock: String,
+    },
+    /// Filesystem error.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// An exclusive per-study lock held for the life of a runner (released by the
+/// kernel if the runner dies, so a crash never leaves a stale lock).
+pub struct StudyLock {
+    _file: File,
+}
+
+impl StudyLock {
+    /// Takes the lock for `study` under `dir`, or says who holds it.
+    pub fn acquire(dir: &Path, study: &str) -> Result<StudyLock, ExecError> {
+        std::fs::create_dir_all(dir).map_err(|source| ExecError::Io { context: format!("creating {}", dir.display()), source })?;
+        let path = dir.join(format!("{study}.lock"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| ExecError::Io { context: format!("opening {}", path.display()), source })?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor we own.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r != 0 {
+            return Err(ExecError::Locked { study: study.into(), lock: path.display().to_string() });
+        }
+        Ok(StudyLock { _file: file })
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buffer and length are valid.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Plans `study` into `store` unless the stored plan is already current.
+/// Returns (planned, new).
+pub fn plan_into_store(store: &mut SqliteStore, study: &Study, sim_identity: &str, study_file: &str) -> Result<(u64, u64), ExecError> {
+    if let Ok(row) = store.study(&study.spec.name)
+        && row.spec_hash == study.spec_hash
+        && row.simulator == sim_identity
+    {
+        return Ok((row.planned_runs as u64, 0));
+    }
+    let plan = Plan::new(study, sim_identity)?;
+    let row = StudyRow {
+        name: study.spec.name.clone(),
+        spec_hash: study.spec_hash.clone(),
+        spec_json: serde_json::to_string(&study.spec).unwrap_or_default(),
+        study_file: study_file.to_string(),
+        simulator: sim_identity.to_string(),
+        plan_gen: 0,
+        planned_runs: 0,
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    let (_, stats) = store.store_plan(&row, &mut plan.runs())?;
+    Ok((stats.planned, stats.new))
+}
+
+/// Ingests succeeded `result.json` files of runs the store does not yet count
+/// as succeeded. Returns how many were recovered.
+fn recover_results(store: &mut SqliteStore, study: &Study, runs_root: &Path) -> Result<u64, ExecError> {
+    let entries = match std::fs::read_dir(runs_root) {
+        Ok(e) => e,
+        Err(_) => return Ok(0),
+    };
+    let unfinished: HashSet<String> = store.unfinished_ids(&study.spec.name)?.into_iter().collect();
+    let mut updates = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !unfinished.contains(&name) {
+            continue;
+        }
+        match rundir::read_result(&entry.path(), &name) {
+            Ok(r) if r.state == "succeeded" => updates.push(Update::Finished {
+                record: AttemptRecord {
+                    run_id: r.run_id,
+                    attempt: r.attempt,
+                    state: RunState::Succeeded,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                    duration_s: r.duration_s,
+                    exit_code: r.exit_code,
+                    signal: r.signal,
+                    reason: None,
+                    host: r.host,
+                    max_rss_kb: r.max_rss_kb,
+                    metrics: r.metrics,
+                    spec_hash: r.spec_hash,
+                },
+                run_state: RunState::Succeeded,
+            }),
+            Ok(_) | Err(rundir::ResultFileError::Missing) => {}
+            Err(e) => tracing::warn!("ignoring {e}; the run will execute again"),
+        }
+    }
+    let n = updates.len() as u64;
+    store.apply(&updates)?;
+    Ok(n)
+}
+
+enum Event {
+    Started(Update),
+    Finished { update: Update, state: RunState, retried: bool, done: bool },
+    Requeued(Update),
+}
+
+/// Runs every unfinished run of `study`. Stops cleanly when `cancel` is set.
+pub fn run_study(
+    store: &mut SqliteStore,
+    study: &Study,
+    sim: RunnableSimulator,
+    study_file: &str,
+    opts: &RunOptions,
+    cancel: Arc<AtomicBool>,
+) -> Result<RunSummary, ExecError> {
+    let name = study.spec.name.clone();
+    let _lock = StudyLock::acquire(&opts.lock_dir, &name)?;
+    let slots = slots(&opts.machine, &study.resources, opts.jobs)?;
+    let identity = sim.identity();
+    let (planned, new) = plan_into_store(store, study, &identity, study_file)?;
+    store.requeue_running(&name)?;
+    store.requeue_cancelled(&name)?;
+    if opts.retry_failed {
+        store.requeue_failed(&name)?;
+    }
+    std::fs::create_dir_all(&opts.runs_root)
+        .map_err(|source| ExecError::Io { context: format!("creating {}", opts.runs_root.display()), source })?;
+    let recovered = recover_results(store, study, &opts.runs_root)?;
+    let counts = store.state_counts(&name)?;
+    let todo = counts.get(&RunState::Pending).copied().unwrap_or(0);
+    let mut summary = RunSummary {
+        planned,
+        new,
+        already_done: counts.get(&RunState::Succeeded).copied().unwrap_or(0).saturating_sub(recovered),
+        recovered,
+        slots: slots.len(),
+        ..RunSummary::default()
+    };
+    let started = Instant::now();
+    if todo > 0 {
+        execute(store, study, sim, opts, &slots, todo, &cancel, &mut summary)?;
+    }
+    summary.wall = started.elapsed();
+    summary.interrupted = cancel.load(Ordering::Relaxed);
+    let counts = store.state_counts(&name)?;
+    summary.remaining = counts.get(&RunState::Pending).copied().unwrap_or(0);
+    summary.totals = counts.into_iter().collect();
+    summary.top_reasons = store.failure_reasons(&name, 3)?;
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    store: &mut SqliteStore,
+    study: &Study,
+    sim: RunnableSimulator,
+    opts: &RunOptions,
+    slots: &[Slot],
+    todo: u64,
+    cancel: &Arc<AtomicBool>,
+    summary: &mut RunSummary,
+) -> Result<(), ExecError> {
+    let name = &study.spec.name;
+    let host = hostname();
+    let sim = Arc::new(sim);
+    let (job_tx, job_rx) = mpsc::sync_channel::<PendingRun>(slots.len() * 2);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (ev_tx, ev_rx) = mpsc::channel::<Event>();
+    let mut progress = Progress::new(opts.progress, todo);
+    std::thread::scope(|scope| -> Result<(), ExecError> {
+        for slot in slots {
+            let (job_rx, ev_tx, sim, cancel, host) = (job_rx.clone(), ev_tx.clone(), sim.clone(), cancel.clone(), host.clone());
+            let gpus = slot.gpus.clone();
+            let runs_root = &opts.runs_root;
+            scope.spawn(move || {
+                let worker = Worker { study, sim: &sim, runs_root, host: &host, gpus: &gpus, cancel: &cancel, events: &ev_tx };
+                loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => worker.run(job),
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        drop(ev_tx);
+        let mut job_tx = Some(job_tx);
+        let mut page: VecDeque<PendingRun> = VecDeque::new();
+        let mut cursor: Option<(u64, u32)> = None;
+        let mut exhausted = false;
+        let mut in_flight = 0u64;
+        let mut updates: Vec<Update> = Vec::new();
+        let mut last_flush = Instant::now();
+        let mut final_failures = 0u64;
+        loop {
+            let stop = cancel.load(Ordering::Relaxed) || summary.stopped_early.is_some();
+            if stop {
+                job_tx = None;
+            }
+            if let Some(tx) = &job_tx {
+                loop {
+                    if page.is_empty() && !exhausted {
+                        page = store.pending_page(name, cursor, PAGE)?.into();
+                        exhausted = page.is_empty();
+                    }
+                    let Some(job) = page.pop_front() else { break };
+                    let pos = (job.index, job.replicate);
+                    match tx.try_send(job) {
+                        Ok(()) => {
+                            cursor = Some(pos);
+                            in_flight += 1;
+                        }
+                        Err(TrySendError::Full(job)) => {
+                            page.push_front(job);
+                            break;
+                        }
+                        Err(TrySendError::Disconnected(_)) => break,
+                    }
+                }
+                if exhausted && page.is_empty() {
+                    job_tx = None;
+                }
+            }
+            if job_tx.is_none() && in_flight == 0 {
+                break;
+            }
+            let first = match ev_rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(ev) => Some(ev),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            for ev in first.into_iter().chain(ev_rx.try_iter()) {
+                match ev {
+                    Event::Started(u) => updates.push(u),
+                    Event::Requeued(u) => {
+                        updates.push(u);
+                        in_flight -= 1;
+                    }
+                    Event::Finished { update, state, retried, done } => {
+                        updates.push(update);
+                        if retried {
+                            summary.retried += 1;
+                        }
+                        if done {
+                            in_flight -= 1;
+                            match state {
+                                RunState::Succeeded => summary.succeeded += 1,
+                                RunState::Failed => summary.failed += 1,
+                                RunState::TimedOut => summary.timed_out += 1,
+                                _ => {}
+                            }
+                            if matches!(state, RunState::Failed | RunState::TimedOut) {
+                                final_failures += 1;
+                            }
+                            if state != RunState::Pending {
+                                summary.executed += 1;
+                                progress.done(state);
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(max) = study.resources.max_failures
+                && final_failures >= max
+                && summary.stopped_early.is_none()
+            {
+                summary.stopped_early = Some(format!("max_failures ({max}) reached; no new runs were started"));
+            }
+            if updates.len() >= FLUSH_BATCH || last_flush.elapsed() >= FLUSH_EVERY {
+                store.apply(&updates)?;
+                updates.clear();
+                last_flush = Instant::now();
+            }
+            progress.tick();
+        }
+        drop(job_tx);
+        store.apply(&updates)?;
+        Ok(())
+    })?;
+    progress.finish();
+    Ok(())
+}
+
+struct Worker<'a> {
+    study: &'a Study,
+    sim: &'a RunnableSimulator,
+    runs_root: &'a Path,
+    host: &'a str,
+    gpus: &'a [u32],
+    cancel: &'a AtomicBool,
+    events: &'a mpsc::Sender<Event>,
+}
+
+impl Worker<'_> {
+    fn run(&self, job: PendingRun) {
+        let res = &self.study.resources;
+        let dir = rundir::run_dir(self.runs_root, &job.id);
+        let spec = RunSpec { id: job.id.clone(), index: job.index, replicate: job.replicate, seed: job.seed, params: job.params };
+        let mut backoff = res.backoff;
+        for k in 0..=res.retries {
+            if self.cancel.load(Ordering::Relaxed) {
+                let _ = self.events.send(Event::Requeued(Update::Requeued { run_id: spec.id.clone() }));
+                return;
+            }
+            let attempt = job.attempts + k + 1;
+            let started_at = now_rfc3339();
+            let t0 = Instant::now();
+            let _ = self.events.send(Event::Started(Update::Started {
+                run_id: spec.id.clone(),
+                attempt,
+                started_at: started_at.clone(),
+                host: self.host.to_string(),
+            }));
+            let outcome = match rundir::prepare(&dir, attempt) {
+                Ok(()) => {
+                    let ctx = AttemptContext { study: self.study, dir: &dir, attempt, gpus: self.gpus, cancel: self.cancel };
+                    self.sim.attempt(&spec, &ctx)
+                }
+                Err(e) => crate::simulator::AttemptOutcome {
+                    state: RunState::Failed,
+                    reason: Some(format!("cannot prepare run directory {}: {e}", dir.display())),
+                    metrics: Default::default(),
+                    exit_code: None,
+                    signal: None,
+                    max_rss_kb: None,
+                },
+            };
+            let finished_at = now_rfc3339();
+            let duration_s = t0.elapsed().as_secs_f64();
+            let last = k == res.retries;
+            let next = match outcome.state {
+                RunState::Succeeded => RunState::Succeeded,
+                RunState::Cancelled => RunState::Pending,
+                s if last => s,
+                _ => RunState::Pending,
+            };
+            let record = AttemptRecord {
+                run_id: spec.id.clone(),
+                attempt,
+                state: outcome.state,
+                started_at,
+                finished_at,
+                duration_s,
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                reason: outcome.reason.clone(),
+                host: self.host.to_string(),
+                max_rss_kb: outcome.max_rss_kb,
+                metrics: outcome.metrics.clone(),
+                spec_hash: self.study.spec_hash.clone(),
+            };
+            let file = ResultFile {
+                run_id: spec.id.clone(),
+                study: self.study.spec.name.clone(),
+                attempt,
+                state: outcome.state.as_str().into(),
+                reason: outcome.reason,
+                metrics: outcome.metrics,
+                params: spec.params.clone(),
+                seed: spec.seed,
+                exit_code: outcome.exit_code,
+                signal: outcome.signal,
+                started_at: record.started_at.clone(),
+                finished_at: record.finished_at.clone(),
+                duration_s,
+                host: self.host.to_string(),
+                max_rss_kb: outcome.max_rss_kb,
+                spec_hash: self.study.spec_hash.clone(),
+            };
+            let mut record = record;
+            let mut next = next;
+            if dir.is_dir()
+                && let Err(e) = rundir::write_result(&dir, &file)
+            {
+                record.state = RunState::Failed;
+                record.reason = Some(format!("cannot write result.json: {e}"));
+                next = if last { RunState::Failed } else { RunState::Pending };
+            }
+            let cancelled = outcome.state == RunState::Cancelled;
+            let done = next != RunState::Pending || cancelled;
+            let _ = self.events.send(Event::Finished {
+                update: Update::Finished { record, run_state: next },
+                state: next,
+                retried: !done,
+                done,
+            });
+            if done {
+                return;
+            }
+            // Back off before the next attempt, waking early on cancellation.
+            let until = Instant::now() + backoff;
+            while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20).min(backoff));
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}

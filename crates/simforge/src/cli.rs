@@ -1,0 +1,138 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Run, scale and learn from simulation campaigns.
+#[derive(Debug, Parser)]
+#[command(name = "simforge", version, about, long_about = None)]
+pub struct Cli {
+    /// More logging (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// The store directory (default: `.simforge` beside the study file, or in
+    /// the current directory).
+    #[arg(long, global = true, env = "SIMFORGE_STORE")]
+    pub store: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Progress display.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ProgressArg {
+    /// A bar on a terminal, plain lines otherwise.
+    Auto,
+    /// Plain lines every few seconds.
+    Plain,
+    /// None.
+    None,
+}
+
+/// Result export formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    /// Apache Parquet.
+    Parquet,
+    /// CSV with a header.
+    Csv,
+    /// JSON array of rows.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan, execute and record every unfinished run of a study.
+    Run {
+        /// The study file (YAML or JSON).
+        study: PathBuf,
+        /// Concurrent runs (default: as many as cores and per-run resources allow).
+        #[arg(short, long)]
+        jobs: Option<usize>,
+        /// Also re-run runs that failed or timed out in earlier invocations.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Progress display.
+        #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+        progress: ProgressArg,
+        /// Do not write the HTML report and CSV results after the run.
+        #[arg(long)]
+        no_report: bool,
+    },
+    /// Plan a study into the store without executing anything.
+    Plan {
+        /// The study file (YAML or JSON).
+        study: PathBuf,
+    },
+    /// Check a study file without running anything.
+    Check {
+        /// The study file.
+        study: PathBuf,
+    },
+    /// Counts of runs per state.
+    Status {
+        /// Study file or study name (default: the only study in the store).
+        study: Option<String>,
+    },
+    /// List runs.
+    Runs {
+        /// Study file or study name.
+        study: Option<String>,
+        /// Only runs in this state (pending, running, succeeded, failed, timed_out, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many runs.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a run's logs, result and attempts.
+    Logs {
+        /// Run id or a unique prefix of it.
+        run: String,
+        /// Restrict the lookup to this study (file or name).
+        #[arg(long)]
+        study: Option<String>,
+        /// Show only the last N lines of each log.
+        #[arg(long)]
+        tail: Option<usize>,
+    },
+    /// Export the results table (one row per run).
+    Results {
+        /// Study file or study name.
+        study: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+        format: FormatArg,
+        /// Output file (default: standard output; required for parquet).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Write a self-contained HTML report.
+    Report {
+        /// Study file or study name.
+        study: Option<String>,
+        /// Output file (default: `<store>/reports/<study>.html`).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of study files.
+    Schema,
+}

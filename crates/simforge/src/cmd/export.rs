@@ -1,0 +1,139 @@
+//! `simforge results` and `simforge report`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use simforge_analysis::export::{Columns, Format, RowSource, export};
+use simforge_core::results::{RunRecord, StudyResults};
+use simforge_store::{RunFilter, SqliteStore};
+
+use crate::cli::FormatArg;
+use crate::cmd::UsageError;
+use crate::locate::locate;
+
+struct StoreRows<'a> {
+    store: &'a SqliteStore,
+    study: &'a str,
+}
+
+impl RowSource for StoreRows<'_> {
+    fn for_each(&self, f: &mut dyn FnMut(RunRecord)) -> Result<(), String> {
+        self.store
+            .for_each_run(self.study, &RunFilter::default(), |r| {
+                f(r);
+                Ok(())
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Parameter and metric names in the study's declared order.
+fn declared_columns(store: &SqliteStore, study: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let row = store.study(study)?;
+    let spec: serde_json::Value = serde_json::from_str(&row.spec_json).unwrap_or_default();
+    let params = spec["parameters"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let metrics = spec["metrics"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Ok((params, metrics))
+}
+
+/// Writes the results of `study` to `path` in `format`; returns the row count.
+pub fn write_results_file(store: &SqliteStore, study: &str, format: FormatArg, path: &Path) -> Result<u64> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    // Write beside the target and rename, so a reader never sees half a file.
+    let tmp = path.with_extension("partial");
+    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let n = write_results(store, study, format, Box::new(std::io::BufWriter::new(file)))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(n)
+}
+
+fn write_results(store: &SqliteStore, study: &str, format: FormatArg, out: Box<dyn Write + Send>) -> Result<u64> {
+    let (params, metrics) = declared_columns(store, study)?;
+    let rows = StoreRows { store, study };
+    let cols = Columns::scan(&rows, &params, &metrics)?;
+    let format = match format {
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Json => Format::Json,
+        FormatArg::Parquet => Format::Parquet,
+    };
+    Ok(export(&rows, &cols, format, out)?)
+}
+
+/// `simforge results`.
+pub fn results(store: Option<&Path>, study: Option<&str>, format: FormatArg, output: Option<&Path>) -> Result<u8> {
+    let loc = locate(store, study)?;
+    match output {
+        Some(path) => {
+            let n = write_results_file(&loc.store, &loc.study, format, path)?;
+            eprintln!("wrote {n} rows to {}", path.display());
+        }
+        None if format == FormatArg::Parquet => {
+            return Err(UsageError("Parquet output is binary: pass -o FILE.parquet".into()).into());
+        }
+        None => {
+            write_results(&loc.store, &loc.study, format, Box::new(std::io::stdout()))?;
+        }
+    }
+    Ok(0)
+}
+
+/// Loads every run of `study` for reports.
+pub fn study_results(store: &SqliteStore, study: &str) -> Result<StudyResults> {
+    let row = store.study(study)?;
+    let (params, mut metrics) = declared_columns(store, study)?;
+    let runs = store.runs(study, &RunFilter::default())?;
+    let mut seen: std::collections::BTreeSet<String> = Default::default();
+    for r in &runs {
+        seen.extend(r.metrics.keys().cloned());
+    }
+    for m in seen {
+        if !metrics.contains(&m) {
+            metrics.push(m);
+        }
+    }
+    Ok(StudyResults { study: study.into(), spec_hash: row.spec_hash, parameters: params, metrics, runs })
+}
+
+/// Writes the HTML report of `study` to `path`.
+pub fn write_report_file(store: &SqliteStore, study: &str, path: &Path, wall_time_s: Option<f64>) -> Result<()> {
+    let row = store.study(study)?;
+    let results = study_results(store, study)?;
+    let info = simforge_analysis::ReportInfo {
+        title: None,
+        generated_at: simforge_core::clock::now_rfc3339(),
+        study_file: Some(row.study_file.clone()),
+        simulator: row.simulator.clone(),
+        wall_time_s,
+        store: store.path().display().to_string(),
+    };
+    let html = simforge_analysis::render_report(&results, &info);
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// `simforge report`.
+pub fn report(store: Option<&Path>, study: Option<&str>, output: Option<&Path>) -> Result<u8> {
+    let loc = locate(store, study)?;
+    let path = match output {
+        Some(p) => p.to_path_buf(),
+        None => loc.dir.join("reports").join(format!("{}.html", loc.study)),
+    };
+    write_report_file(&loc.store, &loc.study, &path, None)?;
+    println!("report: {}", path.display());
+    Ok(0)
+}

@@ -1,0 +1,125 @@
+//! `simforge run`: plan, execute and record a study, then summarise.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result};
+use simforge_core::RunState;
+use simforge_exec::pool::Machine;
+use simforge_exec::progress::Mode;
+use simforge_exec::{RunOptions, RunSummary, RunnableSimulator, run_study};
+use simforge_store::SqliteStore;
+
+use crate::cli::ProgressArg;
+use crate::locate::{STORE_FILE, runs_root, store_dir_for};
+use crate::{EXIT_INTERRUPTED, EXIT_RUNS_FAILED};
+
+/// Studies larger than this get no automatic report (it would be slow and huge);
+/// `simforge report` still works.
+const AUTO_REPORT_MAX_RUNS: u64 = 100_000;
+
+/// Runs the study at `file`.
+pub fn run(
+    file: &Path,
+    store: Option<&Path>,
+    jobs: Option<usize>,
+    retry_failed: bool,
+    progress: ProgressArg,
+    no_report: bool,
+) -> Result<u8> {
+    let study = simforge_core::load_study(file)?;
+    let sim = RunnableSimulator::new(&study)?;
+    if jobs == Some(0) {
+        return Err(crate::cmd::UsageError("--jobs must be at least 1".into()).into());
+    }
+    let dir = store_dir_for(file, store);
+    let db = dir.join(STORE_FILE);
+    let mut store = SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, cancel.clone()).context("installing the Ctrl-C handler")?;
+    }
+    let opts = RunOptions {
+        jobs,
+        retry_failed,
+        runs_root: runs_root(&dir, &study.spec.name),
+        lock_dir: dir.join("locks"),
+        progress: match progress {
+            ProgressArg::Auto => Mode::Auto,
+            ProgressArg::Plain => Mode::Plain,
+            ProgressArg::None => Mode::Quiet,
+        },
+        machine: Machine::detect(),
+    };
+    let summary = run_study(&mut store, &study, sim, &file.display().to_string(), &opts, cancel.clone())?;
+    print_summary(&study.spec.name, &summary);
+    if !no_report && !summary.interrupted {
+        if summary.planned <= AUTO_REPORT_MAX_RUNS {
+            let csv = dir.join("results").join(format!("{}.csv", study.spec.name));
+            let html = dir.join("reports").join(format!("{}.html", study.spec.name));
+            super::export::write_results_file(&store, &study.spec.name, crate::cli::FormatArg::Csv, &csv)?;
+            super::export::write_report_file(&store, &study.spec.name, &html, Some(summary.wall.as_secs_f64()))?;
+            println!("results: {}", csv.display());
+            println!("report:  {}", html.display());
+        } else {
+            println!("(no automatic report for more than {AUTO_REPORT_MAX_RUNS} runs; use `simforge report` / `simforge results`)");
+        }
+    }
+    println!("store:   {}", db.display());
+    Ok(if summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if summary.failed + summary.timed_out > 0 || summary.stopped_early.is_some() {
+        EXIT_RUNS_FAILED
+    } else {
+        0
+    })
+}
+
+/// Plans the study at `file` into its store without executing anything.
+pub fn plan(file: &Path, store: Option<&Path>) -> Result<u8> {
+    let study = simforge_core::load_study(file)?;
+    let sim = RunnableSimulator::new(&study)?;
+    let dir = store_dir_for(file, store);
+    let db = dir.join(STORE_FILE);
+    let mut store = SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
+    let _lock = simforge_exec::runner::StudyLock::acquire(&dir.join("locks"), &study.spec.name)?;
+    let t = std::time::Instant::now();
+    let (planned, new) = simforge_exec::runner::plan_into_store(&mut store, &study, &sim.identity(), &file.display().to_string())?;
+    println!(
+        "study `{}`: {planned} runs planned ({new} new) in {:.2}s; store: {}",
+        study.spec.name,
+        t.elapsed().as_secs_f64(),
+        db.display()
+    );
+    Ok(0)
+}
+
+fn print_summary(name: &str, s: &RunSummary) {
+    let secs = s.wall.as_secs_f64();
+    let rate = if secs > 0.0 { s.executed as f64 / secs } else { 0.0 };
+    println!(
+        "study `{name}`: {} runs planned ({} new), {} already done, {} recovered from result files",
+        s.planned, s.new, s.already_done, s.recovered
+    );
+    println!(
+        "executed {} runs on {} slots in {:.2}s ({:.1} runs/s): {} succeeded, {} failed, {} timed out; {} retries",
+        s.executed, s.slots, secs, rate, s.succeeded, s.failed, s.timed_out, s.retried
+    );
+    let totals: Vec<String> = s.totals.iter().map(|(st, n)| format!("{n} {}", st.as_str())).collect();
+    println!("study now: {}", totals.join(", "));
+    if !s.top_reasons.is_empty() {
+        println!("most common failure reasons:");
+        for (reason, n) in &s.top_reasons {
+            println!("  {n:>6} × {reason}");
+        }
+    }
+    if let Some(why) = &s.stopped_early {
+        println!("stopped early: {why}");
+    }
+    if s.interrupted {
+        println!("interrupted: {} runs left pending; run the same command again to finish them", s.remaining);
+    } else if s.totals.iter().any(|(st, n)| matches!(st, RunState::Failed | RunState::TimedOut) && *n > 0) {
+        println!("hint: `simforge runs --state failed` lists failures; `--retry-failed` runs them again");
+    }
+}
