@@ -288,15 +288,21 @@ fn execute(
     let name = &study.spec.name;
     let host = hostname();
     let sim = Arc::new(sim);
-    let (job_tx, job_rx) = mpsc::sync_channel::<PendingRun>(slots.len() * 2);
+    let (job_tx, job_rx) = mpsc::sync_channel::<PendingRun>(slots.len());
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (ev_tx, ev_rx) = mpsc::channel::<Event>();
     let mut progress = Progress::new(opts.progress, todo);
+    // Set when no new run may start (max_failures reached): queued jobs are handed back.
+    let draining = AtomicBool::new(false);
+    // Runs that failed for good in this invocation, counted by workers so that no
+    // worker starts a run once `max_failures` is reached.
+    let failures = std::sync::atomic::AtomicU64::new(0);
+    let max_failures = study.resources.max_failures;
     std::thread::scope(|scope| -> Result<(), ExecError> {
         for slot in slots {
             let (job_rx, ev_tx, sim, cancel, host) = (job_rx.clone(), ev_tx.clone(), sim.clone(), cancel.clone(), host.clone());
             let gpus = slot.gpus.clone();
-            let runs_root = &opts.runs_root;
+            let (runs_root, draining, failures) = (&opts.runs_root, &draining, &failures);
             scope.spawn(move || {
                 let worker = Worker { study, sim: &sim, runs_root, host: &host, gpus: &gpus, cancel: &cancel, events: &ev_tx };
                 loop {
@@ -305,7 +311,17 @@ fn execute(
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => worker.run(job),
+                        Ok(job)
+                            if draining.load(Ordering::Relaxed)
+                                || max_failures.is_some_and(|m| failures.load(Ordering::SeqCst) >= m) =>
+                        {
+                            let _ = ev_tx.send(Event::Requeued(Update::Requeued { run_id: job.id }));
+                        }
+                        Ok(job) => {
+                            if worker.run(job) {
+                                failures.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
                         Err(_) => return,
                     }
                 }
@@ -393,6 +409,7 @@ fn execute(
                 && summary.stopped_early.is_none()
             {
                 summary.stopped_early = Some(format!("max_failures ({max}) reached; no new runs were started"));
+                draining.store(true, Ordering::Relaxed);
             }
             if updates.len() >= FLUSH_BATCH || last_flush.elapsed() >= FLUSH_EVERY {
                 store.apply(&updates)?;
@@ -420,7 +437,8 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    fn run(&self, job: PendingRun) {
+    /// Runs every attempt of one run; returns whether it failed for good.
+    fn run(&self, job: PendingRun) -> bool {
         let res = &self.study.resources;
         let dir = rundir::run_dir(self.runs_root, &job.id);
         let spec = RunSpec { id: job.id.clone(), index: job.index, replicate: job.replicate, seed: job.seed, params: job.params };
@@ -428,7 +446,7 @@ impl Worker<'_> {
         for k in 0..=res.retries {
             if self.cancel.load(Ordering::Relaxed) {
                 let _ = self.events.send(Event::Requeued(Update::Requeued { run_id: spec.id.clone() }));
-                return;
+                return false;
             }
             let attempt = job.attempts + k + 1;
             let started_at = now_rfc3339();
@@ -513,7 +531,7 @@ impl Worker<'_> {
                 done,
             });
             if done {
-                return;
+                return matches!(next, RunState::Failed | RunState::TimedOut);
             }
             // Back off before the next attempt, waking early on cancellation.
             let until = Instant::now() + backoff;
@@ -522,5 +540,6 @@ impl Worker<'_> {
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+        false
     }
 }

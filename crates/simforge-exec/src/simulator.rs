@@ -305,7 +305,7 @@ impl CommandSimulator {
             inputs,
             env_vars,
             rules,
-            program_dir: study.dir.clone(),
+            program_dir: absolute(&study.dir),
             identity,
             version,
         })

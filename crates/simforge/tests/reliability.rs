@@ -24,7 +24,7 @@ fn counts_by_id(s: &Scratch) -> HashMap<String, usize> {
 #[test]
 fn kill_dash_nine_then_resume_repeats_no_finished_run() {
     let s = Scratch::new();
-    s.script("sim.sh", "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\nsleep 0.02\necho '{\"y\": 1}' > metrics.json");
+    s.script("sim.sh", "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\nsleep 0.05\necho '{\"y\": 1}' > metrics.json");
     s.write(
         "study.yaml",
         "name: crash\nsimulator: {command: [\"./sim.sh\"]}\nparameters: {i: {range: [1, 200], type: integer}}\ndesign: {sampler: grid}\nmetrics: [y]\n",
