@@ -32,6 +32,13 @@ fn main() {
         eprintln!("wait failed");
         std::process::exit(2);
     }
-    eprintln!("wall_s={wall:.3} max_rss_mib={:.1}", usage.ru_maxrss as f64 / 1024.0);
-    std::process::exit(if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 1 });
+    eprintln!(
+        "wall_s={wall:.3} max_rss_mib={:.1}",
+        usage.ru_maxrss as f64 / 1024.0
+    );
+    std::process::exit(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        1
+    });
 }

@@ -39,5 +39,8 @@ fn main() {
         }
     });
     let secs = start.elapsed().as_secs_f64();
-    println!("{runs} runs in {secs:.3}s: {:.1} runs/s", runs as f64 / secs);
+    println!(
+        "{runs} runs in {secs:.3}s: {:.1} runs/s",
+        runs as f64 / secs
+    );
 }

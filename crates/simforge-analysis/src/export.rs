@@ -67,15 +67,36 @@ pub enum Kind {
     Text,
 }
 
-const FIXED_BEFORE: [&str; 7] = ["run_id", "index", "tag", "replicate", "seed", "state", "attempts"];
-const FIXED_AFTER: [&str; 7] = ["reason", "started_at", "finished_at", "duration_s", "host", "spec_hash", "max_rss_kb"];
+const FIXED_BEFORE: [&str; 7] = [
+    "run_id",
+    "index",
+    "tag",
+    "replicate",
+    "seed",
+    "state",
+    "attempts",
+];
+const FIXED_AFTER: [&str; 7] = [
+    "reason",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "host",
+    "spec_hash",
+    "max_rss_kb",
+];
 
 impl Columns {
     /// Scans the rows once to type each column; `params`/`metrics` give the
     /// preferred order, and names seen only in rows are appended sorted.
-    pub fn scan(source: &dyn RowSource, params: &[String], metrics: &[String]) -> Result<Columns, ExportError> {
+    pub fn scan(
+        source: &dyn RowSource,
+        params: &[String],
+        metrics: &[String],
+    ) -> Result<Columns, ExportError> {
         let mut p: Vec<(String, Option<Kind>)> = params.iter().map(|n| (n.clone(), None)).collect();
-        let mut m: Vec<(String, Option<Kind>)> = metrics.iter().map(|n| (n.clone(), None)).collect();
+        let mut m: Vec<(String, Option<Kind>)> =
+            metrics.iter().map(|n| (n.clone(), None)).collect();
         let mut extra_p = std::collections::BTreeMap::new();
         let mut extra_m = std::collections::BTreeMap::new();
         source
@@ -102,19 +123,40 @@ impl Columns {
             .map_err(ExportError::Source)?;
         p.extend(extra_p);
         m.extend(extra_m);
-        let done = |v: Vec<(String, Option<Kind>)>| v.into_iter().map(|(n, k)| (n, k.unwrap_or(Kind::Number))).collect();
-        Ok(Columns { params: done(p), metrics: done(m) })
+        let done = |v: Vec<(String, Option<Kind>)>| {
+            v.into_iter()
+                .map(|(n, k)| (n, k.unwrap_or(Kind::Number)))
+                .collect()
+        };
+        Ok(Columns {
+            params: done(p),
+            metrics: done(m),
+        })
     }
 
     fn names(&self) -> Vec<String> {
-        let taken: std::collections::HashSet<&str> =
-            FIXED_BEFORE.iter().chain(FIXED_AFTER.iter()).copied().chain(self.params.iter().map(|(n, _)| n.as_str())).collect();
+        let taken: std::collections::HashSet<&str> = FIXED_BEFORE
+            .iter()
+            .chain(FIXED_AFTER.iter())
+            .copied()
+            .chain(self.params.iter().map(|(n, _)| n.as_str()))
+            .collect();
         let mut out: Vec<String> = FIXED_BEFORE.iter().map(|s| s.to_string()).collect();
         for (n, _) in &self.params {
-            out.push(if FIXED_BEFORE.contains(&n.as_str()) || FIXED_AFTER.contains(&n.as_str()) { format!("param.{n}") } else { n.clone() });
+            out.push(
+                if FIXED_BEFORE.contains(&n.as_str()) || FIXED_AFTER.contains(&n.as_str()) {
+                    format!("param.{n}")
+                } else {
+                    n.clone()
+                },
+            );
         }
         for (n, _) in &self.metrics {
-            out.push(if taken.contains(n.as_str()) { format!("metric.{n}") } else { n.clone() });
+            out.push(if taken.contains(n.as_str()) {
+                format!("metric.{n}")
+            } else {
+                n.clone()
+            });
         }
         out.extend(FIXED_AFTER.iter().map(|s| s.to_string()));
         out
@@ -155,7 +197,11 @@ fn value_cell(v: Option<&Value>, kind: Kind) -> Cell<'_> {
 }
 
 fn row_cells<'a>(r: &'a RunRecord, cols: &Columns) -> Vec<Cell<'a>> {
-    let text = |s: &'a Option<String>| s.as_deref().map(|t| Cell::Text(t.into())).unwrap_or(Cell::Null);
+    let text = |s: &'a Option<String>| {
+        s.as_deref()
+            .map(|t| Cell::Text(t.into()))
+            .unwrap_or(Cell::Null)
+    };
     let mut cells = vec![
         Cell::Text(r.id.as_str().into()),
         Cell::Int(r.index as i64),
@@ -165,8 +211,16 @@ fn row_cells<'a>(r: &'a RunRecord, cols: &Columns) -> Vec<Cell<'a>> {
         Cell::Text(r.state.as_str().into()),
         Cell::Int(r.attempts as i64),
     ];
-    cells.extend(cols.params.iter().map(|(n, k)| value_cell(r.params.get(n), *k)));
-    cells.extend(cols.metrics.iter().map(|(n, k)| value_cell(r.metrics.get(n), *k)));
+    cells.extend(
+        cols.params
+            .iter()
+            .map(|(n, k)| value_cell(r.params.get(n), *k)),
+    );
+    cells.extend(
+        cols.metrics
+            .iter()
+            .map(|(n, k)| value_cell(r.metrics.get(n), *k)),
+    );
     cells.extend([
         text(&r.reason),
         text(&r.started_at),
@@ -180,10 +234,26 @@ fn row_cells<'a>(r: &'a RunRecord, cols: &Columns) -> Vec<Cell<'a>> {
 }
 
 fn column_kinds(cols: &Columns) -> Vec<Kind> {
-    let mut k = vec![Kind::Text, Kind::Integer, Kind::Text, Kind::Integer, Kind::Integer, Kind::Text, Kind::Integer];
+    let mut k = vec![
+        Kind::Text,
+        Kind::Integer,
+        Kind::Text,
+        Kind::Integer,
+        Kind::Integer,
+        Kind::Text,
+        Kind::Integer,
+    ];
     k.extend(cols.params.iter().map(|(_, k)| *k));
     k.extend(cols.metrics.iter().map(|(_, k)| *k));
-    k.extend([Kind::Text, Kind::Text, Kind::Text, Kind::Number, Kind::Text, Kind::Text, Kind::Integer]);
+    k.extend([
+        Kind::Text,
+        Kind::Text,
+        Kind::Text,
+        Kind::Number,
+        Kind::Text,
+        Kind::Text,
+        Kind::Integer,
+    ]);
     k
 }
 
@@ -201,7 +271,11 @@ pub fn export(
     }
 }
 
-fn write_csv(source: &dyn RowSource, cols: &Columns, out: Box<dyn Write + Send>) -> Result<u64, ExportError> {
+fn write_csv(
+    source: &dyn RowSource,
+    cols: &Columns,
+    out: Box<dyn Write + Send>,
+) -> Result<u64, ExportError> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(cols.names()).map_err(csv_err)?;
     let mut n = 0;
@@ -237,7 +311,11 @@ fn csv_err(e: csv::Error) -> ExportError {
     ExportError::Io(std::io::Error::other(e))
 }
 
-fn write_json(source: &dyn RowSource, cols: &Columns, mut out: Box<dyn Write + Send>) -> Result<u64, ExportError> {
+fn write_json(
+    source: &dyn RowSource,
+    cols: &Columns,
+    mut out: Box<dyn Write + Send>,
+) -> Result<u64, ExportError> {
     let names = cols.names();
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
@@ -261,7 +339,9 @@ fn write_json(source: &dyn RowSource, cols: &Columns, mut out: Box<dyn Write + S
                 })
                 .collect();
             let sep: &[u8] = if n == 0 { b"\n" } else { b",\n" };
-            let res = out.write_all(sep).and_then(|_| serde_json::to_writer(&mut out, &obj).map_err(std::io::Error::other));
+            let res = out
+                .write_all(sep)
+                .and_then(|_| serde_json::to_writer(&mut out, &obj).map_err(std::io::Error::other));
             if let Err(e) = res {
                 err = Some(e);
             }
@@ -279,7 +359,11 @@ fn write_json(source: &dyn RowSource, cols: &Columns, mut out: Box<dyn Write + S
 /// Rows per Parquet row group.
 const ROW_GROUP: usize = 65_536;
 
-fn write_parquet(source: &dyn RowSource, cols: &Columns, out: Box<dyn Write + Send>) -> Result<u64, ExportError> {
+fn write_parquet(
+    source: &dyn RowSource,
+    cols: &Columns,
+    out: Box<dyn Write + Send>,
+) -> Result<u64, ExportError> {
     let names = cols.names();
     let kinds = column_kinds(cols);
     let fields = names
@@ -289,13 +373,24 @@ fn write_parquet(source: &dyn RowSource, cols: &Columns, out: Box<dyn Write + Se
             let b = match kind {
                 Kind::Integer => Type::primitive_type_builder(name, PhysicalType::INT64),
                 Kind::Number => Type::primitive_type_builder(name, PhysicalType::DOUBLE),
-                Kind::Text => Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY).with_logical_type(Some(LogicalType::String)),
+                Kind::Text => Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY)
+                    .with_logical_type(Some(LogicalType::String)),
             };
-            b.with_repetition(Repetition::OPTIONAL).build().map(Arc::new)
+            b.with_repetition(Repetition::OPTIONAL)
+                .build()
+                .map(Arc::new)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let schema = Arc::new(Type::group_type_builder("results").with_fields(fields).build()?);
-    let props = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
+    let schema = Arc::new(
+        Type::group_type_builder("results")
+            .with_fields(fields)
+            .build()?,
+    );
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build(),
+    );
     let mut writer = SerializedFileWriter::new(out, schema, props)?;
     let mut buf = ColumnBuffers::new(&kinds);
     let mut n = 0u64;
@@ -375,16 +470,24 @@ impl ColumnBuffers {
                     v.push(ByteArray::from(f.to_string().into_bytes()));
                     d.push(1);
                 }
-                (ColumnBuffer::Int(_, d) | ColumnBuffer::Num(_, d) | ColumnBuffer::Text(_, d), _) => d.push(0),
+                (
+                    ColumnBuffer::Int(_, d) | ColumnBuffer::Num(_, d) | ColumnBuffer::Text(_, d),
+                    _,
+                ) => d.push(0),
             }
         }
         self.rows += 1;
     }
 
-    fn flush<W: Write + Send>(&mut self, writer: &mut SerializedFileWriter<W>) -> Result<(), ExportError> {
+    fn flush<W: Write + Send>(
+        &mut self,
+        writer: &mut SerializedFileWriter<W>,
+    ) -> Result<(), ExportError> {
         let mut rg = writer.next_row_group()?;
         for col in &mut self.cols {
-            let Some(mut cw) = rg.next_column()? else { break };
+            let Some(mut cw) = rg.next_column()? else {
+                break;
+            };
             match col {
                 ColumnBuffer::Int(v, d) => {
                     cw.typed::<Int64Type>().write_batch(v, Some(d), None)?;

@@ -40,7 +40,10 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:grid;grid-
 
 /// Renders the report. Never fails: missing data is said, not fatal.
 pub fn render_report(results: &StudyResults, info: &ReportInfo) -> String {
-    let title = info.title.clone().unwrap_or_else(|| format!("simforge study {}", results.study));
+    let title = info
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("simforge study {}", results.study));
     let mut h = String::with_capacity(64 * 1024);
     let _ = write!(
         h,
@@ -61,7 +64,8 @@ fn summary(h: &mut String, r: &StudyResults, info: &ReportInfo) {
     let total = r.runs.len();
     let ok = counts.get(&RunState::Succeeded).copied().unwrap_or(0);
     let durations: Vec<f64> = r.runs.iter().filter_map(|x| x.duration_s).collect();
-    let hosts: std::collections::BTreeSet<&str> = r.runs.iter().filter_map(|x| x.host.as_deref()).collect();
+    let hosts: std::collections::BTreeSet<&str> =
+        r.runs.iter().filter_map(|x| x.host.as_deref()).collect();
     h.push_str("<h2>Summary</h2><table>");
     let mut row = |k: &str, v: String| {
         let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", escape(k), v);
@@ -70,8 +74,14 @@ fn summary(h: &mut String, r: &StudyResults, info: &ReportInfo) {
     if let Some(f) = &info.study_file {
         row("study file", format!("<code>{}</code>", escape(f)));
     }
-    row("spec hash", format!("<code>{}</code>", escape(&r.spec_hash)));
-    row("simulator", format!("<code>{}</code>", escape(&info.simulator)));
+    row(
+        "spec hash",
+        format!("<code>{}</code>", escape(&r.spec_hash)),
+    );
+    row(
+        "simulator",
+        format!("<code>{}</code>", escape(&info.simulator)),
+    );
     row("runs", total.to_string());
     for st in RunState::ALL {
         if let Some(n) = counts.get(&st) {
@@ -79,17 +89,30 @@ fn summary(h: &mut String, r: &StudyResults, info: &ReportInfo) {
         }
     }
     if total > 0 {
-        row("success rate", format!("{:.1}%", 100.0 * ok as f64 / total as f64));
+        row(
+            "success rate",
+            format!("{:.1}%", 100.0 * ok as f64 / total as f64),
+        );
     }
     if !durations.is_empty() {
         let sum: f64 = durations.iter().sum();
-        row("run time", format!("{} s total, {} s mean per run", short(sum), short(sum / durations.len() as f64)));
+        row(
+            "run time",
+            format!(
+                "{} s total, {} s mean per run",
+                short(sum),
+                short(sum / durations.len() as f64)
+            ),
+        );
     }
     if let Some(w) = info.wall_time_s {
         row("wall time of last invocation", format!("{} s", short(w)));
     }
     if !hosts.is_empty() {
-        row("hosts", escape(&hosts.into_iter().collect::<Vec<_>>().join(", ")));
+        row(
+            "hosts",
+            escape(&hosts.into_iter().collect::<Vec<_>>().join(", ")),
+        );
     }
     row("store", format!("<code>{}</code>", escape(&info.store)));
     row("generated", escape(&info.generated_at));
@@ -100,7 +123,12 @@ fn failures(h: &mut String, r: &StudyResults) {
     let bad: Vec<&RunRecord> = r
         .runs
         .iter()
-        .filter(|x| matches!(x.state, RunState::Failed | RunState::TimedOut | RunState::Cancelled))
+        .filter(|x| {
+            matches!(
+                x.state,
+                RunState::Failed | RunState::TimedOut | RunState::Cancelled
+            )
+        })
         .collect();
     h.push_str("<h2>Failures</h2>");
     if bad.is_empty() {
@@ -109,13 +137,19 @@ fn failures(h: &mut String, r: &StudyResults) {
     }
     let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for x in &bad {
-        *reasons.entry(x.reason.as_deref().unwrap_or("unknown")).or_insert(0) += 1;
+        *reasons
+            .entry(x.reason.as_deref().unwrap_or("unknown"))
+            .or_insert(0) += 1;
     }
     let mut reasons: Vec<(&str, usize)> = reasons.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     h.push_str("<h3>Most common reasons</h3><table><tr><th>runs</th><th>reason</th></tr>");
     for (reason, n) in reasons.iter().take(10) {
-        let _ = write!(h, "<tr><td class=\"n\">{n}</td><td>{}</td></tr>", escape(reason));
+        let _ = write!(
+            h,
+            "<tr><td class=\"n\">{n}</td><td>{}</td></tr>",
+            escape(reason)
+        );
     }
     h.push_str("</table><h3>Runs</h3><table><tr><th>run</th><th>state</th><th>attempts</th><th>reason</th><th>parameters</th></tr>");
     for x in bad.iter().take(MAX_FAILURE_ROWS) {
@@ -131,13 +165,20 @@ fn failures(h: &mut String, r: &StudyResults) {
     }
     h.push_str("</table>");
     if bad.len() > MAX_FAILURE_ROWS {
-        let _ = write!(h, "<p class=\"muted\">… and {} more; <code>simforge runs --state failed</code> lists them all.</p>", bad.len() - MAX_FAILURE_ROWS);
+        let _ = write!(
+            h,
+            "<p class=\"muted\">… and {} more; <code>simforge runs --state failed</code> lists them all.</p>",
+            bad.len() - MAX_FAILURE_ROWS
+        );
     }
 }
 
 /// Numeric values of a parameter per run (None where not numeric).
 fn numeric_param(r: &RunRecord, name: &str) -> Option<f64> {
-    r.params.get(name).and_then(Value::as_f64).filter(|v| v.is_finite())
+    r.params
+        .get(name)
+        .and_then(Value::as_f64)
+        .filter(|v| v.is_finite())
 }
 
 fn parameters(h: &mut String, r: &StudyResults) {
@@ -145,11 +186,19 @@ fn parameters(h: &mut String, r: &StudyResults) {
     for p in &r.parameters {
         let nums: Vec<f64> = r.runs.iter().filter_map(|x| numeric_param(x, p)).collect();
         let desc = if !nums.is_empty() && nums.len() == r.runs.len() {
-            let (lo, hi) = nums.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+            let (lo, hi) = nums
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(*v), b.max(*v))
+                });
             format!("{} … {}", short(lo), short(hi))
         } else {
-            let cats: std::collections::BTreeSet<String> =
-                r.runs.iter().filter_map(|x| x.params.get(p)).map(value_label).collect();
+            let cats: std::collections::BTreeSet<String> = r
+                .runs
+                .iter()
+                .filter_map(|x| x.params.get(p))
+                .map(value_label)
+                .collect();
             let list: Vec<String> = cats.into_iter().take(20).collect();
             escape(&list.join(", "))
         };
@@ -167,7 +216,11 @@ fn value_label(v: &Value) -> String {
 
 fn metrics(h: &mut String, r: &StudyResults) {
     h.push_str("<h2>Metrics</h2>");
-    let ok: Vec<&RunRecord> = r.runs.iter().filter(|x| x.state == RunState::Succeeded).collect();
+    let ok: Vec<&RunRecord> = r
+        .runs
+        .iter()
+        .filter(|x| x.state == RunState::Succeeded)
+        .collect();
     if ok.is_empty() {
         h.push_str("<p>No succeeded runs yet, so there is nothing to plot.</p>");
         return;
@@ -187,7 +240,10 @@ fn metrics(h: &mut String, r: &StudyResults) {
         }
         let _ = write!(h, "<h3>{}</h3>", escape(m));
         if pairs.is_empty() {
-            let _ = write!(h, "<p class=\"muted\">No numeric values ({non_numeric} non-numeric).</p>");
+            let _ = write!(
+                h,
+                "<p class=\"muted\">No numeric values ({non_numeric} non-numeric).</p>"
+            );
             continue;
         }
         let values: Vec<f64> = pairs.iter().map(|p| p.1).collect();
@@ -207,19 +263,38 @@ fn metrics(h: &mut String, r: &StudyResults) {
             );
         }
         if non_numeric + non_finite > 0 {
-            let _ = write!(h, "<p class=\"muted\">Skipped {non_numeric} non-numeric and {non_finite} non-finite values.</p>");
+            let _ = write!(
+                h,
+                "<p class=\"muted\">Skipped {non_numeric} non-numeric and {non_finite} non-finite values.</p>"
+            );
         }
         h.push_str("<div class=\"grid\">");
         let (edges, counts) = stats::histogram(&values, stats::sturges_bins(values.len()));
-        h.push_str(&svg::histogram(&format!("distribution of {m}"), m, &edges, &counts));
+        h.push_str(&svg::histogram(
+            &format!("distribution of {m}"),
+            m,
+            &edges,
+            &counts,
+        ));
         for p in &r.parameters {
-            let pts: Vec<(f64, f64)> = pairs.iter().filter_map(|(x, v)| numeric_param(x, p).map(|pv| (pv, *v))).collect();
+            let pts: Vec<(f64, f64)> = pairs
+                .iter()
+                .filter_map(|(x, v)| numeric_param(x, p).map(|pv| (pv, *v)))
+                .collect();
             if pts.len() == pairs.len() {
-                let distinct = pts.iter().map(|p| p.0.to_bits()).collect::<std::collections::BTreeSet<_>>().len();
+                let distinct = pts
+                    .iter()
+                    .map(|p| p.0.to_bits())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len();
                 if distinct < 2 {
                     continue; // a constant: nothing to see
                 }
-                let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), q| (a.min(q.0), b.max(q.0)));
+                let (lo, hi) = pts
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), q| {
+                        (a.min(q.0), b.max(q.0))
+                    });
                 let log_x = lo > 0.0 && hi / lo > 100.0;
                 h.push_str(&svg::scatter(&format!("{m} vs {p}"), p, m, &pts, log_x));
             } else {
@@ -234,10 +309,19 @@ fn metrics(h: &mut String, r: &StudyResults) {
 fn category_table(h: &mut String, metric: &str, param: &str, pairs: &[(&RunRecord, f64)]) {
     let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (x, v) in pairs {
-        let key = x.params.get(param).map(value_label).unwrap_or_else(|| "—".into());
+        let key = x
+            .params
+            .get(param)
+            .map(value_label)
+            .unwrap_or_else(|| "—".into());
         groups.entry(key).or_default().push(*v);
     }
-    let _ = write!(h, "<div><table><tr><th>{}</th><th>n</th><th>mean {}</th><th>min</th><th>max</th></tr>", escape(param), escape(metric));
+    let _ = write!(
+        h,
+        "<div><table><tr><th>{}</th><th>n</th><th>mean {}</th><th>min</th><th>max</th></tr>",
+        escape(param),
+        escape(metric)
+    );
     for (k, vs) in &groups {
         if let Some(s) = stats::summarize(vs) {
             let _ = write!(
@@ -266,9 +350,20 @@ mod tests {
             tag: None,
             replicate: 0,
             seed: i,
-            params: [("x".to_string(), serde_json::json!(x)), ("k".to_string(), serde_json::json!(if i % 2 == 0 { "a" } else { "b" }))].into(),
+            params: [
+                ("x".to_string(), serde_json::json!(x)),
+                (
+                    "k".to_string(),
+                    serde_json::json!(if i.is_multiple_of(2) { "a" } else { "b" }),
+                ),
+            ]
+            .into(),
             metrics: if state == RunState::Succeeded {
-                [("y".to_string(), serde_json::json!(x * x)), ("label".to_string(), serde_json::json!("z"))].into()
+                [
+                    ("y".to_string(), serde_json::json!(x * x)),
+                    ("label".to_string(), serde_json::json!("z")),
+                ]
+                .into()
             } else {
                 BTreeMap::new()
             },
@@ -300,18 +395,36 @@ mod tests {
         runs.push(run(51, RunState::Failed, Some("exit code 3: boom")));
         runs.push(run(52, RunState::Failed, Some("killed by SIGSEGV")));
         runs.push(run(53, RunState::TimedOut, Some("wall time 1s exceeded")));
-        let html = render_report(&results("<script>alert(1)</script>", runs), &ReportInfo::default());
+        let html = render_report(
+            &results("<script>alert(1)</script>", runs),
+            &ReportInfo::default(),
+        );
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("<script>"), "user text is escaped");
         assert!(html.contains("<tr><th>succeeded</th><td>50</td></tr>"));
         assert!(html.contains("<tr><th>failed</th><td>3</td></tr>"));
-        assert!(html.contains("<tr><td class=\"n\">2</td><td>exit code 3: boom</td></tr>"), "reasons grouped");
+        assert!(
+            html.contains("<tr><td class=\"n\">2</td><td>exit code 3: boom</td></tr>"),
+            "reasons grouped"
+        );
         assert!(html.contains("distribution of y"));
         assert!(html.contains("y vs x"));
-        assert!(html.contains("mean y"), "categorical parameter gets a table");
-        assert!(html.contains("No numeric values"), "string metric is not plotted");
-        let links: Vec<&str> = html.match_indices("http").map(|(i, _)| &html[i..i + 26]).collect();
-        assert!(links.iter().all(|l| *l == "http://www.w3.org/2000/svg"), "nothing loads from the network: {links:?}");
+        assert!(
+            html.contains("mean y"),
+            "categorical parameter gets a table"
+        );
+        assert!(
+            html.contains("No numeric values"),
+            "string metric is not plotted"
+        );
+        let links: Vec<&str> = html
+            .match_indices("http")
+            .map(|(i, _)| &html[i..i + 26])
+            .collect();
+        assert!(
+            links.iter().all(|l| *l == "http://www.w3.org/2000/svg"),
+            "nothing loads from the network: {links:?}"
+        );
     }
 
     #[test]

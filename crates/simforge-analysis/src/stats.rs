@@ -8,7 +8,8 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
 /// Sample standard deviation with Bessel's correction (`None` below two values).
 pub fn std_dev(xs: &[f64]) -> Option<f64> {
     let m = mean(xs)?;
-    (xs.len() >= 2).then(|| (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt())
+    (xs.len() >= 2)
+        .then(|| (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt())
 }
 
 /// Quantile `q` ∈ [0, 1] of sorted values, linear interpolation between order
@@ -74,7 +75,11 @@ pub fn histogram(xs: &[f64], bins: usize) -> (Vec<f64>, Vec<usize>) {
     if v.is_empty() {
         return (vec![], vec![]);
     }
-    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(*x), b.max(*x))
+        });
     if hi <= lo {
         return (vec![lo, lo], vec![v.len()]);
     }

@@ -48,10 +48,22 @@ struct Axis {
 
 impl Axis {
     fn new(lo: f64, hi: f64, log: bool) -> Self {
-        let (lo, hi) = if log { (lo.log10(), hi.log10()) } else { (lo, hi) };
-        let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, hi + 0.5) };
+        let (lo, hi) = if log {
+            (lo.log10(), hi.log10())
+        } else {
+            (lo, hi)
+        };
+        let (lo, hi) = if hi > lo {
+            (lo, hi)
+        } else {
+            (lo - 0.5, hi + 0.5)
+        };
         let pad = (hi - lo) * 0.03;
-        Axis { lo: lo - pad, hi: hi + pad, log }
+        Axis {
+            lo: lo - pad,
+            hi: hi + pad,
+            log,
+        }
     }
 
     fn frac(&self, v: f64) -> f64 {
@@ -67,9 +79,16 @@ impl Axis {
         let span = self.hi - self.lo;
         let raw = span / 4.0;
         let mag = 10f64.powf(raw.log10().floor());
-        let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| span / s <= 5.0).unwrap_or(10.0 * mag);
+        let step = [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|m| m * mag)
+            .find(|s| span / s <= 5.0)
+            .unwrap_or(10.0 * mag);
         let first = (self.lo / step).ceil() * step;
-        (0..10).map(|i| first + i as f64 * step).take_while(|t| *t <= self.hi).collect()
+        (0..10)
+            .map(|i| first + i as f64 * step)
+            .take_while(|t| *t <= self.hi)
+            .collect()
     }
 }
 
@@ -82,7 +101,12 @@ fn frame(out: &mut String, title: &str, xlabel: &str, ylabel: &str, x: &Axis, y:
         W - l - r,
         H - t - b
     );
-    let _ = write!(out, r#"<text class="t" x="{}" y="16" text-anchor="middle">{}</text>"#, W / 2.0, escape(title));
+    let _ = write!(
+        out,
+        r#"<text class="t" x="{}" y="16" text-anchor="middle">{}</text>"#,
+        W / 2.0,
+        escape(title)
+    );
     for tick in x.ticks() {
         let px = l + x.frac(tick) * (W - l - r);
         let _ = write!(
@@ -105,7 +129,13 @@ fn frame(out: &mut String, title: &str, xlabel: &str, ylabel: &str, x: &Axis, y:
             short(tick)
         );
     }
-    let _ = write!(out, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, l + (W - l - r) / 2.0, H - 6.0, escape(xlabel));
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        l + (W - l - r) / 2.0,
+        H - 6.0,
+        escape(xlabel)
+    );
     let _ = write!(
         out,
         r#"<text x="12" y="{}" text-anchor="middle" transform="rotate(-90 12 {})">{}</text>"#,
@@ -118,10 +148,16 @@ fn frame(out: &mut String, title: &str, xlabel: &str, ylabel: &str, x: &Axis, y:
 /// A histogram from bin edges and counts.
 pub fn histogram(title: &str, xlabel: &str, edges: &[f64], counts: &[usize]) -> String {
     let mut out = String::new();
-    let (Some(lo), Some(hi)) = (edges.first(), edges.last()) else { return out };
+    let (Some(lo), Some(hi)) = (edges.first(), edges.last()) else {
+        return out;
+    };
     let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
     let x = Axis::new(*lo, *hi, false);
-    let y = Axis { lo: 0.0, hi: max * 1.05, log: false };
+    let y = Axis {
+        lo: 0.0,
+        hi: max * 1.05,
+        log: false,
+    };
     frame(&mut out, title, xlabel, "runs", &x, &y);
     let (l, r, t, b) = M;
     let (pw, ph) = (W - l - r, H - t - b);
@@ -148,13 +184,24 @@ pub fn histogram(title: &str, xlabel: &str, edges: &[f64], counts: &[usize]) -> 
 }
 
 /// A scatter plot; `log_x` puts x on a log scale (all x must be positive).
-pub fn scatter(title: &str, xlabel: &str, ylabel: &str, points: &[(f64, f64)], log_x: bool) -> String {
+pub fn scatter(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    points: &[(f64, f64)],
+    log_x: bool,
+) -> String {
     let mut out = String::new();
     if points.is_empty() {
         return out;
     }
     let fold = |f: fn(&(f64, f64)) -> f64| {
-        points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)))
+        points
+            .iter()
+            .map(f)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            })
     };
     let (xl, xh) = fold(|p| p.0);
     let (yl, yh) = fold(|p| p.1);
@@ -186,9 +233,18 @@ mod tests {
         assert!(h.starts_with("<svg") && h.ends_with("</svg>"));
         assert!(h.contains("y &lt;b&gt;") && !h.contains("<b>"));
         assert_eq!(h.matches("<rect").count(), 3, "frame + two bars");
-        let s = scatter("t", "x", "y", &[(1.0, 2.0), (100.0, 3.0), (1000.0, 1.0)], true);
+        let s = scatter(
+            "t",
+            "x",
+            "y",
+            &[(1.0, 2.0), (100.0, 3.0), (1000.0, 1.0)],
+            true,
+        );
         assert_eq!(s.matches("<circle").count(), 3);
-        assert!(s.contains(">1000<") || s.contains(">1.00e3<"), "decade ticks on a log axis: {s}");
+        assert!(
+            s.contains(">1000<") || s.contains(">1.00e3<"),
+            "decade ticks on a log axis: {s}"
+        );
         assert!(scatter("t", "x", "y", &[], false).is_empty());
         // Degenerate ranges do not divide by zero.
         let one = scatter("t", "x", "y", &[(1.0, 1.0)], false);

@@ -47,6 +47,9 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(951_827_696_789);
         assert_eq!(rfc3339(t), "2000-02-29T12:34:56.789Z");
         // 2026-11-22T00:00:00Z = 1795305600 s.
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_305_600)), "2026-11-22T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_305_600)),
+            "2026-11-22T00:00:00.000Z"
+        );
     }
 }

@@ -37,7 +37,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic about `field` in `file`, without a location yet.
-    pub fn new(file: impl Into<PathBuf>, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: impl Into<PathBuf>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             file: file.into(),
             location: None,
@@ -130,7 +134,11 @@ impl fmt::Display for Diagnostics {
 impl Diagnostics {
     /// Renders every diagnostic with source context.
     pub fn render(&self) -> String {
-        self.0.iter().map(Diagnostic::render).collect::<Vec<_>>().join("\n")
+        self.0
+            .iter()
+            .map(Diagnostic::render)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -142,7 +150,10 @@ impl From<Diagnostic> for Diagnostics {
 
 /// The candidate closest to `word` by edit distance, if close enough to be a
 /// plausible typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -157,8 +168,14 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("sampel", ["sampler", "samples", "seed"]), Some("samples"));
-        assert_eq!(did_you_mean("paramters", ["parameters", "design"]), Some("parameters"));
+        assert_eq!(
+            did_you_mean("sampel", ["sampler", "samples", "seed"]),
+            Some("samples")
+        );
+        assert_eq!(
+            did_you_mean("paramters", ["parameters", "design"]),
+            Some("parameters")
+        );
         assert_eq!(did_you_mean("zzz", ["parameters", "design"]), None);
     }
 
@@ -167,11 +184,20 @@ mod tests {
         let mut d = Diagnostic::new("s.yaml", "design.sampler", "unknown sampler `sobl`")
             .expected("one of grid, sobol")
             .hint("did you mean `sobol`?");
-        d.location = Some(Location { line: 3, column: 12 });
+        d.location = Some(Location {
+            line: 3,
+            column: 12,
+        });
         d.source_line = Some("  sampler:  sobl".into());
         let r = d.render();
-        assert!(r.starts_with("error: s.yaml:3:12: `design.sampler`: unknown sampler `sobl`\n"), "{r}");
-        assert!(r.contains("3 |   sampler:  sobl\n  |            ^\n"), "{r}");
+        assert!(
+            r.starts_with("error: s.yaml:3:12: `design.sampler`: unknown sampler `sobl`\n"),
+            "{r}"
+        );
+        assert!(
+            r.contains("3 |   sampler:  sobl\n  |            ^\n"),
+            "{r}"
+        );
         assert!(r.contains("expected: one of grid, sobol"));
         assert!(r.contains("hint: did you mean `sobol`?"));
     }

@@ -52,28 +52,56 @@ impl<'a> Plan<'a> {
     pub fn new(study: &'a Study, simulator_identity: &str) -> Result<Self, DesignError> {
         let dims = study.space.dims();
         let seed = study.design.seed;
-        let n = |s: u64| usize::try_from(s).map_err(|_| DesignError::InvalidOption(format!("{s} samples do not fit in memory")));
+        let n = |s: u64| {
+            usize::try_from(s).map_err(|_| {
+                DesignError::InvalidOption(format!("{s} samples do not fit in memory"))
+            })
+        };
         let points = match &study.design.method {
-            DesignMethod::Grid => Points::Grid(study.space.params.iter().map(|p| p.grid_levels()).collect()),
-            DesignMethod::Table { rows } => Points::Table(rows),
-            DesignMethod::Random { samples } => Points::Unit(random::points(n(*samples)?, dims, seed)),
-            DesignMethod::Lhs { samples, candidates } => {
-                Points::Unit(lhs::points(n(*samples)?, dims, seed, *candidates as usize))
+            DesignMethod::Grid => {
+                Points::Grid(study.space.params.iter().map(|p| p.grid_levels()).collect())
             }
+            DesignMethod::Table { rows } => Points::Table(rows),
+            DesignMethod::Random { samples } => {
+                Points::Unit(random::points(n(*samples)?, dims, seed))
+            }
+            DesignMethod::Lhs {
+                samples,
+                candidates,
+            } => Points::Unit(lhs::points(n(*samples)?, dims, seed, *candidates as usize)),
             DesignMethod::Sobol { samples, scramble } => {
                 Points::Unit(sobol::points(n(*samples)?, dims, scramble.then_some(seed))?)
             }
-            DesignMethod::Halton { samples, scramble } => {
-                Points::Unit(halton::points(n(*samples)?, dims, scramble.then_some(seed))?)
-            }
-            DesignMethod::Saltelli { samples, second_order, scramble } => {
-                Points::Unit(saltelli::points(n(*samples)?, dims, scramble.then_some(seed), *second_order)?)
-            }
-            DesignMethod::Morris { trajectories, levels } => {
-                Points::Unit(morris::points(n(*trajectories)?, dims, *levels as usize, seed)?)
-            }
+            DesignMethod::Halton { samples, scramble } => Points::Unit(halton::points(
+                n(*samples)?,
+                dims,
+                scramble.then_some(seed),
+            )?),
+            DesignMethod::Saltelli {
+                samples,
+                second_order,
+                scramble,
+            } => Points::Unit(saltelli::points(
+                n(*samples)?,
+                dims,
+                scramble.then_some(seed),
+                *second_order,
+            )?),
+            DesignMethod::Morris {
+                trajectories,
+                levels,
+            } => Points::Unit(morris::points(
+                n(*trajectories)?,
+                dims,
+                *levels as usize,
+                seed,
+            )?),
         };
-        Ok(Plan { study, identity: simulator_identity.to_string(), points })
+        Ok(Plan {
+            study,
+            identity: simulator_identity.to_string(),
+            points,
+        })
     }
 
     /// Number of design points.
@@ -129,11 +157,28 @@ impl<'a> Plan<'a> {
         })
     }
 
-    fn make_run(&self, index: u64, tag: Option<String>, replicate: u32, params: BTreeMap<String, Value>, canon: &str) -> PlannedRun {
+    fn make_run(
+        &self,
+        index: u64,
+        tag: Option<String>,
+        replicate: u32,
+        params: BTreeMap<String, Value>,
+        canon: &str,
+    ) -> PlannedRun {
         let seed_text = format!("seed\0{}\0{canon}\0{replicate}", self.study.design.seed);
         let seed_hex = short_hash(seed_text.as_bytes(), 8);
         let seed = u64::from_str_radix(&seed_hex, 16).unwrap_or(0) & 0x7fff_ffff;
-        let id_text = format!("{}\0{}\0{canon}\0{replicate}\0{seed}", self.study.spec.name, self.identity);
-        PlannedRun { id: short_hash(id_text.as_bytes(), RUN_ID_LEN), index, tag, replicate, seed, params }
+        let id_text = format!(
+            "{}\0{}\0{canon}\0{replicate}\0{seed}",
+            self.study.spec.name, self.identity
+        );
+        PlannedRun {
+            id: short_hash(id_text.as_bytes(), RUN_ID_LEN),
+            index,
+            tag,
+            replicate,
+            seed,
+            params,
+        }
     }
 }

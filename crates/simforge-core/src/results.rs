@@ -84,7 +84,12 @@ impl StudyResults {
             .iter()
             .enumerate()
             .filter(|(_, r)| r.state == RunState::Succeeded)
-            .filter_map(|(i, r)| r.metrics.get(metric).and_then(|v| v.as_f64()).map(|v| (i, v)))
+            .filter_map(|(i, r)| {
+                r.metrics
+                    .get(metric)
+                    .and_then(|v| v.as_f64())
+                    .map(|v| (i, v))
+            })
             .collect()
     }
 }

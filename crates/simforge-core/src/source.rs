@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use saphyr::{LoadableYamlNode, MarkedYamlOwned, ScalarOwned, YamlDataOwned};
 
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 
 /// Positions of the fields of one parsed document, by dotted path.
 ///
@@ -111,39 +111,49 @@ pub struct Document {
 }
 
 /// Parses YAML or JSON text from `file` into a [`Document`].
-pub fn parse_document(file: &Path, text: &str) -> Result<Document, Diagnostic> {
+pub fn parse_document(file: &Path, text: &str) -> Result<Document, Diagnostics> {
     let mut source = SourceMap {
         file: file.to_path_buf(),
         lines: text.lines().map(str::to_string).collect(),
         ..SourceMap::default()
     };
-    let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| {
+    let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| -> Diagnostics {
         let m = e.marker();
         let loc = Location { line: m.line(), column: m.col() + 1 };
         source
             .located(Some(loc), "", format!("the file is not valid YAML/JSON: {}", e.info()))
             .hint("check indentation (spaces, not tabs) and that every `key: value` has a space after the colon")
+            .into()
     })?;
     let mut docs = docs.into_iter();
     let Some(doc) = docs.next() else {
         return Err(Diagnostic::new(file, "", "the study file is empty")
             .expected("a mapping with at least `name`, `simulator`, `parameters` and `design`")
-            .hint("start from examples/quickstart/study.yaml or run `simforge schema`"));
+            .hint("start from examples/quickstart/study.yaml or run `simforge schema`")
+            .into());
     };
     if let Some(extra) = docs.next() {
         let loc = to_location(&extra);
         return Err(source
             .located(Some(loc), "", "the file holds more than one YAML document")
             .expected("exactly one study per file")
-            .hint("remove the `---` separator and the second document, or split them into two files"));
+            .hint(
+                "remove the `---` separator and the second document, or split them into two files",
+            )
+            .into());
     }
-    let mut conv = Converter { source: &mut source };
+    let mut conv = Converter {
+        source: &mut source,
+    };
     let value = conv.convert(&doc, "")?;
     Ok(Document { value, source })
 }
 
 fn to_location(node: &MarkedYamlOwned) -> Location {
-    Location { line: node.span.start.line(), column: node.span.start.col() + 1 }
+    Location {
+        line: node.span.start.line(),
+        column: node.span.start.col() + 1,
+    }
 }
 
 struct Converter<'a> {
@@ -151,9 +161,15 @@ struct Converter<'a> {
 }
 
 impl Converter<'_> {
-    fn convert(&mut self, node: &MarkedYamlOwned, path: &str) -> Result<serde_json::Value, Diagnostic> {
+    fn convert(
+        &mut self,
+        node: &MarkedYamlOwned,
+        path: &str,
+    ) -> Result<serde_json::Value, Diagnostics> {
         use serde_json::Value;
-        self.source.values.insert(path.to_string(), to_location(node));
+        self.source
+            .values
+            .insert(path.to_string(), to_location(node));
         Ok(match &node.data {
             YamlDataOwned::Value(s) => self.scalar(s, path)?,
             YamlDataOwned::Representation(s, _, _) => Value::String(s.clone()),
@@ -176,8 +192,13 @@ impl Converter<'_> {
                         _ => {
                             return Err(self
                                 .source
-                                .located(Some(to_location(k)), path, "a mapping key must be a plain scalar")
-                                .expected("a name such as `samples`"));
+                                .located(
+                                    Some(to_location(k)),
+                                    path,
+                                    "a mapping key must be a plain scalar",
+                                )
+                                .expected("a name such as `samples`")
+                                .into());
                         }
                     };
                     let child = join_key(path, &key);
@@ -191,16 +212,23 @@ impl Converter<'_> {
             YamlDataOwned::Alias(_) => {
                 return Err(self
                     .source
-                    .error_at(path, "YAML aliases (`*name`) are not supported in study files")
-                    .hint("write the value out in full"));
+                    .error_at(
+                        path,
+                        "YAML aliases (`*name`) are not supported in study files",
+                    )
+                    .hint("write the value out in full")
+                    .into());
             }
             YamlDataOwned::BadValue => {
-                return Err(self.source.error_at(path, "this value could not be read"));
+                return Err(self
+                    .source
+                    .error_at(path, "this value could not be read")
+                    .into());
             }
         })
     }
 
-    fn scalar(&self, s: &ScalarOwned, path: &str) -> Result<serde_json::Value, Diagnostic> {
+    fn scalar(&self, s: &ScalarOwned, path: &str) -> Result<serde_json::Value, Diagnostics> {
         use serde_json::Value;
         Ok(match s {
             ScalarOwned::Null => Value::Null,
@@ -213,7 +241,8 @@ impl Converter<'_> {
                         .source
                         .error_at(path, format!("non-finite number `{}`", f.0))
                         .expected("a finite number")
-                        .hint("infinite or NaN values cannot be used as study settings"));
+                        .hint("infinite or NaN values cannot be used as study settings")
+                        .into());
                 }
             },
             ScalarOwned::String(s) => Value::String(s.clone()),
@@ -229,16 +258,28 @@ mod tests {
     fn records_key_and_value_positions() {
         let text = "name: demo\nparameters:\n  x:\n    range: [1, 2.5]\n";
         let doc = parse_document(Path::new("s.yaml"), text).unwrap();
-        assert_eq!(doc.value["parameters"]["x"]["range"][1], serde_json::json!(2.5));
-        assert_eq!(doc.source.key_location("parameters.x"), Some(Location { line: 3, column: 3 }));
+        assert_eq!(
+            doc.value["parameters"]["x"]["range"][1],
+            serde_json::json!(2.5)
+        );
+        assert_eq!(
+            doc.source.key_location("parameters.x"),
+            Some(Location { line: 3, column: 3 })
+        );
         assert_eq!(
             doc.source.value_location("parameters.x.range[1]"),
-            Some(Location { line: 4, column: 16 })
+            Some(Location {
+                line: 4,
+                column: 16
+            })
         );
         // Unknown paths fall back to the nearest ancestor.
         assert_eq!(
             doc.source.value_location("parameters.x.range[7]"),
-            Some(Location { line: 4, column: 12 })
+            Some(Location {
+                line: 4,
+                column: 12
+            })
         );
     }
 
@@ -251,8 +292,12 @@ mod tests {
     #[test]
     fn syntax_errors_are_located() {
         let err = parse_document(Path::new("s.yaml"), "name: a\nparameters: [1, 2\n").unwrap_err();
-        assert!(err.location.is_some());
-        assert!(err.message.contains("not valid YAML"), "{}", err.message);
+        assert!(err.0[0].location.is_some());
+        assert!(
+            err.0[0].message.contains("not valid YAML"),
+            "{}",
+            err.0[0].message
+        );
     }
 
     #[test]

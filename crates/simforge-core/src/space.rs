@@ -99,7 +99,9 @@ impl Parameter {
 
 /// A JSON number for a finite float (non-finite values become `null`).
 pub fn number(v: f64) -> Value {
-    serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// Rounds away floating-point noise (`0.30000000000000004` → `0.3`) by keeping
@@ -163,7 +165,12 @@ mod tests {
     fn real(low: f64, high: f64, log: bool) -> Parameter {
         Parameter {
             name: "x".into(),
-            domain: Domain::Real { low, high, log, grid: vec![] },
+            domain: Domain::Real {
+                low,
+                high,
+                log,
+                grid: vec![],
+            },
             unit: None,
             description: None,
         }
@@ -175,10 +182,30 @@ mod tests {
         // Log scale: the midpoint of [1, 100] is the geometric mean 10.
         let mid = real(1.0, 100.0, true).from_unit(0.5).as_f64().unwrap();
         assert!((mid - 10.0).abs() < 1e-12);
-        let int = Parameter { domain: Domain::Integer { low: 1, high: 3, log: false, grid: vec![] }, ..real(0.0, 1.0, false) };
-        let picks: Vec<_> = [0.0, 0.34, 0.67, 0.999, 1.0].iter().map(|u| int.from_unit(*u)).collect();
-        assert_eq!(picks, vec![1, 2, 3, 3, 3].into_iter().map(Value::from).collect::<Vec<_>>());
-        let ch = Parameter { domain: Domain::Choice(vec!["a".into(), "b".into()]), ..real(0.0, 1.0, false) };
+        let int = Parameter {
+            domain: Domain::Integer {
+                low: 1,
+                high: 3,
+                log: false,
+                grid: vec![],
+            },
+            ..real(0.0, 1.0, false)
+        };
+        let picks: Vec<_> = [0.0, 0.34, 0.67, 0.999, 1.0]
+            .iter()
+            .map(|u| int.from_unit(*u))
+            .collect();
+        assert_eq!(
+            picks,
+            vec![1, 2, 3, 3, 3]
+                .into_iter()
+                .map(Value::from)
+                .collect::<Vec<_>>()
+        );
+        let ch = Parameter {
+            domain: Domain::Choice(vec!["a".into(), "b".into()]),
+            ..real(0.0, 1.0, false)
+        };
         assert_eq!(ch.from_unit(0.49), Value::from("a"));
         assert_eq!(ch.from_unit(0.5), Value::from("b"));
         assert_eq!(ch.from_unit(1.0), Value::from("b"));

@@ -64,7 +64,9 @@ impl fmt::Display for RunState {
 
 /// A state name that is not one of [`RunState::ALL`].
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("unknown run state `{0}` (expected one of: pending, running, succeeded, failed, timed_out, cancelled)")]
+#[error(
+    "unknown run state `{0}` (expected one of: pending, running, succeeded, failed, timed_out, cancelled)"
+)]
 pub struct UnknownState(pub String);
 
 impl FromStr for RunState {

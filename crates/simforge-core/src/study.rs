@@ -10,7 +10,8 @@ use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::source::{Document, SourceMap, join_index, join_key, parse_document};
 use crate::space::{Domain, Parameter, ParameterSpace, tidy};
 use crate::spec::{
-    CommandSpec, DesignSpec, Maximin, NumberKind, ParameterSpec, Quantity, SamplerKind, Scale, StudySpec,
+    CommandSpec, DesignSpec, Maximin, NumberKind, ParameterSpec, Quantity, SamplerKind, Scale,
+    StudySpec,
 };
 use crate::units::{parse_bytes, parse_duration};
 
@@ -146,8 +147,17 @@ pub fn parse_study(path: &Path, text: &str) -> Result<Study, Diagnostics> {
     let spec: StudySpec = serde_path_to_error::deserialize(doc.value.clone())
         .map_err(|e| serde_diagnostic(&doc.source, &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    Checker { doc: &doc, dir: &dir, diags: Vec::new() }.check(spec, path)
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    Checker {
+        doc: &doc,
+        dir: &dir,
+        diags: Vec::new(),
+    }
+    .check(spec, path)
 }
 
 /// A bare scalar under `parameters` is shorthand for `{value: scalar}`.
@@ -162,7 +172,10 @@ fn normalise_constants(value: &mut Value) {
 }
 
 /// Turns a serde error with its field path into a located diagnostic with a hint.
-fn serde_diagnostic(source: &SourceMap, err: &serde_path_to_error::Error<serde_json::Error>) -> Diagnostics {
+fn serde_diagnostic(
+    source: &SourceMap,
+    err: &serde_path_to_error::Error<serde_json::Error>,
+) -> Diagnostics {
     let mut path = String::new();
     for seg in err.path().iter() {
         use serde_path_to_error::Segment;
@@ -175,8 +188,14 @@ fn serde_diagnostic(source: &SourceMap, err: &serde_path_to_error::Error<serde_j
     let msg = err.inner().to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
     if let Some((word, expected)) = parse_unknown(&msg, "unknown field `") {
-        let field_path = if path.ends_with(&word) { path.clone() } else { join_key(&path, &word) };
-        let mut d = source.error_at_key(&field_path, format!("unknown key `{word}`")).expected(expected.clone());
+        let field_path = if path.ends_with(&word) {
+            path.clone()
+        } else {
+            join_key(&path, &word)
+        };
+        let mut d = source
+            .error_at_key(&field_path, format!("unknown key `{word}`"))
+            .expected(expected.clone());
         if let Some(s) = did_you_mean(&word, names_in(&expected).iter().map(String::as_str)) {
             d = d.hint(format!("did you mean `{s}`?"));
         } else {
@@ -185,7 +204,9 @@ fn serde_diagnostic(source: &SourceMap, err: &serde_path_to_error::Error<serde_j
         return d.into();
     }
     if let Some((word, expected)) = parse_unknown(&msg, "unknown variant `") {
-        let mut d = source.error_at(&path, format!("unknown value `{word}`")).expected(expected.clone());
+        let mut d = source
+            .error_at(&path, format!("unknown value `{word}`"))
+            .expected(expected.clone());
         if let Some(s) = did_you_mean(&word, names_in(&expected).iter().map(String::as_str)) {
             d = d.hint(format!("did you mean `{s}`?"));
         }
@@ -195,7 +216,9 @@ fn serde_diagnostic(source: &SourceMap, err: &serde_path_to_error::Error<serde_j
         let field = rest.split('`').next().unwrap_or("");
         return source
             .error_at(&path, format!("missing required key `{field}`"))
-            .hint(format!("add `{field}:` here; see examples/quickstart/study.yaml"))
+            .hint(format!(
+                "add `{field}:` here; see examples/quickstart/study.yaml"
+            ))
             .into();
     }
     if msg.contains("untagged enum Quantity") {
@@ -211,10 +234,15 @@ fn serde_diagnostic(source: &SourceMap, err: &serde_path_to_error::Error<serde_j
             .into();
     }
     if msg.contains("untagged enum Maximin") {
-        return source.error_at(&path, "invalid value").expected("true, false or a candidate count").into();
+        return source
+            .error_at(&path, "invalid value")
+            .expected("true, false or a candidate count")
+            .into();
     }
     if let Some(rest) = msg.strip_prefix("invalid type: ") {
-        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
+        let (found, expected) = rest
+            .split_once(", expected ")
+            .unwrap_or((rest, "another type"));
         return source
             .error_at(&path, format!("wrong type: found {found}"))
             .expected(friendly_expected(expected))
@@ -237,12 +265,21 @@ fn friendly_expected(serde_expected: &str) -> String {
 fn parse_unknown(msg: &str, prefix: &str) -> Option<(String, String)> {
     let rest = msg.strip_prefix(prefix)?;
     let (word, after) = rest.split_once('`')?;
-    let expected = after.trim_start_matches(',').trim().trim_start_matches("expected ").to_string();
+    let expected = after
+        .trim_start_matches(',')
+        .trim()
+        .trim_start_matches("expected ")
+        .to_string();
     Some((word.to_string(), expected))
 }
 
 fn names_in(expected: &str) -> Vec<String> {
-    expected.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 struct Checker<'a> {
@@ -298,7 +335,9 @@ impl Checker<'_> {
     fn check_name(&mut self, name: &str) {
         let ok = !name.is_empty()
             && name.len() <= 100
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             && !name.starts_with('.');
         if !ok {
             self.err(
@@ -313,7 +352,12 @@ impl Checker<'_> {
     fn check_parameters(&mut self, spec: &StudySpec) -> ParameterSpace {
         let mut space = ParameterSpace::default();
         if spec.parameters.is_empty() {
-            self.err("parameters", "the study has no parameters", "at least one parameter", "e.g. `x: {range: [0, 1]}`");
+            self.err(
+                "parameters",
+                "the study has no parameters",
+                "at least one parameter",
+                "e.g. `x: {range: [0, 1]}`",
+            );
         }
         for (name, p) in &spec.parameters {
             let path = join_key("parameters", name);
@@ -338,8 +382,18 @@ impl Checker<'_> {
         space
     }
 
-    fn check_parameter(&mut self, path: &str, p: &ParameterSpec, default_levels: Option<u32>) -> Option<Domain> {
-        let kinds = [p.range.is_some(), p.choice.is_some(), p.value.is_some(), p.values.is_some()];
+    fn check_parameter(
+        &mut self,
+        path: &str,
+        p: &ParameterSpec,
+        default_levels: Option<u32>,
+    ) -> Option<Domain> {
+        let kinds = [
+            p.range.is_some(),
+            p.choice.is_some(),
+            p.value.is_some(),
+            p.values.is_some(),
+        ];
         let count = kinds.iter().filter(|k| **k).count();
         if count != 1 {
             self.err(
@@ -351,7 +405,9 @@ impl Checker<'_> {
             return None;
         }
         let log = p.scale == Some(Scale::Log);
-        if p.range.is_none() && (p.scale.is_some() || p.kind.is_some() || p.levels.is_some() || p.step.is_some()) {
+        if p.range.is_none()
+            && (p.scale.is_some() || p.kind.is_some() || p.levels.is_some() || p.step.is_some())
+        {
             self.err(
                 path,
                 "`scale`, `type`, `levels` and `step` only apply to a `range` parameter",
@@ -362,7 +418,12 @@ impl Checker<'_> {
         }
         if let Some(v) = &p.value {
             if !(v.is_number() || v.is_string() || v.is_boolean()) {
-                self.err(&join_key(path, "value"), "a constant must be a scalar", "a number, string or boolean", "");
+                self.err(
+                    &join_key(path, "value"),
+                    "a constant must be a scalar",
+                    "a number, string or boolean",
+                    "",
+                );
                 return None;
             }
             return Some(Domain::Constant(v.clone()));
@@ -375,7 +436,12 @@ impl Checker<'_> {
             }
             for (i, o) in options.iter().enumerate() {
                 if !(o.is_number() || o.is_string() || o.is_boolean()) {
-                    self.err(&join_index(&cpath, i), "each choice must be a scalar", "a number, string or boolean", "");
+                    self.err(
+                        &join_index(&cpath, i),
+                        "each choice must be a scalar",
+                        "a number, string or boolean",
+                        "",
+                    );
                     return None;
                 }
             }
@@ -383,38 +449,75 @@ impl Checker<'_> {
         }
         if let Some(values) = &p.values {
             if values.is_empty() {
-                self.err(&join_key(path, "values"), "empty `values` list", "at least one value", "");
+                self.err(
+                    &join_key(path, "values"),
+                    "empty `values` list",
+                    "at least one value",
+                    "",
+                );
                 return None;
             }
-            return Some(Domain::Choice(values.iter().map(|v| crate::space::number(*v)).collect()));
+            return Some(Domain::Choice(
+                values.iter().map(|v| crate::space::number(*v)).collect(),
+            ));
         }
         let rpath = join_key(path, "range");
         let range = p.range.as_deref().unwrap_or_default();
         let [low, high] = range else {
-            self.err(&rpath, format!("a range needs two numbers, found {}", range.len()), "[low, high]", "");
+            self.err(
+                &rpath,
+                format!("a range needs two numbers, found {}", range.len()),
+                "[low, high]",
+                "",
+            );
             return None;
         };
         let (low, high) = (*low, *high);
         if low > high {
-            self.err(&rpath, format!("the range is inverted: {low} > {high}"), "low ≤ high", &format!("write [{high}, {low}]"));
+            self.err(
+                &rpath,
+                format!("the range is inverted: {low} > {high}"),
+                "low ≤ high",
+                &format!("write [{high}, {low}]"),
+            );
             return None;
         }
         if low == high {
-            self.err(&rpath, format!("the range is empty: both ends are {low}"), "low < high", &format!("use `value: {low}` for a constant"));
+            self.err(
+                &rpath,
+                format!("the range is empty: both ends are {low}"),
+                "low < high",
+                &format!("use `value: {low}` for a constant"),
+            );
             return None;
         }
         if log && low <= 0.0 {
-            self.err(&rpath, format!("a log-scaled range must be positive, found low = {low}"), "0 < low < high", "use `scale: linear` or a positive lower bound");
+            self.err(
+                &rpath,
+                format!("a log-scaled range must be positive, found low = {low}"),
+                "0 < low < high",
+                "use `scale: linear` or a positive lower bound",
+            );
             return None;
         }
         if p.levels == Some(0) || (p.levels.is_some() && p.step.is_some()) {
-            self.err(path, "invalid grid spacing", "either `levels: n` (n ≥ 1) or `step: s`, not both", "");
+            self.err(
+                path,
+                "invalid grid spacing",
+                "either `levels: n` (n ≥ 1) or `step: s`, not both",
+                "",
+            );
             return None;
         }
         if let Some(step) = p.step
             && (step <= 0.0 || !step.is_finite() || log)
         {
-            self.err(&join_key(path, "step"), format!("invalid step {step}"), "a positive step on a linear scale", "use `levels:` for log-scaled parameters");
+            self.err(
+                &join_key(path, "step"),
+                format!("invalid step {step}"),
+                "a positive step on a linear scale",
+                "use `levels:` for log-scaled parameters",
+            );
             return None;
         }
         let levels = p.levels.or(default_levels).unwrap_or(DEFAULT_GRID_LEVELS);
@@ -424,18 +527,37 @@ impl Checker<'_> {
                     Some(step) => {
                         let n = ((high - low) / step + 1e-9).floor() as u64 + 1;
                         if n > MAX_RUNS {
-                            self.err(&join_key(path, "step"), format!("step {step} gives {n} levels"), "a larger step", "");
+                            self.err(
+                                &join_key(path, "step"),
+                                format!("step {step} gives {n} levels"),
+                                "a larger step",
+                                "",
+                            );
                             return None;
                         }
                         (0..n).map(|i| tidy(low + i as f64 * step)).collect()
                     }
                     None => spaced(low, high, levels, log),
                 };
-                Some(Domain::Real { low, high, log, grid })
+                Some(Domain::Real {
+                    low,
+                    high,
+                    log,
+                    grid,
+                })
             }
             NumberKind::Integer => {
-                if low.fract() != 0.0 || high.fract() != 0.0 || low.abs() > 9e15 || high.abs() > 9e15 {
-                    self.err(&rpath, "an integer range needs whole-number bounds", "[low, high] with integers", "");
+                if low.fract() != 0.0
+                    || high.fract() != 0.0
+                    || low.abs() > 9e15
+                    || high.abs() > 9e15
+                {
+                    self.err(
+                        &rpath,
+                        "an integer range needs whole-number bounds",
+                        "[low, high] with integers",
+                        "",
+                    );
                     return None;
                 }
                 let (lo, hi) = (low as i64, high as i64);
@@ -445,18 +567,29 @@ impl Checker<'_> {
                         (lo..=hi).step_by(s as usize).collect()
                     }
                     (None, Some(n)) => {
-                        let mut g: Vec<i64> = spaced(low, high, n, log).into_iter().map(|v| v.round() as i64).collect();
+                        let mut g: Vec<i64> = spaced(low, high, n, log)
+                            .into_iter()
+                            .map(|v| v.round() as i64)
+                            .collect();
                         g.dedup();
                         g
                     }
                     (None, None) if hi - lo < MAX_IMPLICIT_INTEGER_LEVELS => (lo..=hi).collect(),
                     (None, None) => {
-                        let mut g: Vec<i64> = spaced(low, high, levels, log).into_iter().map(|v| v.round() as i64).collect();
+                        let mut g: Vec<i64> = spaced(low, high, levels, log)
+                            .into_iter()
+                            .map(|v| v.round() as i64)
+                            .collect();
                         g.dedup();
                         g
                     }
                 };
-                Some(Domain::Integer { low: lo, high: hi, log, grid })
+                Some(Domain::Integer {
+                    low: lo,
+                    high: hi,
+                    log,
+                    grid,
+                })
             }
         }
     }
@@ -464,7 +597,12 @@ impl Checker<'_> {
     fn check_simulator(&mut self, spec: &StudySpec) {
         let sim = &spec.simulator;
         match (&sim.builtin, &sim.command) {
-            (Some(_), Some(_)) => self.err("simulator", "both `builtin` and `command` are set", "exactly one of them", "remove one"),
+            (Some(_), Some(_)) => self.err(
+                "simulator",
+                "both `builtin` and `command` are set",
+                "exactly one of them",
+                "remove one",
+            ),
             (None, None) => self.err(
                 "simulator",
                 "no simulator given",
@@ -479,13 +617,23 @@ impl Checker<'_> {
                     ("shell", sim.shell),
                 ] {
                     if set {
-                        self.err(&join_key("simulator", key), format!("`{key}` applies only to a `command` simulator"), "", "builtins take their settings under `options`");
+                        self.err(
+                            &join_key("simulator", key),
+                            format!("`{key}` applies only to a `command` simulator"),
+                            "",
+                            "builtins take their settings under `options`",
+                        );
                     }
                 }
             }
             (None, Some(cmd)) => {
                 if sim.options.is_some() {
-                    self.err("simulator.options", "`options` applies only to a builtin simulator", "", "pass settings to a command as arguments, env or input files");
+                    self.err(
+                        "simulator.options",
+                        "`options` applies only to a builtin simulator",
+                        "",
+                        "pass settings to a command as arguments, env or input files",
+                    );
                 }
                 match cmd {
                     CommandSpec::Argv(argv) if argv.is_empty() || argv[0].trim().is_empty() => {
@@ -509,19 +657,36 @@ impl Checker<'_> {
                     for (metric, pattern) in &out.regex {
                         let p = join_key("simulator.outputs.regex", metric);
                         if pattern.is_empty() {
-                            self.err(&p, "empty regular expression", "a pattern such as `energy = ([-0-9.eE+]+)`", "");
+                            self.err(
+                                &p,
+                                "empty regular expression",
+                                "a pattern such as `energy = ([-0-9.eE+]+)`",
+                                "",
+                            );
                         }
                     }
                 }
                 for (name, template) in &sim.inputs {
                     let p = join_key("simulator.inputs", name);
-                    if name.contains('/') && (name.starts_with('/') || name.split('/').any(|s| s == "..")) {
-                        self.err(&p, format!("input file `{name}` would be written outside the run directory"), "a relative path inside the run directory", "");
+                    if name.contains('/')
+                        && (name.starts_with('/') || name.split('/').any(|s| s == ".."))
+                    {
+                        self.err(
+                            &p,
+                            format!(
+                                "input file `{name}` would be written outside the run directory"
+                            ),
+                            "a relative path inside the run directory",
+                            "",
+                        );
                     }
                     if !self.dir.join(template).is_file() {
                         self.err(
                             &p,
-                            format!("template file `{template}` not found (looked in {})", self.dir.display()),
+                            format!(
+                                "template file `{template}` not found (looked in {})",
+                                self.dir.display()
+                            ),
                             "the path of a template file, relative to the study file",
                             "",
                         );
@@ -544,23 +709,38 @@ impl Checker<'_> {
             max_failures: spec.max_failures,
         };
         if !(out.cpus > 0.0 && out.cpus.is_finite()) {
-            self.err("resources.cpus", format!("invalid cpu count {}", out.cpus), "a positive number such as 1 or 0.5", "");
+            self.err(
+                "resources.cpus",
+                format!("invalid cpu count {}", out.cpus),
+                "a positive number such as 1 or 0.5",
+                "",
+            );
         }
         if out.retries > 100 {
-            self.err("resources.retries", format!("{} retries is too many", out.retries), "at most 100", "");
+            self.err(
+                "resources.retries",
+                format!("{} retries is too many", out.retries),
+                "at most 100",
+                "",
+            );
         }
         if let Some(q) = &r.memory {
             out.memory = self.bytes("resources.memory", q);
         }
-        if let Some(q) = &r.max_log_size {
-            if let Some(b) = self.bytes("resources.max_log_size", q) {
-                out.max_log_size = b;
-            }
+        if let Some(q) = &r.max_log_size
+            && let Some(b) = self.bytes("resources.max_log_size", q)
+        {
+            out.max_log_size = b;
         }
         if let Some(q) = &r.time {
             out.time = self.duration("resources.time", q);
             if out.time == Some(Duration::ZERO) {
-                self.err("resources.time", "a wall time of zero", "a positive duration such as `10m`", "");
+                self.err(
+                    "resources.time",
+                    "a wall time of zero",
+                    "a positive duration such as `10m`",
+                    "",
+                );
             }
         }
         if let Some(q) = &r.backoff
@@ -577,7 +757,9 @@ impl Checker<'_> {
             Quantity::Number(n) => Err(format!("{n} is not a size")),
             Quantity::Text(t) => parse_bytes(t),
         };
-        parsed.map_err(|m| self.err(path, m, "a size such as `2GiB` or `512MB`", "")).ok()
+        parsed
+            .map_err(|m| self.err(path, m, "a size such as `2GiB` or `512MB`", ""))
+            .ok()
     }
 
     fn duration(&mut self, path: &str, q: &Quantity) -> Option<Duration> {
@@ -586,20 +768,37 @@ impl Checker<'_> {
             Quantity::Number(n) => Err(format!("{n} is not a duration")),
             Quantity::Text(t) => parse_duration(t),
         };
-        parsed.map_err(|m| self.err(path, m, "a duration such as `90s`, `10m`, `1h30m` or `01:30:00`", "")).ok()
+        parsed
+            .map_err(|m| {
+                self.err(
+                    path,
+                    m,
+                    "a duration such as `90s`, `10m`, `1h30m` or `01:30:00`",
+                    "",
+                )
+            })
+            .ok()
     }
 
     fn check_metrics(&mut self, spec: &StudySpec) {
         for (i, m) in spec.metrics.iter().enumerate() {
             if m.is_empty() || spec.metrics[..i].contains(m) {
-                self.err(&join_index("metrics", i), format!("empty or repeated metric name `{m}`"), "distinct metric names", "");
+                self.err(
+                    &join_index("metrics", i),
+                    format!("empty or repeated metric name `{m}`"),
+                    "distinct metric names",
+                    "",
+                );
             }
         }
         if let Some(obj) = &spec.objective {
             match (&obj.minimize, &obj.maximize) {
                 (Some(m), None) | (None, Some(m)) => {
                     if !spec.metrics.is_empty() && !spec.metrics.contains(m) {
-                        let mut d = self.doc.source.error_at("objective", format!("the objective names `{m}`, which is not in `metrics`"));
+                        let mut d = self.doc.source.error_at(
+                            "objective",
+                            format!("the objective names `{m}`, which is not in `metrics`"),
+                        );
                         d = d.expected(format!("one of {}", spec.metrics.join(", ")));
                         if let Some(s) = did_you_mean(m, spec.metrics.iter().map(String::as_str)) {
                             d = d.hint(format!("did you mean `{s}`?"));
@@ -607,7 +806,12 @@ impl Checker<'_> {
                         self.diags.push(d);
                     }
                 }
-                _ => self.err("objective", "the objective needs exactly one of `minimize` or `maximize`", "`{minimize: metric}` or `{maximize: metric}`", ""),
+                _ => self.err(
+                    "objective",
+                    "the objective needs exactly one of `minimize` or `maximize`",
+                    "`{minimize: metric}` or `{maximize: metric}`",
+                    "",
+                ),
             }
         }
     }
@@ -629,7 +833,11 @@ impl Checker<'_> {
         }
     }
 
-    fn check_design(&mut self, d: &DesignSpec, space: &ParameterSpace) -> (Option<Design>, Option<String>) {
+    fn check_design(
+        &mut self,
+        d: &DesignSpec,
+        space: &ParameterSpace,
+    ) -> (Option<Design>, Option<String>) {
         let seed = d.seed.unwrap_or(0);
         let replicates = d.replicates.unwrap_or(1);
         if replicates == 0 {
@@ -655,25 +863,44 @@ impl Checker<'_> {
             ("file", d.file.is_some()),
         ] {
             if set && !allowed.contains(&key) {
-                self.err(&join_key("design", key), format!("`{key}` does not apply to the {name} sampler"), &format!("options of {name}: {}", allowed.join(", ")), "");
+                self.err(
+                    &join_key("design", key),
+                    format!("`{key}` does not apply to the {name} sampler"),
+                    &format!("options of {name}: {}", allowed.join(", ")),
+                    "",
+                );
             }
         }
         let needs_samples = matches!(
             kind,
-            SamplerKind::Random | SamplerKind::Lhs | SamplerKind::Sobol | SamplerKind::Halton | SamplerKind::Saltelli | SamplerKind::Morris
+            SamplerKind::Random
+                | SamplerKind::Lhs
+                | SamplerKind::Sobol
+                | SamplerKind::Halton
+                | SamplerKind::Saltelli
+                | SamplerKind::Morris
         );
         let samples = d.samples.unwrap_or(0);
         if needs_samples && samples == 0 {
             self.err(
                 "design",
                 format!("the {name} sampler needs `samples`"),
-                if kind == SamplerKind::Morris { "`samples: r` (number of trajectories, ≥ 1)" } else { "`samples: n` with n ≥ 1" },
+                if kind == SamplerKind::Morris {
+                    "`samples: r` (number of trajectories, ≥ 1)"
+                } else {
+                    "`samples: n` with n ≥ 1"
+                },
                 "",
             );
         }
         let dims = space.dims() as u64;
         if needs_samples && dims == 0 && !space.params.is_empty() {
-            self.err("parameters", format!("the {name} sampler needs at least one non-constant parameter"), "a parameter with `range`, `choice` or `values`", "");
+            self.err(
+                "parameters",
+                format!("the {name} sampler needs at least one non-constant parameter"),
+                "a parameter with `range`, `choice` or `values`",
+                "",
+            );
         }
         let scramble = d.scramble.unwrap_or(true);
         let mut table_text = None;
@@ -686,21 +913,41 @@ impl Checker<'_> {
                     Some(Maximin::Enabled(true)) => 20,
                     Some(Maximin::Candidates(n)) => n.max(1),
                 };
-                DesignMethod::Lhs { samples, candidates }
+                DesignMethod::Lhs {
+                    samples,
+                    candidates,
+                }
             }
             SamplerKind::Sobol => DesignMethod::Sobol { samples, scramble },
             SamplerKind::Halton => DesignMethod::Halton { samples, scramble },
-            SamplerKind::Saltelli => DesignMethod::Saltelli { samples, second_order: d.second_order.unwrap_or(false), scramble },
+            SamplerKind::Saltelli => DesignMethod::Saltelli {
+                samples,
+                second_order: d.second_order.unwrap_or(false),
+                scramble,
+            },
             SamplerKind::Morris => {
                 let levels = d.levels.unwrap_or(4);
-                if levels < 2 || levels % 2 != 0 {
-                    self.err("design.levels", format!("Morris needs an even number of levels, found {levels}"), "an even number ≥ 2 (4 is usual)", "");
+                if levels < 2 || !levels.is_multiple_of(2) {
+                    self.err(
+                        "design.levels",
+                        format!("Morris needs an even number of levels, found {levels}"),
+                        "an even number ≥ 2 (4 is usual)",
+                        "",
+                    );
                 }
-                DesignMethod::Morris { trajectories: samples, levels }
+                DesignMethod::Morris {
+                    trajectories: samples,
+                    levels,
+                }
             }
             SamplerKind::Table => match &d.file {
                 None => {
-                    self.err("design", "the table sampler needs `file`", "`file: points.csv` (a CSV whose header names parameters)", "");
+                    self.err(
+                        "design",
+                        "the table sampler needs `file`",
+                        "`file: points.csv` (a CSV whose header names parameters)",
+                        "",
+                    );
                     return (None, None);
                 }
                 Some(f) => match self.read_table(f, space) {
@@ -712,7 +959,11 @@ impl Checker<'_> {
                 },
             },
         };
-        let design = Design { method, seed, replicates };
+        let design = Design {
+            method,
+            seed,
+            replicates,
+        };
         if self.diags.is_empty() {
             match design_size(&design, space) {
                 Some(n) if n <= MAX_RUNS => {}
@@ -730,31 +981,54 @@ impl Checker<'_> {
         (Some(design), table_text)
     }
 
-    fn read_table(&mut self, file: &str, space: &ParameterSpace) -> Option<(Vec<BTreeMap<String, Value>>, String)> {
+    fn read_table(
+        &mut self,
+        file: &str,
+        space: &ParameterSpace,
+    ) -> Option<(Vec<BTreeMap<String, Value>>, String)> {
         let path = self.dir.join(file);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                self.err("design.file", format!("cannot read table `{}`: {e}", path.display()), "a CSV file relative to the study file", "");
+                self.err(
+                    "design.file",
+                    format!("cannot read table `{}`: {e}", path.display()),
+                    "a CSV file relative to the study file",
+                    "",
+                );
                 return None;
             }
         };
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
         let header: Vec<String> = match reader.headers() {
             Ok(h) => h.iter().map(str::to_string).collect(),
             Err(e) => {
-                self.err("design.file", format!("{}: bad CSV header: {e}", path.display()), "a header row of parameter names", "");
+                self.err(
+                    "design.file",
+                    format!("{}: bad CSV header: {e}", path.display()),
+                    "a header row of parameter names",
+                    "",
+                );
                 return None;
             }
         };
         let table_diag = |line: u64, message: String, expected: &str| {
             let mut d = Diagnostic::new(&path, "", message).expected(expected.to_string());
-            d.location = Some(crate::diagnostic::Location { line: line as usize, column: 1 });
+            d.location = Some(crate::diagnostic::Location {
+                line: line as usize,
+                column: 1,
+            });
             d
         };
         for col in &header {
             if space.get(col).is_none() {
-                let mut d = table_diag(1, format!("column `{col}` is not a parameter of the study"), "a header of parameter names");
+                let mut d = table_diag(
+                    1,
+                    format!("column `{col}` is not a parameter of the study"),
+                    "a header of parameter names",
+                );
                 if let Some(s) = did_you_mean(col, space.params.iter().map(|p| p.name.as_str())) {
                     d = d.hint(format!("did you mean `{s}`?"));
                 }
@@ -763,7 +1037,11 @@ impl Checker<'_> {
         }
         for p in space.sampled() {
             if !header.contains(&p.name) {
-                self.diags.push(table_diag(1, format!("no column for parameter `{}`", p.name), "one column per non-constant parameter"));
+                self.diags.push(table_diag(
+                    1,
+                    format!("no column for parameter `{}`", p.name),
+                    "one column per non-constant parameter",
+                ));
             }
         }
         if !self.diags.is_empty() {
@@ -775,7 +1053,11 @@ impl Checker<'_> {
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
-                    self.diags.push(table_diag(line, format!("bad CSV row: {e}"), "as many fields as the header"));
+                    self.diags.push(table_diag(
+                        line,
+                        format!("bad CSV row: {e}"),
+                        "as many fields as the header",
+                    ));
                     return None;
                 }
             };
@@ -787,7 +1069,11 @@ impl Checker<'_> {
                         row.insert(col.clone(), v);
                     }
                     Err(expected) => {
-                        self.diags.push(table_diag(line, format!("`{col}` = `{cell}` is not allowed"), &expected));
+                        self.diags.push(table_diag(
+                            line,
+                            format!("`{col}` = `{cell}` is not allowed"),
+                            &expected,
+                        ));
                     }
                 }
             }
@@ -799,9 +1085,17 @@ impl Checker<'_> {
             rows.push(row);
         }
         if rows.is_empty() {
-            self.diags.push(table_diag(1, "the table has no rows".into(), "at least one row of values under the header"));
+            self.diags.push(table_diag(
+                1,
+                "the table has no rows".into(),
+                "at least one row of values under the header",
+            ));
         }
-        if self.diags.is_empty() { Some((rows, text)) } else { None }
+        if self.diags.is_empty() {
+            Some((rows, text))
+        } else {
+            None
+        }
     }
 }
 
@@ -825,14 +1119,27 @@ fn table_value(p: &Parameter, cell: &str) -> Result<Value, String> {
                 _ => false,
             })
             .cloned()
-            .ok_or_else(|| format!("one of {}", options.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", "))),
+            .ok_or_else(|| {
+                format!(
+                    "one of {}",
+                    options
+                        .iter()
+                        .map(|o| o.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }),
         Domain::Constant(v) => Ok(v.clone()),
     }
 }
 
 /// `n` levels spaced evenly on a linear or log scale (midpoint when `n = 1`).
 fn spaced(low: f64, high: f64, n: u32, log: bool) -> Vec<f64> {
-    let (a, b) = if log { (low.ln(), high.ln()) } else { (low, high) };
+    let (a, b) = if log {
+        (low.ln(), high.ln())
+    } else {
+        (low, high)
+    };
     let at = |t: f64| {
         let v = a + t * (b - a);
         tidy(if log { v.exp() } else { v })
@@ -848,14 +1155,23 @@ fn spaced(low: f64, high: f64, n: u32, log: bool) -> Vec<f64> {
 pub fn design_size(design: &Design, space: &ParameterSpace) -> Option<u64> {
     let dims = space.dims() as u64;
     let points = match &design.method {
-        DesignMethod::Grid => space.params.iter().try_fold(1u64, |acc, p| acc.checked_mul(p.grid_levels().len() as u64))?,
+        DesignMethod::Grid => space
+            .params
+            .iter()
+            .try_fold(1u64, |acc, p| acc.checked_mul(p.grid_levels().len() as u64))?,
         DesignMethod::Random { samples }
         | DesignMethod::Lhs { samples, .. }
         | DesignMethod::Sobol { samples, .. }
         | DesignMethod::Halton { samples, .. } => *samples,
-        DesignMethod::Saltelli { samples, second_order, .. } => {
-            samples.checked_mul(if *second_order { 2 * dims + 2 } else { dims + 2 })?
-        }
+        DesignMethod::Saltelli {
+            samples,
+            second_order,
+            ..
+        } => samples.checked_mul(if *second_order {
+            2 * dims + 2
+        } else {
+            dims + 2
+        })?,
         DesignMethod::Morris { trajectories, .. } => trajectories.checked_mul(dims + 1)?,
         DesignMethod::Table { rows } => rows.len() as u64,
     };
@@ -873,7 +1189,8 @@ pub fn canonical_json(v: &Value) -> String {
     fn sort(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
+                let sorted: BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, sort(v))).collect();
                 Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
             }
             Value::Array(a) => Value::Array(a.iter().map(sort).collect()),

@@ -25,9 +25,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if num_end == 0 {
             return Err(format!("`{t}` is not a duration"));
         }
-        let value: f64 = rest[..num_end].parse().map_err(|_| format!("`{}` is not a number", &rest[..num_end]))?;
+        let value: f64 = rest[..num_end]
+            .parse()
+            .map_err(|_| format!("`{}` is not a number", &rest[..num_end]))?;
         let after = &rest[num_end..];
-        let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
         let unit = after[..unit_end].trim();
         let factor = match unit {
             "ms" => 0.001,
@@ -35,7 +39,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" | "min" | "mins" => 60.0,
             "h" | "hr" | "hrs" => 3600.0,
             "d" | "day" | "days" => 86400.0,
-            other => return Err(format!("unknown time unit `{other}` in `{t}` (use ms, s, m, h or d)")),
+            other => {
+                return Err(format!(
+                    "unknown time unit `{other}` in `{t}` (use ms, s, m, h or d)"
+                ));
+            }
         };
         total += value * factor;
         rest = &after[unit_end..];
@@ -45,12 +53,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn parse_clock(t: &str) -> Result<Duration, String> {
     let (days, clock) = match t.split_once('-') {
-        Some((d, c)) => (d.parse::<f64>().map_err(|_| format!("`{t}`: bad day count"))?, c),
+        Some((d, c)) => (
+            d.parse::<f64>()
+                .map_err(|_| format!("`{t}`: bad day count"))?,
+            c,
+        ),
         None => (0.0, t),
     };
     let parts: Vec<f64> = clock
         .split(':')
-        .map(|p| p.parse::<f64>().map_err(|_| format!("`{t}` is not hh:mm:ss")))
+        .map(|p| {
+            p.parse::<f64>()
+                .map_err(|_| format!("`{t}` is not hh:mm:ss"))
+        })
         .collect::<Result<_, _>>()?;
     let secs = match parts.as_slice() {
         [m, s] => m * 60.0 + s,
@@ -62,7 +77,9 @@ fn parse_clock(t: &str) -> Result<Duration, String> {
 
 fn secs_to_duration(secs: f64) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("duration must be a non-negative number of seconds, got {secs}"));
+        return Err(format!(
+            "duration must be a non-negative number of seconds, got {secs}"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -71,9 +88,13 @@ fn secs_to_duration(secs: f64) -> Result<Duration, String> {
 /// an `i`; `K`, `M`, `G`, `T` alone are binary too, as in SLURM), or a bare byte count.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| format!("`{t}` is not a size such as 512MiB or 2GB"))?;
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{t}` is not a size such as 512MiB or 2GB"))?;
     let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kib" => 1024.0,
@@ -84,7 +105,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "gb" => 1e9,
         "t" | "tib" => 1024f64.powi(4),
         "tb" => 1e12,
-        other => return Err(format!("unknown size unit `{other}` in `{t}` (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{t}` (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
+            ));
+        }
     };
     let bytes = value * factor;
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {

@@ -55,8 +55,16 @@ pub struct Finished {
 
 /// Starts `cmd` in its own process group, tied to the runner's life, and
 /// supervises it to the end.
-pub fn run(mut cmd: Command, stdout: File, stderr: File, sup: &Supervision<'_>) -> std::io::Result<Finished> {
-    cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr).process_group(0);
+pub fn run(
+    mut cmd: Command,
+    stdout: File,
+    stderr: File,
+    sup: &Supervision<'_>,
+) -> std::io::Result<Finished> {
+    cmd.stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -85,7 +93,10 @@ fn supervise(pid: libc::pid_t, sup: &Supervision<'_>) -> std::io::Result<Finishe
                 unsafe { libc::close(pidfd) };
             }
             let exit = forced.unwrap_or(status.0);
-            return Ok(Finished { exit, max_rss_kb: status.1 });
+            return Ok(Finished {
+                exit,
+                max_rss_kb: status.1,
+            });
         }
         if forced.is_some() {
             continue;
@@ -109,9 +120,17 @@ fn supervise(pid: libc::pid_t, sup: &Supervision<'_>) -> std::io::Result<Finishe
 }
 
 /// Waits up to `wait` for the child to end; reaps it and returns its exit and peak RSS.
-fn try_reap(pid: libc::pid_t, pidfd: libc::c_int, wait: Duration) -> std::io::Result<Option<(Exit, Option<i64>)>> {
+fn try_reap(
+    pid: libc::pid_t,
+    pidfd: libc::c_int,
+    wait: Duration,
+) -> std::io::Result<Option<(Exit, Option<i64>)>> {
     if pidfd >= 0 {
-        let mut pfd = libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: pidfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as libc::c_int) };
         if n < 0 {
@@ -169,7 +188,11 @@ fn stop_group(pid: libc::pid_t, pidfd: libc::c_int) {
     let deadline = Instant::now() + KILL_GRACE;
     while Instant::now() < deadline {
         if pidfd >= 0 {
-            let mut pfd = libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: pidfd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd.
             if unsafe { libc::poll(&mut pfd, 1, 50) } > 0 {
                 break;
@@ -226,28 +249,48 @@ mod tests {
         };
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c").arg(script);
-        run(cmd, out.try_clone().unwrap(), err.try_clone().unwrap(), &sup).unwrap()
+        run(
+            cmd,
+            out.try_clone().unwrap(),
+            err.try_clone().unwrap(),
+            &sup,
+        )
+        .unwrap()
     }
 
     #[test]
     fn reports_exit_codes_and_signals() {
         assert_eq!(sh("exit 0", None, 1 << 20).exit, Exit::Code(0));
         assert_eq!(sh("exit 3", None, 1 << 20).exit, Exit::Code(3));
-        assert_eq!(sh("kill -SEGV $$", None, 1 << 20).exit, Exit::Signal(libc::SIGSEGV));
+        assert_eq!(
+            sh("kill -SEGV $$", None, 1 << 20).exit,
+            Exit::Signal(libc::SIGSEGV)
+        );
     }
 
     #[test]
     fn kills_the_whole_group_on_timeout() {
         let t = Instant::now();
         // The grandchild `sleep` would keep running if only the shell were killed.
-        let f = sh("sleep 30 & sleep 30; wait", Some(Duration::from_millis(300)), 1 << 20);
+        let f = sh(
+            "sleep 30 & sleep 30; wait",
+            Some(Duration::from_millis(300)),
+            1 << 20,
+        );
         assert_eq!(f.exit, Exit::TimedOut);
-        assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
     fn stops_a_flood() {
         let f = sh("yes flood", None, 64 * 1024);
-        assert!(matches!(f.exit, Exit::LogLimit(n) if n > 64 * 1024), "{f:?}");
+        assert!(
+            matches!(f.exit, Exit::LogLimit(n) if n > 64 * 1024),
+            "{f:?}"
+        );
     }
 }

@@ -39,7 +39,8 @@ impl Progress {
     pub fn new(mode: Mode, total: u64) -> Self {
         let tty = std::io::stderr().is_terminal();
         let bar = (mode == Mode::Auto && tty).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
+            let bar =
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
             let style = ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} {per_sec} eta {eta}",
             )
@@ -76,7 +77,10 @@ impl Progress {
     }
 
     fn counts(&self) -> String {
-        format!("ok {} failed {} timed out {}", self.ok, self.failed, self.timed_out)
+        format!(
+            "ok {} failed {} timed out {}",
+            self.ok, self.failed, self.timed_out
+        )
     }
 
     /// Prints a plain line when one is due.
@@ -89,8 +93,19 @@ impl Progress {
 
     fn line(&self) {
         let secs = self.started.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 { self.done as f64 / secs } else { 0.0 };
-        let eta = if rate > 0.0 { format!("{:.0}s", (self.total - self.done.min(self.total)) as f64 / rate) } else { "?".into() };
+        let rate = if secs > 0.0 {
+            self.done as f64 / secs
+        } else {
+            0.0
+        };
+        let eta = if rate > 0.0 {
+            format!(
+                "{:.0}s",
+                (self.total - self.done.min(self.total)) as f64 / rate
+            )
+        } else {
+            "?".into()
+        };
         eprintln!(
             "progress: {}/{} runs ({}), {:.1} runs/s, eta {}",
             self.done,

@@ -110,8 +110,11 @@ pub fn read_result(dir: &Path, expected_id: &str) -> Result<ResultFile, ResultFi
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ResultFileError::Missing),
         Err(source) => return Err(ResultFileError::Io { path, source }),
     };
-    let result: ResultFile = serde_json::from_slice(&text)
-        .map_err(|e| ResultFileError::Invalid { path: path.clone(), detail: e.to_string() })?;
+    let result: ResultFile =
+        serde_json::from_slice(&text).map_err(|e| ResultFileError::Invalid {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
     if result.run_id != expected_id {
         return Err(ResultFileError::Invalid {
             path,
@@ -159,7 +162,10 @@ mod tests {
             attempt: 1,
             state: "succeeded".into(),
             reason: None,
-            metrics: serde_json::json!({"y": 1.5}).as_object().cloned().unwrap_or_default(),
+            metrics: serde_json::json!({"y": 1.5})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             params: serde_json::Map::new(),
             seed: 7,
             exit_code: Some(0),
@@ -178,15 +184,24 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("r1");
         prepare(&dir, 1).unwrap();
-        assert!(matches!(read_result(&dir, "r1"), Err(ResultFileError::Missing)));
+        assert!(matches!(
+            read_result(&dir, "r1"),
+            Err(ResultFileError::Missing)
+        ));
         write_result(&dir, &sample("r1")).unwrap();
         assert_eq!(read_result(&dir, "r1").unwrap(), sample("r1"));
         // Another run's file is not trusted.
-        assert!(matches!(read_result(&dir, "r2"), Err(ResultFileError::Invalid { .. })));
+        assert!(matches!(
+            read_result(&dir, "r2"),
+            Err(ResultFileError::Invalid { .. })
+        ));
         // A truncated file is reported, not a panic.
         let text = fs::read_to_string(dir.join(RESULT_FILE)).unwrap();
         fs::write(dir.join(RESULT_FILE), &text[..text.len() / 2]).unwrap();
-        assert!(matches!(read_result(&dir, "r1"), Err(ResultFileError::Invalid { .. })));
+        assert!(matches!(
+            read_result(&dir, "r1"),
+            Err(ResultFileError::Invalid { .. })
+        ));
     }
 
     #[test]
@@ -197,6 +212,9 @@ mod tests {
         fs::write(dir.join(STDOUT_FILE), "first").unwrap();
         prepare(&dir, 2).unwrap();
         assert!(!dir.join(STDOUT_FILE).exists());
-        assert_eq!(fs::read_to_string(dir.join("attempt-1").join(STDOUT_FILE)).unwrap(), "first");
+        assert_eq!(
+            fs::read_to_string(dir.join("attempt-1").join(STDOUT_FILE)).unwrap(),
+            "first"
+        );
     }
 }

@@ -100,7 +100,9 @@ pub enum ExecError {
     #[error(transparent)]
     Pool(#[from] crate::pool::PoolError),
     /// Another runner holds the study.
-    #[error("another `simforge run` is already running study `{study}` (lock {lock}); wait for it or stop it first")]
+    #[error(
+        "another `simforge run` is already running study `{study}` (lock {lock}); wait for it or stop it first"
+    )]
     Locked {
         /// Study name.
         study: String,
@@ -126,19 +128,28 @@ pub struct StudyLock {
 impl StudyLock {
     /// Takes the lock for `study` under `dir`, or says who holds it.
     pub fn acquire(dir: &Path, study: &str) -> Result<StudyLock, ExecError> {
-        std::fs::create_dir_all(dir).map_err(|source| ExecError::Io { context: format!("creating {}", dir.display()), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| ExecError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
         let path = dir.join(format!("{study}.lock"));
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|source| ExecError::Io { context: format!("opening {}", path.display()), source })?;
+            .map_err(|source| ExecError::Io {
+                context: format!("opening {}", path.display()),
+                source,
+            })?;
         use std::os::fd::AsRawFd;
         // SAFETY: flock on a descriptor we own.
         let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if r != 0 {
-            return Err(ExecError::Locked { study: study.into(), lock: path.display().to_string() });
+            return Err(ExecError::Locked {
+                study: study.into(),
+                lock: path.display().to_string(),
+            });
         }
         Ok(StudyLock { _file: file })
     }
@@ -158,7 +169,12 @@ pub fn hostname() -> String {
 
 /// Plans `study` into `store` unless the stored plan is already current.
 /// Returns (planned, new).
-pub fn plan_into_store(store: &mut SqliteStore, study: &Study, sim_identity: &str, study_file: &str) -> Result<(u64, u64), ExecError> {
+pub fn plan_into_store(
+    store: &mut SqliteStore,
+    study: &Study,
+    sim_identity: &str,
+    study_file: &str,
+) -> Result<(u64, u64), ExecError> {
     if let Ok(row) = store.study(&study.spec.name)
         && row.spec_hash == study.spec_hash
         && row.simulator == sim_identity
@@ -183,12 +199,19 @@ pub fn plan_into_store(store: &mut SqliteStore, study: &Study, sim_identity: &st
 
 /// Ingests succeeded `result.json` files of runs the store does not yet count
 /// as succeeded. Returns how many were recovered.
-fn recover_results(store: &mut SqliteStore, study: &Study, runs_root: &Path) -> Result<u64, ExecError> {
+fn recover_results(
+    store: &mut SqliteStore,
+    study: &Study,
+    runs_root: &Path,
+) -> Result<u64, ExecError> {
     let entries = match std::fs::read_dir(runs_root) {
         Ok(e) => e,
         Err(_) => return Ok(0),
     };
-    let unfinished: HashSet<String> = store.unfinished_ids(&study.spec.name)?.into_iter().collect();
+    let unfinished: HashSet<String> = store
+        .unfinished_ids(&study.spec.name)?
+        .into_iter()
+        .collect();
     let mut updates = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -225,7 +248,12 @@ fn recover_results(store: &mut SqliteStore, study: &Study, runs_root: &Path) -> 
 
 enum Event {
     Started(Update),
-    Finished { update: Update, state: RunState, retried: bool, done: bool },
+    Finished {
+        update: Update,
+        state: RunState,
+        retried: bool,
+        done: bool,
+    },
     Requeued(Update),
 }
 
@@ -248,15 +276,21 @@ pub fn run_study(
     if opts.retry_failed {
         store.requeue_failed(&name)?;
     }
-    std::fs::create_dir_all(&opts.runs_root)
-        .map_err(|source| ExecError::Io { context: format!("creating {}", opts.runs_root.display()), source })?;
+    std::fs::create_dir_all(&opts.runs_root).map_err(|source| ExecError::Io {
+        context: format!("creating {}", opts.runs_root.display()),
+        source,
+    })?;
     let recovered = recover_results(store, study, &opts.runs_root)?;
     let counts = store.state_counts(&name)?;
     let todo = counts.get(&RunState::Pending).copied().unwrap_or(0);
     let mut summary = RunSummary {
         planned,
         new,
-        already_done: counts.get(&RunState::Succeeded).copied().unwrap_or(0).saturating_sub(recovered),
+        already_done: counts
+            .get(&RunState::Succeeded)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(recovered),
         recovered,
         slots: slots.len(),
         ..RunSummary::default()
@@ -300,11 +334,25 @@ fn execute(
     let max_failures = study.resources.max_failures;
     std::thread::scope(|scope| -> Result<(), ExecError> {
         for slot in slots {
-            let (job_rx, ev_tx, sim, cancel, host) = (job_rx.clone(), ev_tx.clone(), sim.clone(), cancel.clone(), host.clone());
+            let (job_rx, ev_tx, sim, cancel, host) = (
+                job_rx.clone(),
+                ev_tx.clone(),
+                sim.clone(),
+                cancel.clone(),
+                host.clone(),
+            );
             let gpus = slot.gpus.clone();
             let (runs_root, draining, failures) = (&opts.runs_root, &draining, &failures);
             scope.spawn(move || {
-                let worker = Worker { study, sim: &sim, runs_root, host: &host, gpus: &gpus, cancel: &cancel, events: &ev_tx };
+                let worker = Worker {
+                    study,
+                    sim: &sim,
+                    runs_root,
+                    host: &host,
+                    gpus: &gpus,
+                    cancel: &cancel,
+                    events: &ev_tx,
+                };
                 loop {
                     let job = match job_rx.lock() {
                         Ok(rx) => rx.recv(),
@@ -313,9 +361,11 @@ fn execute(
                     match job {
                         Ok(job)
                             if draining.load(Ordering::Relaxed)
-                                || max_failures.is_some_and(|m| failures.load(Ordering::SeqCst) >= m) =>
+                                || max_failures
+                                    .is_some_and(|m| failures.load(Ordering::SeqCst) >= m) =>
                         {
-                            let _ = ev_tx.send(Event::Requeued(Update::Requeued { run_id: job.id }));
+                            let _ =
+                                ev_tx.send(Event::Requeued(Update::Requeued { run_id: job.id }));
                         }
                         Ok(job) => {
                             if worker.run(job) {
@@ -380,7 +430,12 @@ fn execute(
                         updates.push(u);
                         in_flight -= 1;
                     }
-                    Event::Finished { update, state, retried, done } => {
+                    Event::Finished {
+                        update,
+                        state,
+                        retried,
+                        done,
+                    } => {
                         updates.push(update);
                         if retried {
                             summary.retried += 1;
@@ -408,7 +463,9 @@ fn execute(
                 && final_failures >= max
                 && summary.stopped_early.is_none()
             {
-                summary.stopped_early = Some(format!("max_failures ({max}) reached; no new runs were started"));
+                summary.stopped_early = Some(format!(
+                    "max_failures ({max}) reached; no new runs were started"
+                ));
                 draining.store(true, Ordering::Relaxed);
             }
             if updates.len() >= FLUSH_BATCH || last_flush.elapsed() >= FLUSH_EVERY {
@@ -441,11 +498,19 @@ impl Worker<'_> {
     fn run(&self, job: PendingRun) -> bool {
         let res = &self.study.resources;
         let dir = rundir::run_dir(self.runs_root, &job.id);
-        let spec = RunSpec { id: job.id.clone(), index: job.index, replicate: job.replicate, seed: job.seed, params: job.params };
+        let spec = RunSpec {
+            id: job.id.clone(),
+            index: job.index,
+            replicate: job.replicate,
+            seed: job.seed,
+            params: job.params,
+        };
         let mut backoff = res.backoff;
         for k in 0..=res.retries {
             if self.cancel.load(Ordering::Relaxed) {
-                let _ = self.events.send(Event::Requeued(Update::Requeued { run_id: spec.id.clone() }));
+                let _ = self.events.send(Event::Requeued(Update::Requeued {
+                    run_id: spec.id.clone(),
+                }));
                 return false;
             }
             let attempt = job.attempts + k + 1;
@@ -459,12 +524,21 @@ impl Worker<'_> {
             }));
             let outcome = match rundir::prepare(&dir, attempt) {
                 Ok(()) => {
-                    let ctx = AttemptContext { study: self.study, dir: &dir, attempt, gpus: self.gpus, cancel: self.cancel };
+                    let ctx = AttemptContext {
+                        study: self.study,
+                        dir: &dir,
+                        attempt,
+                        gpus: self.gpus,
+                        cancel: self.cancel,
+                    };
                     self.sim.attempt(&spec, &ctx)
                 }
                 Err(e) => crate::simulator::AttemptOutcome {
                     state: RunState::Failed,
-                    reason: Some(format!("cannot prepare run directory {}: {e}", dir.display())),
+                    reason: Some(format!(
+                        "cannot prepare run directory {}: {e}",
+                        dir.display()
+                    )),
                     metrics: Default::default(),
                     exit_code: None,
                     signal: None,
@@ -520,12 +594,19 @@ impl Worker<'_> {
             {
                 record.state = RunState::Failed;
                 record.reason = Some(format!("cannot write result.json: {e}"));
-                next = if last { RunState::Failed } else { RunState::Pending };
+                next = if last {
+                    RunState::Failed
+                } else {
+                    RunState::Pending
+                };
             }
             let cancelled = outcome.state == RunState::Cancelled;
             let done = next != RunState::Pending || cancelled;
             let _ = self.events.send(Event::Finished {
-                update: Update::Finished { record, run_state: next },
+                update: Update::Finished {
+                    record,
+                    run_state: next,
+                },
                 state: next,
                 retried: !done,
                 done,

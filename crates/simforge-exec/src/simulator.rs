@@ -24,14 +24,22 @@ use crate::rundir;
 /// Names a template may use besides the parameters themselves.
 const CONTEXT_NAMES: &[&str] = &["params", "run", "study", "input"];
 /// minijinja's global functions, which look like undeclared variables.
-const TEMPLATE_GLOBALS: &[&str] = &["range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner"];
+const TEMPLATE_GLOBALS: &[&str] = &[
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+];
 
 /// A simulator ready to execute runs of one study.
 pub enum RunnableSimulator {
     /// Compiled into simforge.
     Builtin(Box<dyn Simulator>),
     /// An external program.
-    Command(CommandSimulator),
+    Command(Box<CommandSimulator>),
 }
 
 /// An external command simulator with its templates compiled.
@@ -121,7 +129,8 @@ impl RunnableSimulator {
                 };
                 let mut d = study.source.error_at(path, e.to_string());
                 if let simforge_sims::SimError::UnknownBuiltin { name, .. } = &e
-                    && let Some(s) = did_you_mean(name, simforge_sims::builtin_names().iter().copied())
+                    && let Some(s) =
+                        did_you_mean(name, simforge_sims::builtin_names().iter().copied())
                 {
                     d = d.hint(format!("did you mean `{s}`?"));
                 }
@@ -130,7 +139,7 @@ impl RunnableSimulator {
             check_builtin_params(study, builtin.as_ref())?;
             return Ok(RunnableSimulator::Builtin(builtin));
         }
-        CommandSimulator::new(study).map(RunnableSimulator::Command)
+        CommandSimulator::new(study).map(|c| RunnableSimulator::Command(Box::new(c)))
     }
 
     /// Identity used in run ids.
@@ -177,10 +186,17 @@ fn check_builtin_params(study: &Study, sim: &dyn Simulator) -> Result<(), Diagno
             diags.push(
                 study
                     .source
-                    .error_at("parameters", format!("the builtin simulator needs parameter `{}`", p.name))
+                    .error_at(
+                        "parameters",
+                        format!("the builtin simulator needs parameter `{}`", p.name),
+                    )
                     .expected(format!(
                         "parameters {}",
-                        declared.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")
+                        declared
+                            .iter()
+                            .map(|d| d.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                     .hint(match p.bounds {
                         Some((lo, hi)) => format!("add `{}: {{range: [{lo}, {hi}]}}`", p.name),
@@ -192,32 +208,55 @@ fn check_builtin_params(study: &Study, sim: &dyn Simulator) -> Result<(), Diagno
     for p in &study.space.params {
         let path = format!("parameters.{}", p.name);
         let Some(decl) = declared.iter().find(|d| d.name == p.name) else {
-            let mut d = study.source.error_at_key(&path, format!("the builtin simulator has no parameter `{}`", p.name));
-            d = d.expected(format!("one of {}", declared.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ")));
+            let mut d = study.source.error_at_key(
+                &path,
+                format!("the builtin simulator has no parameter `{}`", p.name),
+            );
+            d = d.expected(format!(
+                "one of {}",
+                declared
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
             if let Some(s) = did_you_mean(&p.name, declared.iter().map(|d| d.name.as_str())) {
                 d = d.hint(format!("did you mean `{s}`?"));
             }
             diags.push(d);
             continue;
         };
-        if let (Some((lo, hi)), simforge_core::space::Domain::Real { low, high, .. }) = (decl.bounds, &p.domain) {
+        if let (Some((lo, hi)), simforge_core::space::Domain::Real { low, high, .. }) =
+            (decl.bounds, &p.domain)
+        {
             let tol = 1e-12 * (hi - lo).abs().max(1.0);
             if *low < lo - tol || *high > hi + tol {
                 diags.push(
                     study
                         .source
-                        .error_at(&format!("{path}.range"), format!("range [{low}, {high}] leaves the simulator's domain"))
+                        .error_at(
+                            &format!("{path}.range"),
+                            format!("range [{low}, {high}] leaves the simulator's domain"),
+                        )
                         .expected(format!("a range within [{lo}, {hi}]")),
                 );
             }
         }
     }
-    if diags.is_empty() { Ok(()) } else { Err(Diagnostics(diags)) }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(diags))
+    }
 }
 
 fn run_builtin(sim: &dyn Simulator, run: &RunSpec, ctx: &AttemptContext<'_>) -> AttemptOutcome {
     let params: BTreeMap<String, Value> = run.params.clone().into_iter().collect();
-    let input = RunInput { params: &params, seed: run.seed, workdir: ctx.dir };
+    let input = RunInput {
+        params: &params,
+        seed: run.seed,
+        workdir: ctx.dir,
+    };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run(&input))) {
         Ok(Ok(out)) => AttemptOutcome {
             state: RunState::Succeeded,
@@ -228,7 +267,9 @@ fn run_builtin(sim: &dyn Simulator, run: &RunSpec, ctx: &AttemptContext<'_>) -> 
             max_rss_kb: None,
         },
         Ok(Err(e)) => AttemptOutcome::failed(e.to_string()),
-        Err(_) => AttemptOutcome::failed("the builtin simulator panicked (a bug: please report it)"),
+        Err(_) => {
+            AttemptOutcome::failed("the builtin simulator panicked (a bug: please report it)")
+        }
     }
 }
 
@@ -245,33 +286,62 @@ impl CommandSimulator {
             None => vec![],
         };
         let mut identity_inputs = BTreeMap::new();
-        let add = |env: &mut Environment<'static>, name: String, text: String, path: String, diags: &mut Vec<Diagnostic>| {
+        let add = |env: &mut Environment<'static>,
+                   name: String,
+                   text: String,
+                   path: String,
+                   diags: &mut Vec<Diagnostic>| {
             if let Err(e) = env.add_template_owned(name, text) {
-                diags.push(src.error_at(&path, format!("template syntax error: {}", e.detail().unwrap_or(&e.to_string()))));
+                diags.push(src.error_at(
+                    &path,
+                    format!(
+                        "template syntax error: {}",
+                        e.detail().unwrap_or(&e.to_string())
+                    ),
+                ));
             }
         };
         for (i, a) in argv.iter().enumerate() {
-            add(&mut env, format!("command[{i}]"), a.clone(), format!("simulator.command[{i}]"), &mut diags);
+            add(
+                &mut env,
+                format!("command[{i}]"),
+                a.clone(),
+                format!("simulator.command[{i}]"),
+                &mut diags,
+            );
         }
         let mut inputs = Vec::new();
         for (target, template) in &sim.inputs {
             let path = format!("simulator.inputs.{target}");
             match std::fs::read_to_string(study.dir.join(template)) {
                 Ok(text) => {
-                    identity_inputs.insert(target.clone(), simforge_core::study::short_hash(text.as_bytes(), 16));
+                    identity_inputs.insert(
+                        target.clone(),
+                        simforge_core::study::short_hash(text.as_bytes(), 16),
+                    );
                     add(&mut env, format!("inputs.{target}"), text, path, &mut diags);
                     inputs.push(target.clone());
                 }
-                Err(e) => diags.push(src.error_at(&path, format!("cannot read template `{template}`: {e}"))),
+                Err(e) => diags
+                    .push(src.error_at(&path, format!("cannot read template `{template}`: {e}"))),
             }
         }
         let mut env_vars = Vec::new();
         for (name, value) in &sim.env {
-            add(&mut env, format!("env.{name}"), value.clone(), format!("simulator.env.{name}"), &mut diags);
+            add(
+                &mut env,
+                format!("env.{name}"),
+                value.clone(),
+                format!("simulator.env.{name}"),
+                &mut diags,
+            );
             env_vars.push(name.clone());
         }
         let rules = OutputRules::new(sim.outputs.as_ref()).unwrap_or_else(|(metric, e)| {
-            diags.push(src.error_at(&format!("simulator.outputs.regex.{metric}"), format!("invalid regular expression: {e}")));
+            diags.push(src.error_at(
+                &format!("simulator.outputs.regex.{metric}"),
+                format!("invalid regular expression: {e}"),
+            ));
             OutputRules::new(None).unwrap_or_else(|_| unreachable!("no rules cannot fail"))
         });
         if diags.is_empty() {
@@ -320,17 +390,23 @@ impl CommandSimulator {
 
     fn render(&self, name: &str, ctx: &minijinja::Value) -> Result<String, String> {
         let tmpl = self.env.get_template(name).map_err(|e| e.to_string())?;
-        tmpl.render(ctx).map_err(|e| format!("rendering {name}: {e}"))
+        tmpl.render(ctx)
+            .map_err(|e| format!("rendering {name}: {e}"))
     }
 
-    fn try_attempt(&self, run: &RunSpec, ctx: &AttemptContext<'_>) -> Result<AttemptOutcome, String> {
+    fn try_attempt(
+        &self,
+        run: &RunSpec,
+        ctx: &AttemptContext<'_>,
+    ) -> Result<AttemptOutcome, String> {
         let dir = ctx.dir;
         let tctx = template_context(ctx.study, run, dir, ctx.attempt, &self.inputs);
         for target in &self.inputs {
             let text = self.render(&format!("inputs.{target}"), &tctx)?;
             let path = dir.join(target);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
             }
             std::fs::write(&path, text).map_err(|e| format!("cannot write input {target}: {e}"))?;
         }
@@ -360,7 +436,9 @@ impl CommandSimulator {
         for name in &self.env_vars {
             cmd.env(name, self.render(&format!("env.{name}"), &tctx)?);
         }
-        let open = |name: &str| File::create(dir.join(name)).map_err(|e| format!("cannot create {name}: {e}"));
+        let open = |name: &str| {
+            File::create(dir.join(name)).map_err(|e| format!("cannot create {name}: {e}"))
+        };
         let (stdout, stderr) = (open(rundir::STDOUT_FILE)?, open(rundir::STDERR_FILE)?);
         let (watch_out, watch_err) = (
             stdout.try_clone().map_err(|e| e.to_string())?,
@@ -376,10 +454,16 @@ impl CommandSimulator {
         let finished = match process::run(cmd, stdout, stderr, &sup) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("executable `{}` not found", argv.first().map(String::as_str).unwrap_or("")));
+                return Err(format!(
+                    "executable `{}` not found",
+                    argv.first().map(String::as_str).unwrap_or("")
+                ));
             }
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return Err(format!("executable `{}` is not executable", argv.first().map(String::as_str).unwrap_or("")));
+                return Err(format!(
+                    "executable `{}` is not executable",
+                    argv.first().map(String::as_str).unwrap_or("")
+                ));
             }
             Err(e) => return Err(format!("cannot start the command: {e}")),
         };
@@ -405,11 +489,17 @@ impl CommandSimulator {
             }
             Exit::Signal(sig) => {
                 outcome.signal = Some(sig);
-                outcome.reason = Some(with_stderr_tail(format!("killed by {}", process::signal_name(sig)), dir));
+                outcome.reason = Some(with_stderr_tail(
+                    format!("killed by {}", process::signal_name(sig)),
+                    dir,
+                ));
             }
             Exit::TimedOut => {
                 outcome.state = RunState::TimedOut;
-                outcome.reason = Some(format!("wall time {} exceeded", fmt_duration(res.time.unwrap_or_default())));
+                outcome.reason = Some(format!(
+                    "wall time {} exceeded",
+                    fmt_duration(res.time.unwrap_or_default())
+                ));
             }
             Exit::LogLimit(n) => {
                 outcome.reason = Some(format!(
@@ -434,11 +524,19 @@ fn with_stderr_tail(head: String, dir: &Path) -> String {
             let start = b.len().saturating_sub(4096);
             String::from_utf8_lossy(&b[start..]).into_owned()
         })
-        .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string()));
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+        });
     match tail {
         Some(mut t) => {
             if t.len() > 200 {
-                let cut = (0..=200).rev().find(|i| t.is_char_boundary(*i)).unwrap_or(0);
+                let cut = (0..=200)
+                    .rev()
+                    .find(|i| t.is_char_boundary(*i))
+                    .unwrap_or(0);
                 t.truncate(cut);
                 t.push('…');
             }
@@ -461,7 +559,13 @@ fn fmt_duration(d: Duration) -> String {
 
 /// The variables templates see: every parameter by name, plus `params`, `run`,
 /// `study` and `input`.
-fn template_context(study: &Study, run: &RunSpec, dir: &Path, attempt: u32, inputs: &[String]) -> minijinja::Value {
+fn template_context(
+    study: &Study,
+    run: &RunSpec,
+    dir: &Path,
+    attempt: u32,
+    inputs: &[String],
+) -> minijinja::Value {
     let mut ctx = run.params.clone();
     ctx.insert("params".into(), Value::Object(run.params.clone()));
     ctx.insert(
@@ -475,8 +579,10 @@ fn template_context(study: &Study, run: &RunSpec, dir: &Path, attempt: u32, inpu
         "study".into(),
         serde_json::json!({ "name": study.spec.name, "dir": absolute(&study.dir).display().to_string() }),
     );
-    let input: Map<String, Value> =
-        inputs.iter().map(|n| (n.clone(), Value::String(dir.join(n).display().to_string()))).collect();
+    let input: Map<String, Value> = inputs
+        .iter()
+        .map(|n| (n.clone(), Value::String(dir.join(n).display().to_string())))
+        .collect();
     ctx.insert("input".into(), Value::Object(input));
     minijinja::Value::from(minijinja::value::Serde(ctx))
 }
@@ -486,7 +592,13 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Environment variables every command sees.
-fn run_env(study: &Study, run: &RunSpec, dir: &Path, attempt: u32, gpus: &[u32]) -> Vec<(String, String)> {
+fn run_env(
+    study: &Study,
+    run: &RunSpec,
+    dir: &Path,
+    attempt: u32,
+    gpus: &[u32],
+) -> Vec<(String, String)> {
     let mut env = Vec::with_capacity(run.params.len() + 10);
     for (k, v) in &run.params {
         let text = match v {
@@ -502,11 +614,18 @@ fn run_env(study: &Study, run: &RunSpec, dir: &Path, attempt: u32, gpus: &[u32])
     env.push(("SIMFORGE_INDEX".into(), run.index.to_string()));
     env.push(("SIMFORGE_ATTEMPT".into(), attempt.to_string()));
     env.push(("SIMFORGE_STUDY".into(), study.spec.name.clone()));
-    env.push(("SIMFORGE_STUDY_DIR".into(), absolute(&study.dir).display().to_string()));
+    env.push((
+        "SIMFORGE_STUDY_DIR".into(),
+        absolute(&study.dir).display().to_string(),
+    ));
     let threads = study.resources.cpus.ceil().max(1.0) as u64;
     env.push(("OMP_NUM_THREADS".into(), threads.to_string()));
     if study.resources.gpus > 0 {
-        let list = gpus.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let list = gpus
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         env.push(("CUDA_VISIBLE_DEVICES".into(), list.clone()));
         env.push(("SIMFORGE_GPUS".into(), list));
     }
@@ -514,7 +633,11 @@ fn run_env(study: &Study, run: &RunSpec, dir: &Path, attempt: u32, gpus: &[u32])
 }
 
 /// Finds undeclared template variables and names them with a suggestion.
-fn check_template_variables(study: &Study, env: &Environment<'static>, diags: &mut Vec<Diagnostic>) {
+fn check_template_variables(
+    study: &Study,
+    env: &Environment<'static>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut known: Vec<&str> = study.space.params.iter().map(|p| p.name.as_str()).collect();
     known.extend_from_slice(CONTEXT_NAMES);
     for (name, tmpl) in env.templates() {
@@ -522,11 +645,14 @@ fn check_template_variables(study: &Study, env: &Environment<'static>, diags: &m
             if known.contains(&var.as_str()) || TEMPLATE_GLOBALS.contains(&var.as_str()) {
                 continue;
             }
-            let path = format!("simulator.{}", name.replacen("inputs.", "inputs.", 1));
+            let path = format!("simulator.{name}");
             let mut d = study
                 .source
                 .error_at(&path, format!("template variable `{var}` is not defined"))
-                .expected(format!("a parameter name ({}) or one of params, run, study, input", known[..known.len() - CONTEXT_NAMES.len()].join(", ")));
+                .expected(format!(
+                    "a parameter name ({}) or one of params, run, study, input",
+                    known[..known.len() - CONTEXT_NAMES.len()].join(", ")
+                ));
             if let Some(s) = did_you_mean(&var, known.iter().copied()) {
                 d = d.hint(format!("did you mean `{s}`?"));
             }
@@ -539,18 +665,35 @@ fn check_template_variables(study: &Study, env: &Environment<'static>, diags: &m
 /// the study directory, otherwise a search of `PATH`.
 fn resolve_program(study: &Study, program: &str) -> Result<PathBuf, Box<Diagnostic>> {
     use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &Path| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    let is_exec = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
     if program.contains('/') {
-        let p = if Path::new(program).is_absolute() { PathBuf::from(program) } else { study.dir.join(program) };
+        let p = if Path::new(program).is_absolute() {
+            PathBuf::from(program)
+        } else {
+            study.dir.join(program)
+        };
         if is_exec(&p) {
             return Ok(p);
         }
-        let why = if p.exists() { "is not an executable file" } else { "does not exist" };
+        let why = if p.exists() {
+            "is not an executable file"
+        } else {
+            "does not exist"
+        };
         return Err(Box::new(
             study
                 .source
-                .error_at("simulator.command[0]", format!("executable `{program}` {why} (resolved to {})", p.display()))
-                .expected("the path of an executable, relative to the study file, or a program on PATH")
+                .error_at(
+                    "simulator.command[0]",
+                    format!("executable `{program}` {why} (resolved to {})", p.display()),
+                )
+                .expected(
+                    "the path of an executable, relative to the study file, or a program on PATH",
+                )
                 .hint("build the program first, fix the path, or `chmod +x` it"),
         ));
     }
@@ -564,7 +707,10 @@ fn resolve_program(study: &Study, program: &str) -> Result<PathBuf, Box<Diagnost
     Err(Box::new(
         study
             .source
-            .error_at("simulator.command[0]", format!("executable `{program}` not found on PATH"))
+            .error_at(
+                "simulator.command[0]",
+                format!("executable `{program}` not found on PATH"),
+            )
             .expected("a program on PATH, or a path such as ./solver")
             .hint("install it, or give its path relative to the study file"),
     ))

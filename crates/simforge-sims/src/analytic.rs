@@ -52,12 +52,42 @@ pub struct Analytic {
 const BOREHOLE: [(&str, f64, f64, &str, &str); 8] = [
     ("rw", 0.05, 0.15, "m", "radius of the borehole"),
     ("r", 100.0, 50000.0, "m", "radius of influence"),
-    ("Tu", 63070.0, 115600.0, "m²/yr", "transmissivity of the upper aquifer"),
-    ("Hu", 990.0, 1110.0, "m", "potentiometric head of the upper aquifer"),
-    ("Tl", 63.1, 116.0, "m²/yr", "transmissivity of the lower aquifer"),
-    ("Hl", 700.0, 820.0, "m", "potentiometric head of the lower aquifer"),
+    (
+        "Tu",
+        63070.0,
+        115600.0,
+        "m²/yr",
+        "transmissivity of the upper aquifer",
+    ),
+    (
+        "Hu",
+        990.0,
+        1110.0,
+        "m",
+        "potentiometric head of the upper aquifer",
+    ),
+    (
+        "Tl",
+        63.1,
+        116.0,
+        "m²/yr",
+        "transmissivity of the lower aquifer",
+    ),
+    (
+        "Hl",
+        700.0,
+        820.0,
+        "m",
+        "potentiometric head of the lower aquifer",
+    ),
     ("L", 1120.0, 1680.0, "m", "length of the borehole"),
-    ("Kw", 9855.0, 12045.0, "m/yr", "hydraulic conductivity of the borehole"),
+    (
+        "Kw",
+        9855.0,
+        12045.0,
+        "m/yr",
+        "hydraulic conductivity of the borehole",
+    ),
 ];
 
 const HARTMANN_ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
@@ -75,13 +105,19 @@ const HARTMANN_P: [[f64; 6]; 4] = [
 ];
 
 fn bad(option: &str, message: impl Into<String>) -> SimError {
-    SimError::BadOption { option: option.to_string(), message: message.into() }
+    SimError::BadOption {
+        option: option.to_string(),
+        message: message.into(),
+    }
 }
 
 fn number(options: &Map<String, Value>, key: &str, default: f64) -> Result<f64, SimError> {
     match options.get(key) {
         None => Ok(default),
-        Some(v) => v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| bad(key, format!("expected a number, found {v}"))),
+        Some(v) => v
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| bad(key, format!("expected a number, found {v}"))),
     }
 }
 
@@ -90,7 +126,12 @@ impl Analytic {
     pub fn from_options(options: &Map<String, Value>) -> Result<Self, SimError> {
         let name = match options.get("function") {
             Some(Value::String(s)) => s.as_str(),
-            Some(other) => return Err(bad("function", format!("expected a function name, found {other}"))),
+            Some(other) => {
+                return Err(bad(
+                    "function",
+                    format!("expected a function name, found {other}"),
+                ));
+            }
             None => {
                 return Err(bad(
                     "function",
@@ -99,15 +140,31 @@ impl Analytic {
             }
         };
         let (function, allowed): (Function, &[&str]) = match name {
-            "ishigami" => (Function::Ishigami { a: number(options, "a", 7.0)?, b: number(options, "b", 0.1)? }, &["a", "b"]),
+            "ishigami" => (
+                Function::Ishigami {
+                    a: number(options, "a", 7.0)?,
+                    b: number(options, "b", 0.1)?,
+                },
+                &["a", "b"],
+            ),
             "sobol_g" => {
                 let a = match options.get("a") {
                     Some(Value::Array(items)) if !items.is_empty() => items
                         .iter()
                         .map(|v| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0))
                         .collect::<Option<Vec<f64>>>()
-                        .ok_or_else(|| bad("a", "expected a list of non-negative numbers, e.g. [0, 1, 4.5, 9, 99]"))?,
-                    _ => return Err(bad("a", "expected a list of non-negative numbers, e.g. [0, 1, 4.5, 9, 99]")),
+                        .ok_or_else(|| {
+                            bad(
+                                "a",
+                                "expected a list of non-negative numbers, e.g. [0, 1, 4.5, 9, 99]",
+                            )
+                        })?,
+                    _ => {
+                        return Err(bad(
+                            "a",
+                            "expected a list of non-negative numbers, e.g. [0, 1, 4.5, 9, 99]",
+                        ));
+                    }
                 };
                 (Function::SobolG { a }, &["a"])
             }
@@ -119,8 +176,12 @@ impl Analytic {
                     Some(v) => v
                         .as_u64()
                         .filter(|d| (2..=1000).contains(d))
-                        .ok_or_else(|| bad("dims", format!("expected a whole number from 2 to 1000, found {v}")))?
-                        as usize,
+                        .ok_or_else(|| {
+                            bad(
+                                "dims",
+                                format!("expected a whole number from 2 to 1000, found {v}"),
+                            )
+                        })? as usize,
                 };
                 (Function::Rosenbrock { dims }, &["dims"])
             }
@@ -128,7 +189,9 @@ impl Analytic {
             other => {
                 return Err(bad(
                     "function",
-                    format!("unknown function `{other}`; expected one of ishigami, sobol_g, branin, hartmann6, rosenbrock, borehole"),
+                    format!(
+                        "unknown function `{other}`; expected one of ishigami, sobol_g, branin, hartmann6, rosenbrock, borehole"
+                    ),
                 ));
             }
         };
@@ -136,7 +199,13 @@ impl Analytic {
             if key != "function" && key != "noise_sd" && !allowed.contains(&key.as_str()) {
                 let mut valid: Vec<&str> = vec!["function", "noise_sd"];
                 valid.extend_from_slice(allowed);
-                return Err(bad(key, format!("unknown option for {name}; valid options: {}", valid.join(", "))));
+                return Err(bad(
+                    key,
+                    format!(
+                        "unknown option for {name}; valid options: {}",
+                        valid.join(", ")
+                    ),
+                ));
             }
         }
         let noise_sd = number(options, "noise_sd", 0.0)?;
@@ -175,8 +244,14 @@ impl Analytic {
     pub fn evaluate(&self, x: &[f64]) -> f64 {
         let at = |i: usize| x.get(i).copied().unwrap_or(f64::NAN);
         match &self.function {
-            Function::Ishigami { a, b } => at(0).sin() + a * at(1).sin().powi(2) + b * at(2).powi(4) * at(0).sin(),
-            Function::SobolG { a } => a.iter().enumerate().map(|(i, ai)| ((4.0 * at(i) - 2.0).abs() + ai) / (1.0 + ai)).product(),
+            Function::Ishigami { a, b } => {
+                at(0).sin() + a * at(1).sin().powi(2) + b * at(2).powi(4) * at(0).sin()
+            }
+            Function::SobolG { a } => a
+                .iter()
+                .enumerate()
+                .map(|(i, ai)| ((4.0 * at(i) - 2.0).abs() + ai) / (1.0 + ai))
+                .product(),
             Function::Branin => {
                 let (x1, x2) = (at(0), at(1));
                 let b = 5.1 / (4.0 * PI * PI);
@@ -186,7 +261,9 @@ impl Analytic {
             }
             Function::Hartmann6 => -(0..4)
                 .map(|i| {
-                    let inner: f64 = (0..6).map(|j| HARTMANN_A[i][j] * (at(j) - 1e-4 * HARTMANN_P[i][j]).powi(2)).sum();
+                    let inner: f64 = (0..6)
+                        .map(|j| HARTMANN_A[i][j] * (at(j) - 1e-4 * HARTMANN_P[i][j]).powi(2))
+                        .sum();
                     HARTMANN_ALPHA[i] * (-inner).exp()
                 })
                 .sum::<f64>(),
@@ -196,7 +273,8 @@ impl Analytic {
             Function::Borehole => {
                 let [rw, r, tu, hu, tl, hl, l, kw] = [0, 1, 2, 3, 4, 5, 6, 7].map(at);
                 let lr = (r / rw).ln();
-                2.0 * PI * tu * (hu - hl) / (lr * (1.0 + 2.0 * l * tu / (lr * rw * rw * kw) + tu / tl))
+                2.0 * PI * tu * (hu - hl)
+                    / (lr * (1.0 + 2.0 * l * tu / (lr * rw * rw * kw) + tu / tl))
             }
         }
     }
@@ -210,7 +288,11 @@ impl Analytic {
                 Some((a / 2.0, v))
             }
             Function::SobolG { a } => {
-                let v = a.iter().map(|ai| 1.0 + 1.0 / (3.0 * (1.0 + ai).powi(2))).product::<f64>() - 1.0;
+                let v = a
+                    .iter()
+                    .map(|ai| 1.0 + 1.0 / (3.0 * (1.0 + ai).powi(2)))
+                    .product::<f64>()
+                    - 1.0;
                 Some((1.0, v))
             }
             _ => None,
@@ -226,7 +308,11 @@ impl Analytic {
                 let v2 = a * a / 8.0;
                 Some(vec![v1 / v, v2 / v, 0.0])
             }
-            Function::SobolG { a } => Some(a.iter().map(|ai| 1.0 / (3.0 * (1.0 + ai).powi(2)) / v).collect()),
+            Function::SobolG { a } => Some(
+                a.iter()
+                    .map(|ai| 1.0 / (3.0 * (1.0 + ai).powi(2)) / v)
+                    .collect(),
+            ),
             _ => None,
         }
     }
@@ -242,10 +328,21 @@ impl Analytic {
                 Some(vec![(v1 + vt3) / v, v2 / v, vt3 / v])
             }
             Function::SobolG { a } => {
-                let vi: Vec<f64> = a.iter().map(|ai| 1.0 / (3.0 * (1.0 + ai).powi(2))).collect();
+                let vi: Vec<f64> = a
+                    .iter()
+                    .map(|ai| 1.0 / (3.0 * (1.0 + ai).powi(2)))
+                    .collect();
                 Some(
                     (0..vi.len())
-                        .map(|i| vi[i] * vi.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, vj)| 1.0 + vj).product::<f64>() / v)
+                        .map(|i| {
+                            vi[i]
+                                * vi.iter()
+                                    .enumerate()
+                                    .filter(|(j, _)| *j != i)
+                                    .map(|(_, vj)| 1.0 + vj)
+                                    .product::<f64>()
+                                / v
+                        })
                         .collect(),
                 )
             }
@@ -280,7 +377,11 @@ impl Simulator for Analytic {
             Function::Rosenbrock { dims } => format!("dims={dims},"),
             _ => String::new(),
         };
-        format!("analytic/{}({opts}noise_sd={})", self.function_name(), self.noise_sd)
+        format!(
+            "analytic/{}({opts}noise_sd={})",
+            self.function_name(),
+            self.noise_sd
+        )
     }
 
     fn version(&self) -> &'static str {
@@ -296,11 +397,23 @@ impl Simulator for Analytic {
             .enumerate()
             .map(|(i, (name, bounds))| {
                 let (unit, description) = match self.function {
-                    Function::Borehole => (Some(BOREHOLE[i].3.to_string()), BOREHOLE[i].4.to_string()),
-                    Function::Rosenbrock { .. } => (None, format!("input {} (conventional domain [-5, 10])", i + 1)),
+                    Function::Borehole => {
+                        (Some(BOREHOLE[i].3.to_string()), BOREHOLE[i].4.to_string())
+                    }
+                    Function::Rosenbrock { .. } => (
+                        None,
+                        format!("input {} (conventional domain [-5, 10])", i + 1),
+                    ),
                     _ => (None, format!("input {}", i + 1)),
                 };
-                ParamDecl { name, description, unit, bounds, kind: ParamKind::Real, required: true }
+                ParamDecl {
+                    name,
+                    description,
+                    unit,
+                    bounds,
+                    kind: ParamKind::Real,
+                    required: true,
+                }
             })
             .collect()
     }
@@ -315,14 +428,23 @@ impl Simulator for Analytic {
             let v = input
                 .params
                 .get(&name)
-                .ok_or_else(|| SimError::BadParam { param: name.clone(), message: "missing".into() })?
+                .ok_or_else(|| SimError::BadParam {
+                    param: name.clone(),
+                    message: "missing".into(),
+                })?
                 .as_f64()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| SimError::BadParam { param: name.clone(), message: "expected a finite number".into() })?;
+                .ok_or_else(|| SimError::BadParam {
+                    param: name.clone(),
+                    message: "expected a finite number".into(),
+                })?;
             if let Some((lo, hi)) = bounds {
                 let tol = 1e-12 * (hi - lo).abs().max(1.0);
                 if v < lo - tol || v > hi + tol {
-                    return Err(SimError::BadParam { param: name, message: format!("{v} is outside the domain [{lo}, {hi}]") });
+                    return Err(SimError::BadParam {
+                        param: name,
+                        message: format!("{v} is outside the domain [{lo}, {hi}]"),
+                    });
                 }
             }
             x.push(v);
@@ -333,9 +455,13 @@ impl Simulator for Analytic {
             y += self.noise_sd * gaussian(&mut rng);
         }
         let mut metrics = Metrics::new();
-        let y = serde_json::Number::from_f64(y).ok_or_else(|| SimError::Failed(format!("non-finite result {y}")))?;
+        let y = serde_json::Number::from_f64(y)
+            .ok_or_else(|| SimError::Failed(format!("non-finite result {y}")))?;
         metrics.insert("y".into(), Value::Number(y));
-        Ok(RunOutput { metrics, artifacts: vec![] })
+        Ok(RunOutput {
+            metrics,
+            artifacts: vec![],
+        })
     }
 }
 
@@ -392,7 +518,9 @@ mod tests {
         let n = 200_000;
         let ys: Vec<f64> = (0..n)
             .map(|_| {
-                let x: Vec<f64> = (0..3).map(|_| -PI + 2.0 * PI * rng.random::<f64>()).collect();
+                let x: Vec<f64> = (0..3)
+                    .map(|_| -PI + 2.0 * PI * rng.random::<f64>())
+                    .collect();
                 f.evaluate(&x)
             })
             .collect();
@@ -411,27 +539,80 @@ mod tests {
     fn noise_is_seeded() {
         let f = make(serde_json::json!({"function": "branin", "noise_sd": 0.5})).unwrap();
         let dir = std::env::temp_dir();
-        let params: crate::Params = [("x1".to_string(), serde_json::json!(1.0)), ("x2".to_string(), serde_json::json!(2.0))].into();
-        let run = |seed| f.run(&RunInput { params: &params, seed, workdir: &dir }).unwrap().metrics["y"].as_f64().unwrap();
+        let params: crate::Params = [
+            ("x1".to_string(), serde_json::json!(1.0)),
+            ("x2".to_string(), serde_json::json!(2.0)),
+        ]
+        .into();
+        let run = |seed| {
+            f.run(&RunInput {
+                params: &params,
+                seed,
+                workdir: &dir,
+            })
+            .unwrap()
+            .metrics["y"]
+                .as_f64()
+                .unwrap()
+        };
         assert_eq!(run(1), run(1));
         assert_ne!(run(1), run(2));
         let exact = make(serde_json::json!({"function": "branin"})).unwrap();
-        let y = exact.run(&RunInput { params: &params, seed: 9, workdir: &dir }).unwrap().metrics["y"].as_f64().unwrap();
+        let y = exact
+            .run(&RunInput {
+                params: &params,
+                seed: 9,
+                workdir: &dir,
+            })
+            .unwrap()
+            .metrics["y"]
+            .as_f64()
+            .unwrap();
         assert_eq!(y, exact.evaluate(&[1.0, 2.0]));
     }
 
     #[test]
     fn bad_options_and_params_are_errors() {
-        assert!(matches!(make(serde_json::json!({})), Err(SimError::BadOption { .. })));
-        assert!(matches!(make(serde_json::json!({"function": "nope"})), Err(SimError::BadOption { .. })));
-        assert!(matches!(make(serde_json::json!({"function": "branin", "a": 1})), Err(SimError::BadOption { option, .. }) if option == "a"));
-        assert!(matches!(make(serde_json::json!({"function": "sobol_g", "a": [-1]})), Err(SimError::BadOption { .. })));
-        assert!(matches!(make(serde_json::json!({"function": "rosenbrock", "dims": 1})), Err(SimError::BadOption { .. })));
+        assert!(matches!(
+            make(serde_json::json!({})),
+            Err(SimError::BadOption { .. })
+        ));
+        assert!(matches!(
+            make(serde_json::json!({"function": "nope"})),
+            Err(SimError::BadOption { .. })
+        ));
+        assert!(
+            matches!(make(serde_json::json!({"function": "branin", "a": 1})), Err(SimError::BadOption { option, .. }) if option == "a")
+        );
+        assert!(matches!(
+            make(serde_json::json!({"function": "sobol_g", "a": [-1]})),
+            Err(SimError::BadOption { .. })
+        ));
+        assert!(matches!(
+            make(serde_json::json!({"function": "rosenbrock", "dims": 1})),
+            Err(SimError::BadOption { .. })
+        ));
         let f = make(serde_json::json!({"function": "branin"})).unwrap();
         let dir = std::env::temp_dir();
-        let params: crate::Params = [("x1".to_string(), serde_json::json!(11.0)), ("x2".to_string(), serde_json::json!(2.0))].into();
-        let err = f.run(&RunInput { params: &params, seed: 0, workdir: &dir }).unwrap_err();
-        assert!(matches!(err, SimError::BadParam { ref param, .. } if param == "x1"), "{err}");
-        assert!(matches!(crate::builtin("nope", &Map::new()), Err(SimError::UnknownBuiltin { .. })));
+        let params: crate::Params = [
+            ("x1".to_string(), serde_json::json!(11.0)),
+            ("x2".to_string(), serde_json::json!(2.0)),
+        ]
+        .into();
+        let err = f
+            .run(&RunInput {
+                params: &params,
+                seed: 0,
+                workdir: &dir,
+            })
+            .unwrap_err();
+        assert!(
+            matches!(err, SimError::BadParam { ref param, .. } if param == "x1"),
+            "{err}"
+        );
+        assert!(matches!(
+            crate::builtin("nope", &Map::new()),
+            Err(SimError::UnknownBuiltin { .. })
+        ));
     }
 }

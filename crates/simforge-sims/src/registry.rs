@@ -14,6 +14,9 @@ pub fn builtin(
 ) -> Result<Box<dyn Simulator>, SimError> {
     match name {
         "analytic" => Ok(Box::new(Analytic::from_options(options)?)),
-        _ => Err(SimError::UnknownBuiltin { name: name.to_string(), known: builtin_names().join(", ") }),
+        _ => Err(SimError::UnknownBuiltin {
+            name: name.to_string(),
+            known: builtin_names().join(", "),
+        }),
     }
 }

@@ -7,7 +7,9 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// The store was written by a newer simforge.
-    #[error("the store at {path} has schema version {found}, newer than this simforge understands ({supported}); upgrade simforge")]
+    #[error(
+        "the store at {path} has schema version {found}, newer than this simforge understands ({supported}); upgrade simforge"
+    )]
     TooNew {
         /// Store path.
         path: String,

@@ -31,7 +31,10 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)?;
         }
         let conn = Connection::open(path)?;
-        let mut store = SqliteStore { conn, path: path.to_path_buf() };
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.configure()?;
         store.migrate()?;
         Ok(store)
@@ -42,11 +45,17 @@ impl SqliteStore {
         if !path.is_file() {
             return Err(StoreError::Io(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                format!("no store at {} (run `simforge run STUDY` first, or pass --store)", path.display()),
+                format!(
+                    "no store at {} (run `simforge run STUDY` first, or pass --store)",
+                    path.display()
+                ),
             )));
         }
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        let mut store = SqliteStore { conn, path: path.to_path_buf() };
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.configure()?;
         store.migrate()?;
         Ok(store)
@@ -59,20 +68,25 @@ impl SqliteStore {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         self.conn.busy_timeout(Duration::from_secs(10))?;
-        let probe: Result<String, _> = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0));
+        let probe: Result<String, _> = self
+            .conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0));
         if let Err(e) = probe {
             return Err(self.not_a_store(e));
         }
-        self.conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        self.conn
+            .execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         Ok(())
     }
 
     fn not_a_store(&self, e: rusqlite::Error) -> StoreError {
         match e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => StoreError::NotAStore {
-                path: self.path.display().to_string(),
-                detail: "the file is not an SQLite database".into(),
-            },
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                StoreError::NotAStore {
+                    path: self.path.display().to_string(),
+                    detail: "the file is not an SQLite database".into(),
+                }
+            }
             rusqlite::Error::SqliteFailure(f, m) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
                 StoreError::Busy(m.unwrap_or_default())
             }
@@ -88,7 +102,11 @@ impl SqliteStore {
             |r| r.get(0),
         )?;
         if !has_meta {
-            let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+            let tables: i64 = self.conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )?;
             if tables > 0 {
                 return Err(StoreError::NotAStore {
                     path: self.path.display().to_string(),
@@ -99,18 +117,28 @@ impl SqliteStore {
         }
         let v: Option<String> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
-        v.unwrap_or_default().parse().map_err(|_| StoreError::NotAStore {
-            path: self.path.display().to_string(),
-            detail: "its schema_version is missing or not a number".into(),
-        })
+        v.unwrap_or_default()
+            .parse()
+            .map_err(|_| StoreError::NotAStore {
+                path: self.path.display().to_string(),
+                detail: "its schema_version is missing or not a number".into(),
+            })
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let found = self.schema_version()?;
         if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew { path: self.path.display().to_string(), found, supported: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                path: self.path.display().to_string(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let tx = self.conn.transaction()?;
@@ -144,7 +172,9 @@ impl SqliteStore {
             "SELECT name, spec_hash, spec_json, study_file, simulator, plan_gen, planned_runs, created_at, updated_at
              FROM studies ORDER BY name",
         )?;
-        let rows = stmt.query_map([], study_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([], study_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
@@ -160,10 +190,18 @@ impl SqliteStore {
         let tx = self.conn.transaction()?;
         let now = simforge_core::clock::now_rfc3339();
         let prev_gen: Option<i64> = tx
-            .query_row("SELECT plan_gen FROM studies WHERE name = ?1", params![study.name], |r| r.get(0))
+            .query_row(
+                "SELECT plan_gen FROM studies WHERE name = ?1",
+                params![study.name],
+                |r| r.get(0),
+            )
             .optional()?;
         let gen_ = prev_gen.unwrap_or(0) + 1;
-        let before: i64 = tx.query_row("SELECT count(*) FROM runs WHERE study = ?1", params![study.name], |r| r.get(0))?;
+        let before: i64 = tx.query_row(
+            "SELECT count(*) FROM runs WHERE study = ?1",
+            params![study.name],
+            |r| r.get(0),
+        )?;
         let mut planned = 0u64;
         {
             let mut insert = tx.prepare(
@@ -189,7 +227,11 @@ impl SqliteStore {
                 planned += 1;
             }
         }
-        let after: i64 = tx.query_row("SELECT count(*) FROM runs WHERE study = ?1", params![study.name], |r| r.get(0))?;
+        let after: i64 = tx.query_row(
+            "SELECT count(*) FROM runs WHERE study = ?1",
+            params![study.name],
+            |r| r.get(0),
+        )?;
         tx.execute(
             "INSERT INTO studies (name, spec_hash, spec_json, study_file, simulator, plan_gen, planned_runs, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
@@ -199,7 +241,13 @@ impl SqliteStore {
             params![study.name, study.spec_hash, study.spec_json, study.study_file, study.simulator, gen_, planned as i64, now],
         )?;
         tx.commit()?;
-        Ok((gen_, PlanStats { planned, new: (after - before).max(0) as u64 }))
+        Ok((
+            gen_,
+            PlanStats {
+                planned,
+                new: (after - before).max(0) as u64,
+            },
+        ))
     }
 
     /// Puts runs left `running` by a runner that is gone back to `pending`.
@@ -232,7 +280,12 @@ impl SqliteStore {
 
     /// Up to `limit` pending runs of the current plan after design position
     /// `after` (exclusive), in design order.
-    pub fn pending_page(&self, study: &str, after: Option<(u64, u32)>, limit: u64) -> Result<Vec<PendingRun>, StoreError> {
+    pub fn pending_page(
+        &self,
+        study: &str,
+        after: Option<(u64, u32)>,
+        limit: u64,
+    ) -> Result<Vec<PendingRun>, StoreError> {
         let (ai, ar) = after.map(|(i, r)| (i as i64, r as i64)).unwrap_or((-1, -1));
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, idx, replicate, seed, params, attempts FROM runs
@@ -255,7 +308,11 @@ impl SqliteStore {
             let (id, idx, rep, seed, params, attempts) = row?;
             let params = match serde_json::from_str::<serde_json::Value>(&params) {
                 Ok(serde_json::Value::Object(m)) => m,
-                _ => return Err(StoreError::Corrupt(format!("run {id}: parameters are not a JSON object"))),
+                _ => {
+                    return Err(StoreError::Corrupt(format!(
+                        "run {id}: parameters are not a JSON object"
+                    )));
+                }
             };
             out.push(PendingRun {
                 id,
@@ -288,13 +345,23 @@ impl SqliteStore {
                 "INSERT OR REPLACE INTO attempts (run_id, attempt, state, started_at, finished_at, duration_s, exit_code,
                    signal, reason, host, max_rss_kb) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            let mut requeue = tx.prepare_cached("UPDATE runs SET state = 'pending' WHERE id = ?1 AND state = 'running'")?;
+            let mut requeue = tx.prepare_cached(
+                "UPDATE runs SET state = 'pending' WHERE id = ?1 AND state = 'running'",
+            )?;
             for u in updates {
                 match u {
-                    Update::Started { run_id, attempt: n, started_at, host } => {
+                    Update::Started {
+                        run_id,
+                        attempt: n,
+                        started_at,
+                        host,
+                    } => {
                         started.execute(params![run_id, n, started_at, host])?;
                     }
-                    Update::Finished { record: a, run_state } => {
+                    Update::Finished {
+                        record: a,
+                        run_state,
+                    } => {
                         let metrics = if a.metrics.is_empty() {
                             None
                         } else {
@@ -343,16 +410,27 @@ impl SqliteStore {
              WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1) GROUP BY state",
         )?;
         let mut out = BTreeMap::new();
-        for row in stmt.query_map(params![study], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        for row in stmt.query_map(params![study], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })? {
             let (state, n) = row?;
-            let state: RunState = state.parse().map_err(|e: simforge_core::state::UnknownState| StoreError::Corrupt(e.to_string()))?;
+            let state: RunState =
+                state
+                    .parse()
+                    .map_err(|e: simforge_core::state::UnknownState| {
+                        StoreError::Corrupt(e.to_string())
+                    })?;
             out.insert(state, n as u64);
         }
         Ok(out)
     }
 
     /// The most common reasons of runs that failed for good, most frequent first.
-    pub fn failure_reasons(&self, study: &str, top: usize) -> Result<Vec<(String, u64)>, StoreError> {
+    pub fn failure_reasons(
+        &self,
+        study: &str,
+        top: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT coalesce(reason, 'unknown'), count(*) AS n FROM runs
              WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
@@ -360,7 +438,9 @@ impl SqliteStore {
              GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![study, top as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .query_map(params![study, top as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -402,24 +482,38 @@ impl SqliteStore {
     /// The run whose id is `prefix` or starts with it (within `study` if given).
     pub fn find_run(&self, study: Option<&str>, prefix: &str) -> Result<RunRecord, StoreError> {
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(StoreError::RunLookup(format!("`{prefix}` is not a run id (expected hex digits, e.g. 3fa2c9)")));
+            return Err(StoreError::RunLookup(format!(
+                "`{prefix}` is not a run id (expected hex digits, e.g. 3fa2c9)"
+            )));
         }
-        let sql = format!("SELECT {RUN_COLUMNS}, study FROM runs WHERE id LIKE ?1 || '%' AND (?2 IS NULL OR study = ?2) LIMIT 2");
+        let sql = format!(
+            "SELECT {RUN_COLUMNS}, study FROM runs WHERE id LIKE ?1 || '%' AND (?2 IS NULL OR study = ?2) LIMIT 2"
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query(params![prefix.to_ascii_lowercase(), study])?;
         let first = match rows.next()? {
             Some(r) => run_record(r)?,
-            None => return Err(StoreError::RunLookup(format!("no run id starts with `{prefix}`"))),
+            None => {
+                return Err(StoreError::RunLookup(format!(
+                    "no run id starts with `{prefix}`"
+                )));
+            }
         };
         if rows.next()?.is_some() {
-            return Err(StoreError::RunLookup(format!("more than one run id starts with `{prefix}`; give more digits")));
+            return Err(StoreError::RunLookup(format!(
+                "more than one run id starts with `{prefix}`; give more digits"
+            )));
         }
         Ok(first)
     }
 
     /// The study a run belongs to.
     pub fn run_study(&self, run_id: &str) -> Result<String, StoreError> {
-        Ok(self.conn.query_row("SELECT study FROM runs WHERE id = ?1", params![run_id], |r| r.get(0))?)
+        Ok(self.conn.query_row(
+            "SELECT study FROM runs WHERE id = ?1",
+            params![run_id],
+            |r| r.get(0),
+        )?)
     }
 
     /// Every attempt of a run, oldest first.
@@ -452,7 +546,11 @@ impl SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (mut a, state) = row?;
-            a.state = state.parse().map_err(|e: simforge_core::state::UnknownState| StoreError::Corrupt(e.to_string()))?;
+            a.state = state
+                .parse()
+                .map_err(|e: simforge_core::state::UnknownState| {
+                    StoreError::Corrupt(e.to_string())
+                })?;
             out.push(a);
         }
         Ok(out)
@@ -464,7 +562,9 @@ impl SqliteStore {
             "SELECT id FROM runs WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
                AND state IN ('pending', 'running', 'cancelled')",
         )?;
-        let ids = stmt.query_map(params![study], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        let ids = stmt
+            .query_map(params![study], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)
     }
 }
@@ -485,10 +585,13 @@ fn study_row(r: &Row<'_>) -> rusqlite::Result<StudyRow> {
 
 fn run_record(r: &Row<'_>) -> Result<RunRecord, StoreError> {
     let id: String = r.get(0)?;
-    let json_map = |text: Option<String>, what: &str| -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+    let json_map = |text: Option<String>,
+                    what: &str|
+     -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
         match text {
             None => Ok(BTreeMap::new()),
-            Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("run {id}: {what}: {e}"))),
+            Some(t) => serde_json::from_str(&t)
+                .map_err(|e| StoreError::Corrupt(format!("run {id}: {what}: {e}"))),
         }
     };
     let state: String = r.get(7)?;
@@ -499,7 +602,9 @@ fn run_record(r: &Row<'_>) -> Result<RunRecord, StoreError> {
         seed: r.get::<_, i64>(4)? as u64,
         params: json_map(Some(r.get(5)?), "parameters")?,
         metrics: json_map(r.get(6)?, "metrics")?,
-        state: state.parse().map_err(|e: simforge_core::state::UnknownState| StoreError::Corrupt(e.to_string()))?,
+        state: state
+            .parse()
+            .map_err(|e: simforge_core::state::UnknownState| StoreError::Corrupt(e.to_string()))?,
         attempts: r.get::<_, i64>(8)? as u32,
         reason: r.get(9)?,
         started_at: r.get(10)?,

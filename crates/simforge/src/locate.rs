@@ -16,7 +16,17 @@ pub const STORE_DIR: &str = ".simforge";
 pub fn store_dir_for(study_file: &Path, global: Option<&Path>) -> PathBuf {
     match global {
         Some(g) => g.to_path_buf(),
-        None => study_file.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }).unwrap_or(Path::new(".")).join(STORE_DIR),
+        None => study_file
+            .parent()
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .join(STORE_DIR),
     }
 }
 
@@ -44,11 +54,22 @@ pub fn locate(global: Option<&Path>, target: Option<&str>) -> Result<Located> {
             let study = simforge_core::load_study(file)?;
             (store_dir_for(file, global), Some(study.spec.name))
         }
-        Some(t) => (global.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(STORE_DIR)), Some(t.to_string())),
-        None => (global.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(STORE_DIR)), None),
+        Some(t) => (
+            global
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(STORE_DIR)),
+            Some(t.to_string()),
+        ),
+        None => (
+            global
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(STORE_DIR)),
+            None,
+        ),
     };
     let path = dir.join(STORE_FILE);
-    let store = SqliteStore::open_existing(&path).with_context(|| format!("opening the store {}", path.display()))?;
+    let store = SqliteStore::open_existing(&path)
+        .with_context(|| format!("opening the store {}", path.display()))?;
     let study = match name {
         Some(n) => {
             if store.study(&n).is_err() {
@@ -66,7 +87,13 @@ pub fn locate(global: Option<&Path>, target: Option<&str>) -> Result<Located> {
             let mut names: Vec<String> = store.studies()?.into_iter().map(|s| s.name).collect();
             match names.len() {
                 1 => names.remove(0),
-                0 => return Err(UsageError(format!("the store {} holds no study yet; run `simforge run STUDY.yaml` first", path.display())).into()),
+                0 => {
+                    return Err(UsageError(format!(
+                        "the store {} holds no study yet; run `simforge run STUDY.yaml` first",
+                        path.display()
+                    ))
+                    .into());
+                }
                 _ => {
                     return Err(UsageError(format!(
                         "the store holds several studies ({}); name one, e.g. `simforge status {}`",

@@ -22,10 +22,24 @@ fn rejected(text: &str) -> String {
     let s = Scratch::new();
     s.write("study.yaml", text);
     let out = s.simforge(&["check", "study.yaml"]);
-    assert_eq!(out.status.code(), Some(2), "stdout: {}\nstderr: {}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
     let run = s.simforge(&["run", "study.yaml"]);
-    assert_eq!(run.status.code(), Some(2), "run must reject it too: {}", stderr(&run));
-    assert!(!s.path().join(".simforge").exists(), "a rejected study must not create a store");
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "run must reject it too: {}",
+        stderr(&run)
+    );
+    assert!(
+        !s.path().join(".simforge").exists(),
+        "a rejected study must not create a store"
+    );
     stderr(&out)
 }
 

@@ -9,13 +9,21 @@ use std::time::{Duration, Instant};
 
 fn succeeded_ids(db: &std::path::Path) -> HashSet<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT id FROM runs WHERE state = 'succeeded'").unwrap();
-    stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+    let mut stmt = conn
+        .prepare("SELECT id FROM runs WHERE state = 'succeeded'")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 fn counts_by_id(s: &Scratch) -> HashMap<String, usize> {
     let mut m = HashMap::new();
-    for l in std::fs::read_to_string(s.path().join("counter")).unwrap_or_default().lines() {
+    for l in std::fs::read_to_string(s.path().join("counter"))
+        .unwrap_or_default()
+        .lines()
+    {
         *m.entry(l.to_string()).or_insert(0) += 1;
     }
     m
@@ -30,7 +38,15 @@ fn kill_dash_nine_then_resume_repeats_no_finished_run() {
         "name: crash\nsimulator: {command: [\"./sim.sh\"]}\nparameters: {i: {range: [1, 200], type: integer}}\ndesign: {sampler: grid}\nmetrics: [y]\n",
     );
     let mut child = bin()
-        .args(["run", "study.yaml", "--jobs", "4", "--no-report", "--progress", "none"])
+        .args([
+            "run",
+            "study.yaml",
+            "--jobs",
+            "4",
+            "--no-report",
+            "--progress",
+            "none",
+        ])
         .current_dir(s.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -40,7 +56,11 @@ fn kill_dash_nine_then_resume_repeats_no_finished_run() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         std::thread::sleep(Duration::from_millis(50));
-        let done = if s.store_db().exists() { succeeded_ids(&s.store_db()).len() } else { 0 };
+        let done = if s.store_db().exists() {
+            succeeded_ids(&s.store_db()).len()
+        } else {
+            0
+        };
         if done >= 40 || Instant::now() > deadline {
             break;
         }
@@ -48,15 +68,30 @@ fn kill_dash_nine_then_resume_repeats_no_finished_run() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before = succeeded_ids(&s.store_db());
-    assert!(!before.is_empty() && before.len() < 200, "kill landed mid-study: {} done", before.len());
+    assert!(
+        !before.is_empty() && before.len() < 200,
+        "kill landed mid-study: {} done",
+        before.len()
+    );
 
     let out = ok(s.simforge(&["run", "study.yaml", "--jobs", "4", "--no-report"]));
-    assert!(out.contains("200 succeeded") || out.contains("study now: 200 succeeded"), "{out}");
-    assert_eq!(state_counts(&s.store_db()).get("succeeded"), Some(&200), "{out}");
+    assert!(
+        out.contains("200 succeeded") || out.contains("study now: 200 succeeded"),
+        "{out}"
+    );
+    assert_eq!(
+        state_counts(&s.store_db()).get("succeeded"),
+        Some(&200),
+        "{out}"
+    );
     let counts = counts_by_id(&s);
     assert_eq!(counts.len(), 200, "every run executed at least once");
     for id in &before {
-        assert_eq!(counts.get(id), Some(&1), "run {id} had succeeded before the kill and ran again");
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "run {id} had succeeded before the kill and ran again"
+        );
     }
 }
 
@@ -81,14 +116,31 @@ esac"#,
     );
     let t = Instant::now();
     let out = s.simforge(&["run", "study.yaml", "--jobs", "6"]);
-    assert_eq!(out.status.code(), Some(1), "some runs failed: {}", stderr(&out));
-    assert!(t.elapsed() < Duration::from_secs(45), "hung runs were not stopped: {:?}", t.elapsed());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some runs failed: {}",
+        stderr(&out)
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(45),
+        "hung runs were not stopped: {:?}",
+        t.elapsed()
+    );
     let text = stdout(&out);
-    assert!(text.contains("3 succeeded, 6 failed, 3 timed out"), "{text}");
+    assert!(
+        text.contains("3 succeeded, 6 failed, 3 timed out"),
+        "{text}"
+    );
     assert!(text.contains("most common failure reasons"), "{text}");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&ok(s.simforge(&["results", "--format", "json"]))).unwrap();
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(s.simforge(&["results", "--format", "json"]))).unwrap();
     for r in &rows {
-        let (mode, state, reason) = (r["mode"].as_str().unwrap(), r["state"].as_str().unwrap(), r["reason"].as_str().unwrap_or(""));
+        let (mode, state, reason) = (
+            r["mode"].as_str().unwrap(),
+            r["state"].as_str().unwrap(),
+            r["reason"].as_str().unwrap_or(""),
+        );
         match mode {
             "ok" => assert_eq!(state, "succeeded", "{r}"),
             "fail" => {
@@ -109,11 +161,19 @@ esac"#,
     }
     // The flood's log was capped near the limit, not left to fill the disk.
     let flood = rows.iter().find(|r| r["mode"] == "flood").unwrap();
-    let log = s.path().join(".simforge/runs/mixed").join(flood["run_id"].as_str().unwrap()).join("stdout.log");
+    let log = s
+        .path()
+        .join(".simforge/runs/mixed")
+        .join(flood["run_id"].as_str().unwrap())
+        .join("stdout.log");
     assert!(std::fs::metadata(&log).unwrap().len() < 64 * 1024 * 1024);
     // --retry-failed runs the failures again; deterministic failures fail again.
     let again = s.simforge(&["run", "study.yaml", "--retry-failed", "--no-report"]);
-    assert!(stdout(&again).contains("executed 9 runs"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("executed 9 runs"),
+        "{}",
+        stdout(&again)
+    );
 }
 
 #[test]
@@ -126,7 +186,11 @@ fn max_failures_stops_early() {
     );
     let out = s.simforge(&["run", "study.yaml", "--jobs", "1", "--no-report"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("stopped early: max_failures (3)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("stopped early: max_failures (3)"),
+        "{}",
+        stdout(&out)
+    );
     let c = state_counts(&s.store_db());
     assert_eq!(c.get("failed"), Some(&3), "{c:?}");
     assert_eq!(c.get("pending"), Some(&47), "{c:?}");
@@ -135,7 +199,10 @@ fn max_failures_stops_early() {
 #[test]
 fn ctrl_c_stops_children_and_leaves_the_store_consistent() {
     let s = Scratch::new();
-    s.script("sim.sh", "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\nsleep 30 &\nwait");
+    s.script(
+        "sim.sh",
+        "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\nsleep 30 &\nwait",
+    );
     s.write(
         "study.yaml",
         "name: intr\nsimulator: {command: [\"./sim.sh\"]}\nparameters: {i: {range: [1, 4], type: integer}}\ndesign: {sampler: grid}\n",
@@ -155,15 +222,25 @@ fn ctrl_c_stops_children_and_leaves_the_store_consistent() {
     // SAFETY: signalling our own child.
     unsafe { libc_kill(child.id() as i32, 2) };
     let out = child.wait_with_output().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(10), "shutdown took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stdout(&out).contains("interrupted"), "{}", stdout(&out));
     let c = state_counts(&s.store_db());
     assert_eq!(c.get("running"), None, "no run left running: {c:?}");
     assert_eq!(c.get("pending"), Some(&4), "{c:?}");
     // No `sleep 30` grandchild survives.
-    let ps = std::process::Command::new("pgrep").args(["-f", "sleep 30"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty(), "children survived Ctrl-C");
+    let ps = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 30"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ps.stdout).trim().is_empty(),
+        "children survived Ctrl-C"
+    );
 }
 
 unsafe extern "C" {
@@ -174,7 +251,10 @@ unsafe extern "C" {
 #[test]
 fn damaged_run_state_is_recovered_or_reported() {
     let s = Scratch::new();
-    s.script("sim.sh", "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\necho y=1");
+    s.script(
+        "sim.sh",
+        "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\necho y=1",
+    );
     s.write(
         "study.yaml",
         "name: dmg\nsimulator: {command: [\"./sim.sh\"], outputs: {keyvalue: stdout}}\nparameters: {i: {range: [1, 6], type: integer}}\ndesign: {sampler: grid}\n",
@@ -183,17 +263,22 @@ fn damaged_run_state_is_recovered_or_reported() {
     let ids: Vec<String> = {
         let conn = rusqlite::Connection::open(s.store_db()).unwrap();
         let mut st = conn.prepare("SELECT id FROM runs ORDER BY idx").unwrap();
-        st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
     };
     let runs = s.path().join(".simforge/runs/dmg");
     // Run 0: the coordinator "crashed" before recording it and its result.json is truncated.
     let conn = rusqlite::Connection::open(s.store_db()).unwrap();
-    conn.execute("UPDATE runs SET state = 'running' WHERE id = ?1", [&ids[0]]).unwrap();
+    conn.execute("UPDATE runs SET state = 'running' WHERE id = ?1", [&ids[0]])
+        .unwrap();
     let rj = runs.join(&ids[0]).join("result.json");
     let text = std::fs::read_to_string(&rj).unwrap();
     std::fs::write(&rj, &text[..text.len() / 3]).unwrap();
     // Run 1: not recorded, but its result.json is intact: it is ingested, not re-run.
-    conn.execute("UPDATE runs SET state = 'pending' WHERE id = ?1", [&ids[1]]).unwrap();
+    conn.execute("UPDATE runs SET state = 'pending' WHERE id = ?1", [&ids[1]])
+        .unwrap();
     // Run 2: its directory was deleted after it succeeded.
     std::fs::remove_dir_all(runs.join(&ids[2])).unwrap();
     drop(conn);
@@ -202,9 +287,18 @@ fn damaged_run_state_is_recovered_or_reported() {
     assert!(out.contains("1 recovered"), "{out}");
     assert!(out.contains("executed 1 runs"), "{out}");
     let counts = counts_by_id(&s);
-    assert_eq!(counts[&ids[0]], 2, "the run with a corrupt result ran again");
-    assert_eq!(counts[&ids[1]], 1, "the run with an intact result was recovered, not re-run");
-    assert_eq!(counts[&ids[2]], 1, "a succeeded run with a deleted directory is not re-run");
+    assert_eq!(
+        counts[&ids[0]], 2,
+        "the run with a corrupt result ran again"
+    );
+    assert_eq!(
+        counts[&ids[1]], 1,
+        "the run with an intact result was recovered, not re-run"
+    );
+    assert_eq!(
+        counts[&ids[2]], 1,
+        "a succeeded run with a deleted directory is not re-run"
+    );
     assert_eq!(state_counts(&s.store_db()).get("succeeded"), Some(&6));
     let logs = ok(s.simforge(&["logs", &ids[2]]));
     assert!(logs.contains("not written"), "{logs}");
@@ -240,27 +334,52 @@ INSERT INTO attempts VALUES ('abc123', 1, 'succeeded', 't0', 't1', 0.5, 0, NULL,
 fn old_new_and_foreign_stores() {
     let s = Scratch::new();
     std::fs::create_dir_all(s.path().join(".simforge")).unwrap();
-    rusqlite::Connection::open(s.store_db()).unwrap().execute_batch(SCHEMA_V1).unwrap();
+    rusqlite::Connection::open(s.store_db())
+        .unwrap()
+        .execute_batch(SCHEMA_V1)
+        .unwrap();
     // An older store is migrated in place and its data kept.
     let st = ok(s.simforge(&["status"]));
-    assert!(st.contains("study `old`") && st.contains("succeeded"), "{st}");
+    assert!(
+        st.contains("study `old`") && st.contains("succeeded"),
+        "{st}"
+    );
     let conn = rusqlite::Connection::open(s.store_db()).unwrap();
-    let v: String = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).unwrap();
+    let v: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(v, "2");
     let logs = ok(s.simforge(&["logs", "abc1"]));
     assert!(logs.contains("attempt 1: succeeded"), "{logs}");
     // A store from a newer simforge is refused with a clear message.
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", []).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let out = s.simforge(&["status"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("schema version 99, newer than this simforge"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("schema version 99, newer than this simforge"),
+        "{}",
+        stderr(&out)
+    );
     // A file that is not a database at all.
     std::fs::write(s.store_db(), "this is not sqlite").unwrap();
     let _ = std::fs::remove_file(s.path().join(".simforge/simforge.db-wal"));
     let _ = std::fs::remove_file(s.path().join(".simforge/simforge.db-shm"));
     let out = s.simforge(&["status"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not a simforge store") || stderr(&out).contains("not an SQLite database"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a simforge store")
+            || stderr(&out).contains("not an SQLite database"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains("panicked"));
 }

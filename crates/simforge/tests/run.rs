@@ -19,7 +19,11 @@ fn counting_study(s: &Scratch, design: &str) -> std::path::PathBuf {
 }
 
 fn counter_lines(s: &Scratch) -> Vec<String> {
-    std::fs::read_to_string(s.path().join("counter")).unwrap_or_default().lines().map(str::to_string).collect()
+    std::fs::read_to_string(s.path().join("counter"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -46,10 +50,16 @@ fn runs_exports_and_resumes() {
     }
     let csv = ok(s.simforge(&["results", "--format", "csv"]));
     assert_eq!(csv.lines().count(), 9);
-    assert!(csv.lines().next().unwrap().starts_with("run_id,index,tag,replicate,seed,state,attempts,x,k,y"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .starts_with("run_id,index,tag,replicate,seed,state,attempts,x,k,y")
+    );
     ok(s.simforge(&["results", "--format", "parquet", "-o", "out.parquet"]));
     let file = std::fs::File::open(s.path().join("out.parquet")).unwrap();
-    let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).expect("valid parquet");
+    let reader =
+        parquet::file::serialized_reader::SerializedFileReader::new(file).expect("valid parquet");
     use parquet::file::reader::FileReader;
     assert_eq!(reader.metadata().file_metadata().num_rows(), 8);
 
@@ -87,17 +97,26 @@ fn runs_exports_and_resumes() {
 #[test]
 fn widening_a_grid_runs_only_new_points() {
     let s = Scratch::new();
-    counting_study(&s, "design: {sampler: grid}").exists();
+    counting_study(&s, "design: {sampler: grid}");
     let study = std::fs::read_to_string(s.path().join("study.yaml")).unwrap();
-    s.write("study.yaml", &study.replace("x: {range: [0, 1]}", "x: {range: [0, 1], step: 0.25}"));
+    s.write(
+        "study.yaml",
+        &study.replace("x: {range: [0, 1]}", "x: {range: [0, 1], step: 0.25}"),
+    );
     assert!(ok(s.simforge(&["run", "study.yaml"])).contains("5 runs planned (5 new)"));
-    s.write("study.yaml", &study.replace("x: {range: [0, 1]}", "x: {range: [0, 2], step: 0.25}"));
+    s.write(
+        "study.yaml",
+        &study.replace("x: {range: [0, 1]}", "x: {range: [0, 2], step: 0.25}"),
+    );
     let out = ok(s.simforge(&["run", "study.yaml"]));
     assert!(out.contains("9 runs planned (4 new)"), "{out}");
     assert!(out.contains("executed 4 runs"), "{out}");
     assert_eq!(counter_lines(&s).len(), 9);
     // Narrowing hides runs that left the plan from status and results.
-    s.write("study.yaml", &study.replace("x: {range: [0, 1]}", "x: {range: [0, 0.5], step: 0.25}"));
+    s.write(
+        "study.yaml",
+        &study.replace("x: {range: [0, 1]}", "x: {range: [0, 0.5], step: 0.25}"),
+    );
     assert!(ok(s.simforge(&["run", "study.yaml"])).contains("executed 0 runs"));
     let csv = ok(s.simforge(&["results"]));
     assert_eq!(csv.lines().count(), 4, "{csv}");
@@ -112,26 +131,43 @@ fn replicates_get_distinct_seeds() {
         "name: reps\nsimulator: {command: [\"./sim.sh\"], outputs: {keyvalue: stdout}}\nparameters: {x: {values: [1, 2]}}\ndesign: {sampler: grid, replicates: 3, seed: 5}\nmetrics: [seed]\n",
     );
     ok(s.simforge(&["run", "study.yaml"]));
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&ok(s.simforge(&["results", "--format", "json"]))).unwrap();
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(s.simforge(&["results", "--format", "json"]))).unwrap();
     assert_eq!(rows.len(), 6);
-    let seeds: std::collections::HashSet<i64> = rows.iter().map(|r| r["seed"].as_i64().unwrap()).collect();
-    assert_eq!(seeds.len(), 6, "every replicate of every point has its own seed");
+    let seeds: std::collections::HashSet<i64> =
+        rows.iter().map(|r| r["seed"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seeds.len(),
+        6,
+        "every replicate of every point has its own seed"
+    );
     for r in &rows {
-        assert_eq!(r["metric.seed"], r["seed"], "the simulator saw the run's seed");
+        assert_eq!(
+            r["metric.seed"], r["seed"],
+            "the simulator saw the run's seed"
+        );
     }
 }
 
 #[test]
 fn builtin_quickstart_matches_the_formula() {
     let s = Scratch::new();
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/quickstart/study.yaml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/quickstart/study.yaml"
+    ))
+    .unwrap();
     s.write("study.yaml", &text);
     let out = ok(s.simforge(&["run", "study.yaml", "--no-report"]));
     assert!(out.contains("512 succeeded"), "{out}");
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&ok(s.simforge(&["results", "--format", "json"]))).unwrap();
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&ok(s.simforge(&["results", "--format", "json"]))).unwrap();
     assert_eq!(rows.len(), 512);
     for r in rows.iter().take(20) {
-        let x: Vec<f64> = ["x1", "x2", "x3"].iter().map(|k| r[*k].as_f64().unwrap()).collect();
+        let x: Vec<f64> = ["x1", "x2", "x3"]
+            .iter()
+            .map(|k| r[*k].as_f64().unwrap())
+            .collect();
         // Ishigami with a = 7, b = 0.1 (Ishigami & Homma 1990).
         let expect = x[0].sin() + 7.0 * x[1].sin().powi(2) + 0.1 * x[2].powi(4) * x[0].sin();
         assert!((r["y"].as_f64().unwrap() - expect).abs() < 1e-12, "{r}");

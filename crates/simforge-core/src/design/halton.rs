@@ -15,7 +15,11 @@ fn primes(k: usize) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::with_capacity(k);
     let mut c = 2u64;
     while out.len() < k {
-        if out.iter().take_while(|p| *p * *p <= c).all(|p| c % p != 0) {
+        if out
+            .iter()
+            .take_while(|p| *p * *p <= c)
+            .all(|p| !c.is_multiple_of(*p))
+        {
             out.push(c);
         }
         c += 1;
@@ -30,11 +34,18 @@ fn primes(k: usize) -> Vec<u64> {
 /// correlations of high bases while keeping the sequence's stratification.
 pub fn points(n: usize, dims: usize, scramble: Option<u64>) -> Result<UnitDesign, DesignError> {
     if dims > MAX_DIMS {
-        return Err(DesignError::TooManyDimensions { sampler: "halton", max: MAX_DIMS, requested: dims });
+        return Err(DesignError::TooManyDimensions {
+            sampler: "halton",
+            max: MAX_DIMS,
+            requested: dims,
+        });
     }
     let bases = primes(dims);
     // Digits needed so that base^-digits < 2^-53.
-    let digits: Vec<usize> = bases.iter().map(|b| (53.0 / (*b as f64).log2()).ceil() as usize).collect();
+    let digits: Vec<usize> = bases
+        .iter()
+        .map(|b| (53.0 / (*b as f64).log2()).ceil() as usize)
+        .collect();
     let perms: Option<Vec<Vec<Vec<u64>>>> = scramble.map(|seed| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         bases
@@ -77,7 +88,11 @@ pub fn points(n: usize, dims: usize, scramble: Option<u64>) -> Result<UnitDesign
             values.push(x.min(1.0 - f64::EPSILON / 2.0));
         }
     }
-    Ok(UnitDesign { dims, values, tags: None })
+    Ok(UnitDesign {
+        dims,
+        values,
+        tags: None,
+    })
 }
 
 #[cfg(test)]
@@ -88,7 +103,18 @@ mod tests {
     fn first_points_are_radical_inverses() {
         let d = points(5, 2, None).unwrap();
         // Base 2: 0, 1/2, 1/4, 3/4, 1/8; base 3: 0, 1/3, 2/3, 1/9, 4/9.
-        let expect = [0.0, 0.0, 0.5, 1.0 / 3.0, 0.25, 2.0 / 3.0, 0.75, 1.0 / 9.0, 0.125, 4.0 / 9.0];
+        let expect = [
+            0.0,
+            0.0,
+            0.5,
+            1.0 / 3.0,
+            0.25,
+            2.0 / 3.0,
+            0.75,
+            1.0 / 9.0,
+            0.125,
+            4.0 / 9.0,
+        ];
         for (a, b) in d.values.iter().zip(expect) {
             assert!((a - b).abs() < 1e-15, "{:?}", d.values);
         }
@@ -106,12 +132,20 @@ mod tests {
             assert_eq!(b2, (0..8).collect::<Vec<_>>(), "{s:?}");
             // Unscrambled points sit exactly on interval edges (1/3 rounds down in
             // binary), so allow 1e-12 of representation error.
-            let mut b3: Vec<usize> = (0..9).map(|i| (d.values[i * 2 + 1] * 9.0 + 1e-12) as usize).collect();
+            let mut b3: Vec<usize> = (0..9)
+                .map(|i| (d.values[i * 2 + 1] * 9.0 + 1e-12) as usize)
+                .collect();
             b3.sort();
             assert_eq!(b3, (0..9).collect::<Vec<_>>(), "{s:?}");
         }
-        assert_eq!(points(20, 3, Some(1)).unwrap(), points(20, 3, Some(1)).unwrap());
-        assert_ne!(points(20, 3, Some(1)).unwrap(), points(20, 3, Some(2)).unwrap());
+        assert_eq!(
+            points(20, 3, Some(1)).unwrap(),
+            points(20, 3, Some(1)).unwrap()
+        );
+        assert_ne!(
+            points(20, 3, Some(1)).unwrap(),
+            points(20, 3, Some(2)).unwrap()
+        );
         assert!(points(1, MAX_DIMS + 1, None).is_err());
     }
 }

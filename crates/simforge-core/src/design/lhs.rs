@@ -37,7 +37,11 @@ fn one(n: usize, dims: usize, rng: &mut ChaCha8Rng) -> UnitDesign {
             values[i * dims + j] = (*stratum as f64 + rng.random::<f64>()) / n as f64;
         }
     }
-    UnitDesign { dims, values, tags: None }
+    UnitDesign {
+        dims,
+        values,
+        tags: None,
+    }
 }
 
 /// Smallest Euclidean distance between two points of the design.

@@ -30,11 +30,7 @@ pub struct UnitDesign {
 impl UnitDesign {
     /// Number of points in the design.
     pub fn len(&self) -> usize {
-        if self.dims == 0 {
-            0
-        } else {
-            self.values.len() / self.dims
-        }
+        self.values.len().checked_div(self.dims).unwrap_or(0)
     }
 
     /// Whether the design has no points.

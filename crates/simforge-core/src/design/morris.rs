@@ -12,8 +12,13 @@ use super::{DesignError, UnitDesign};
 /// Δ = p / (2(p−1)), every coordinate once per trajectory, in random order and
 /// direction. Rows are tagged `t<k>:s0` (base point) and `t<k>:s<step>:x<i>`
 /// (coordinate `i` changed at that step).
-pub fn points(trajectories: usize, dims: usize, levels: usize, seed: u64) -> Result<UnitDesign, DesignError> {
-    if levels < 2 || levels % 2 != 0 {
+pub fn points(
+    trajectories: usize,
+    dims: usize,
+    levels: usize,
+    seed: u64,
+) -> Result<UnitDesign, DesignError> {
+    if levels < 2 || !levels.is_multiple_of(2) {
         return Err(DesignError::InvalidOption(format!(
             "Morris needs an even number of levels ≥ 2, got {levels}"
         )));
@@ -46,7 +51,11 @@ pub fn points(trajectories: usize, dims: usize, levels: usize, seed: u64) -> Res
             tags.push(format!("t{t}:s{}:x{i}", s + 1));
         }
     }
-    Ok(UnitDesign { dims, values, tags: Some(tags) })
+    Ok(UnitDesign {
+        dims,
+        values,
+        tags: Some(tags),
+    })
 }
 
 #[cfg(test)]
@@ -62,7 +71,10 @@ mod tests {
         for t in 0..r {
             let mut changed = vec![0; d];
             for s in 1..=d {
-                let (a, b) = (m.row(t * (d + 1) + s - 1).unwrap(), m.row(t * (d + 1) + s).unwrap());
+                let (a, b) = (
+                    m.row(t * (d + 1) + s - 1).unwrap(),
+                    m.row(t * (d + 1) + s).unwrap(),
+                );
                 let diffs: Vec<usize> = (0..d).filter(|k| a[*k] != b[*k]).collect();
                 assert_eq!(diffs.len(), 1);
                 assert!(((a[diffs[0]] - b[diffs[0]]).abs() - delta).abs() < 1e-12);
@@ -74,7 +86,10 @@ mod tests {
         }
         for v in &m.values {
             assert!((0.0..=1.0).contains(v));
-            assert!(((v * 3.0).round() - v * 3.0).abs() < 1e-12, "on the 4-level grid: {v}");
+            assert!(
+                ((v * 3.0).round() - v * 3.0).abs() < 1e-12,
+                "on the 4-level grid: {v}"
+            );
         }
     }
 

@@ -19,7 +19,11 @@ pub fn points(n: usize, dims: usize, seed: u64) -> UnitDesign {
         rng.set_word_pos(0);
         values.extend((0..dims).map(|_| rng.random::<f64>()));
     }
-    UnitDesign { dims, values, tags: None }
+    UnitDesign {
+        dims,
+        values,
+        tags: None,
+    }
 }
 
 #[cfg(test)]

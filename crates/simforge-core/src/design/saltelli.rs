@@ -8,9 +8,18 @@ use super::{DesignError, UnitDesign, sobol};
 /// point in `2·dims` dimensions (scrambled with `seed` if given). `AB⁽ⁱ⁾` is `A`
 /// with column `i` taken from `B`. Rows are tagged `A:j`, `AB<i>:j`, `BA<i>:j`,
 /// `B:j` so the estimators can find them.
-pub fn points(n: usize, dims: usize, seed: Option<u64>, second_order: bool) -> Result<UnitDesign, DesignError> {
+pub fn points(
+    n: usize,
+    dims: usize,
+    seed: Option<u64>,
+    second_order: bool,
+) -> Result<UnitDesign, DesignError> {
     if 2 * dims > sobol::MAX_DIMS {
-        return Err(DesignError::TooManyDimensions { sampler: "saltelli", max: sobol::MAX_DIMS / 2, requested: dims });
+        return Err(DesignError::TooManyDimensions {
+            sampler: "saltelli",
+            max: sobol::MAX_DIMS / 2,
+            requested: dims,
+        });
     }
     let base = sobol::points(n, 2 * dims, seed)?;
     let per = if second_order { 2 * dims + 2 } else { dims + 2 };
@@ -22,19 +31,31 @@ pub fn points(n: usize, dims: usize, seed: Option<u64>, second_order: bool) -> R
         values.extend_from_slice(a);
         tags.push(format!("A:{j}"));
         for i in 0..dims {
-            values.extend(a.iter().enumerate().map(|(k, v)| if k == i { b[k] } else { *v }));
+            values.extend(
+                a.iter()
+                    .enumerate()
+                    .map(|(k, v)| if k == i { b[k] } else { *v }),
+            );
             tags.push(format!("AB{i}:{j}"));
         }
         if second_order {
             for i in 0..dims {
-                values.extend(b.iter().enumerate().map(|(k, v)| if k == i { a[k] } else { *v }));
+                values.extend(
+                    b.iter()
+                        .enumerate()
+                        .map(|(k, v)| if k == i { a[k] } else { *v }),
+                );
                 tags.push(format!("BA{i}:{j}"));
             }
         }
         values.extend_from_slice(b);
         tags.push(format!("B:{j}"));
     }
-    Ok(UnitDesign { dims, values, tags: Some(tags) })
+    Ok(UnitDesign {
+        dims,
+        values,
+        tags: Some(tags),
+    })
 }
 
 #[cfg(test)]

@@ -32,10 +32,17 @@ fn table() -> &'static [Primitive] {
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .filter_map(|l| {
-                let nums: Vec<u32> = l.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+                let nums: Vec<u32> = l
+                    .split_whitespace()
+                    .filter_map(|t| t.parse().ok())
+                    .collect();
                 let (&degree, rest) = nums.split_first()?;
                 let (&coeffs, m) = rest.split_first()?;
-                Some(Primitive { degree: degree as usize, coeffs, m: m.to_vec() })
+                Some(Primitive {
+                    degree: degree as usize,
+                    coeffs,
+                    m: m.to_vec(),
+                })
             })
             .collect()
     })
@@ -61,7 +68,11 @@ fn directions(j: usize) -> Vec<u32> {
         }
         m.push(next);
     }
-    m.iter().take(BITS).enumerate().map(|(k, mk)| (mk << (BITS - 1 - k)) as u32).collect()
+    m.iter()
+        .take(BITS)
+        .enumerate()
+        .map(|(k, mk)| (mk << (BITS - 1 - k)) as u32)
+        .collect()
 }
 
 /// Applies a random lower-triangular binary matrix (unit diagonal) to each
@@ -70,7 +81,11 @@ fn directions(j: usize) -> Vec<u32> {
 fn scramble_directions(v: &mut [u32], rng: &mut ChaCha8Rng) {
     let rows: Vec<u32> = (0..BITS)
         .map(|d| {
-            let below = if d == 0 { 0 } else { rng.random::<u32>() & !(u32::MAX >> d) };
+            let below = if d == 0 {
+                0
+            } else {
+                rng.random::<u32>() & !(u32::MAX >> d)
+            };
             below | (1u32 << (BITS - 1 - d))
         })
         .collect();
@@ -94,10 +109,16 @@ fn scramble_directions(v: &mut [u32], rng: &mut ChaCha8Rng) {
 /// of the first 2^m points are kept. Use a power of two for `n` when balance matters.
 pub fn points(n: usize, dims: usize, scramble: Option<u64>) -> Result<UnitDesign, DesignError> {
     if dims > MAX_DIMS {
-        return Err(DesignError::TooManyDimensions { sampler: "sobol", max: MAX_DIMS, requested: dims });
+        return Err(DesignError::TooManyDimensions {
+            sampler: "sobol",
+            max: MAX_DIMS,
+            requested: dims,
+        });
     }
     if n as u64 > 1u64 << BITS {
-        return Err(DesignError::InvalidOption(format!("the Sobol' sequence has at most 2^{BITS} points, {n} requested")));
+        return Err(DesignError::InvalidOption(format!(
+            "the Sobol' sequence has at most 2^{BITS} points, {n} requested"
+        )));
     }
     let mut rng = scramble.map(ChaCha8Rng::seed_from_u64);
     let mut dirs: Vec<Vec<u32>> = Vec::with_capacity(dims);
@@ -123,7 +144,11 @@ pub fn points(n: usize, dims: usize, scramble: Option<u64>) -> Result<UnitDesign
         }
         values.extend(state.iter().map(|x| *x as f64 * scale));
     }
-    Ok(UnitDesign { dims, values, tags: None })
+    Ok(UnitDesign {
+        dims,
+        values,
+        tags: None,
+    })
 }
 
 #[cfg(test)]
@@ -194,7 +219,10 @@ mod tests {
 
     #[test]
     fn limits_are_errors() {
-        assert!(matches!(points(4, MAX_DIMS + 1, None), Err(DesignError::TooManyDimensions { .. })));
+        assert!(matches!(
+            points(4, MAX_DIMS + 1, None),
+            Err(DesignError::TooManyDimensions { .. })
+        ));
         assert_eq!(points(0, 3, None).unwrap().len(), 0);
     }
 }

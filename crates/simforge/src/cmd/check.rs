@@ -11,7 +11,11 @@ pub fn check(file: &Path) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let sim = RunnableSimulator::new(&study)?;
     let plan = Plan::new(&study, &sim.identity()).map_err(|e| {
-        simforge_core::Diagnostics::from(study.source.error_at("design", format!("cannot generate the design: {e}")))
+        simforge_core::Diagnostics::from(
+            study
+                .source
+                .error_at("design", format!("cannot generate the design: {e}")),
+        )
     })?;
     println!(
         "{}: ok — study `{}`, {} parameters ({} sampled), {} design, {} runs",

@@ -32,30 +32,55 @@ impl RowSource for StoreRows<'_> {
 fn declared_columns(store: &SqliteStore, study: &str) -> Result<(Vec<String>, Vec<String>)> {
     let row = store.study(study)?;
     let spec: serde_json::Value = serde_json::from_str(&row.spec_json).unwrap_or_default();
-    let params = spec["parameters"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let params = spec["parameters"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
     let metrics = spec["metrics"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     Ok((params, metrics))
 }
 
 /// Writes the results of `study` to `path` in `format`; returns the row count.
-pub fn write_results_file(store: &SqliteStore, study: &str, format: FormatArg, path: &Path) -> Result<u64> {
+pub fn write_results_file(
+    store: &SqliteStore,
+    study: &str,
+    format: FormatArg,
+    path: &Path,
+) -> Result<u64> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     // Write beside the target and rename, so a reader never sees half a file.
     let tmp = path.with_extension("partial");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let n = write_results(store, study, format, Box::new(std::io::BufWriter::new(file)))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let n = write_results(
+        store,
+        study,
+        format,
+        Box::new(std::io::BufWriter::new(file)),
+    )?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(n)
 }
 
-fn write_results(store: &SqliteStore, study: &str, format: FormatArg, out: Box<dyn Write + Send>) -> Result<u64> {
+fn write_results(
+    store: &SqliteStore,
+    study: &str,
+    format: FormatArg,
+    out: Box<dyn Write + Send>,
+) -> Result<u64> {
     let (params, metrics) = declared_columns(store, study)?;
     let rows = StoreRows { store, study };
     let cols = Columns::scan(&rows, &params, &metrics)?;
@@ -68,7 +93,12 @@ fn write_results(store: &SqliteStore, study: &str, format: FormatArg, out: Box<d
 }
 
 /// `simforge results`.
-pub fn results(store: Option<&Path>, study: Option<&str>, format: FormatArg, output: Option<&Path>) -> Result<u8> {
+pub fn results(
+    store: Option<&Path>,
+    study: Option<&str>,
+    format: FormatArg,
+    output: Option<&Path>,
+) -> Result<u8> {
     let loc = locate(store, study)?;
     match output {
         Some(path) => {
@@ -99,11 +129,22 @@ pub fn study_results(store: &SqliteStore, study: &str) -> Result<StudyResults> {
             metrics.push(m);
         }
     }
-    Ok(StudyResults { study: study.into(), spec_hash: row.spec_hash, parameters: params, metrics, runs })
+    Ok(StudyResults {
+        study: study.into(),
+        spec_hash: row.spec_hash,
+        parameters: params,
+        metrics,
+        runs,
+    })
 }
 
 /// Writes the HTML report of `study` to `path`.
-pub fn write_report_file(store: &SqliteStore, study: &str, path: &Path, wall_time_s: Option<f64>) -> Result<()> {
+pub fn write_report_file(
+    store: &SqliteStore,
+    study: &str,
+    path: &Path,
+    wall_time_s: Option<f64>,
+) -> Result<()> {
     let row = store.study(study)?;
     let results = study_results(store, study)?;
     let info = simforge_analysis::ReportInfo {
@@ -118,7 +159,8 @@ pub fn write_report_file(store: &SqliteStore, study: &str, path: &Path, wall_tim
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;

@@ -17,38 +17,76 @@ pub fn status(store: Option<&Path>, study: Option<&str>) -> Result<u8> {
     let counts = loc.store.state_counts(&loc.study)?;
     let total: u64 = counts.values().sum();
     let done = counts.get(&RunState::Succeeded).copied().unwrap_or(0);
-    println!("study `{}` ({} runs planned, spec {})", row.name, total, row.spec_hash);
+    println!(
+        "study `{}` ({} runs planned, spec {})",
+        row.name, total, row.spec_hash
+    );
     for st in RunState::ALL {
         let n = counts.get(&st).copied().unwrap_or(0);
-        if n > 0 || matches!(st, RunState::Pending | RunState::Succeeded | RunState::Failed) {
+        if n > 0
+            || matches!(
+                st,
+                RunState::Pending | RunState::Succeeded | RunState::Failed
+            )
+        {
             println!("  {:<10} {n:>10}", st.as_str());
         }
     }
     if total > 0 {
-        println!("  {:<10} {:>9.1}%", "complete", 100.0 * done as f64 / total as f64);
+        println!(
+            "  {:<10} {:>9.1}%",
+            "complete",
+            100.0 * done as f64 / total as f64
+        );
     }
     Ok(0)
 }
 
 /// Lists runs, optionally of one state.
-pub fn runs(store: Option<&Path>, study: Option<&str>, state: Option<&str>, limit: u64, json: bool) -> Result<u8> {
+pub fn runs(
+    store: Option<&Path>,
+    study: Option<&str>,
+    state: Option<&str>,
+    limit: u64,
+    json: bool,
+) -> Result<u8> {
     let loc = locate(store, study)?;
     let state = match state {
-        Some(s) => Some(s.parse::<RunState>().map_err(|e| UsageError(format!("--state: {e}")))?),
+        Some(s) => Some(
+            s.parse::<RunState>()
+                .map_err(|e| UsageError(format!("--state: {e}")))?,
+        ),
         None => None,
     };
-    let rows = loc.store.runs(&loc.study, &RunFilter { state, limit: Some(limit) })?;
+    let rows = loc.store.runs(
+        &loc.study,
+        &RunFilter {
+            state,
+            limit: Some(limit),
+        },
+    )?;
     if json {
         for r in &rows {
             println!("{}", serde_json::to_string(r)?);
         }
         return Ok(0);
     }
-    println!("{:<20} {:>7} {:<10} {:>3} {:>9}  parameters / reason", "run", "index", "state", "att", "seconds");
+    println!(
+        "{:<20} {:>7} {:<10} {:>3} {:>9}  parameters / reason",
+        "run", "index", "state", "att", "seconds"
+    );
     for r in &rows {
         let params = serde_json::to_string(&r.params)?;
         let secs = r.duration_s.map(|d| format!("{d:.3}")).unwrap_or_default();
-        println!("{:<20} {:>7} {:<10} {:>3} {:>9}  {}", r.id, r.index, r.state.as_str(), r.attempts, secs, params);
+        println!(
+            "{:<20} {:>7} {:<10} {:>3} {:>9}  {}",
+            r.id,
+            r.index,
+            r.state.as_str(),
+            r.attempts,
+            secs,
+            params
+        );
         if let Some(reason) = &r.reason
             && r.state != RunState::Succeeded
         {
@@ -62,22 +100,42 @@ pub fn runs(store: Option<&Path>, study: Option<&str>, state: Option<&str>, limi
 }
 
 /// Shows the attempts, result and logs of one run.
-pub fn logs(store: Option<&Path>, study: Option<&str>, run: &str, tail: Option<usize>) -> Result<u8> {
+pub fn logs(
+    store: Option<&Path>,
+    study: Option<&str>,
+    run: &str,
+    tail: Option<usize>,
+) -> Result<u8> {
     let loc = match locate(store, study) {
         Ok(l) => l,
         Err(e) if study.is_none() && e.downcast_ref::<UsageError>().is_some() => {
             // Several studies: search all of them for the id.
-            let dir = store.map(Path::to_path_buf).unwrap_or_else(|| crate::locate::STORE_DIR.into());
-            let s = simforge_store::SqliteStore::open_existing(&dir.join(crate::locate::STORE_FILE))?;
-            let r = s.find_run(None, run).map_err(|e| UsageError(e.to_string()))?;
+            let dir = store
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| crate::locate::STORE_DIR.into());
+            let s =
+                simforge_store::SqliteStore::open_existing(&dir.join(crate::locate::STORE_FILE))?;
+            let r = s
+                .find_run(None, run)
+                .map_err(|e| UsageError(e.to_string()))?;
             let name = s.run_study(&r.id)?;
-            crate::locate::Located { store: s, dir, study: name }
+            crate::locate::Located {
+                store: s,
+                dir,
+                study: name,
+            }
         }
         Err(e) => return Err(e),
     };
-    let r = loc.store.find_run(Some(&loc.study), run).map_err(|e| UsageError(e.to_string()))?;
+    let r = loc
+        .store
+        .find_run(Some(&loc.study), run)
+        .map_err(|e| UsageError(e.to_string()))?;
     let dir = rundir::run_dir(&runs_root(&loc.dir, &loc.study), &r.id);
-    println!("run {} of study `{}` — {} after {} attempt(s)", r.id, loc.study, r.state, r.attempts);
+    println!(
+        "run {} of study `{}` — {} after {} attempt(s)",
+        r.id, loc.study, r.state, r.attempts
+    );
     println!("directory: {}", dir.display());
     println!("parameters: {}", serde_json::to_string(&r.params)?);
     if !r.metrics.is_empty() {
@@ -106,7 +164,9 @@ pub fn logs(store: Option<&Path>, study: Option<&str>, run: &str, tail: Option<u
                     println!("{l}");
                 }
             }
-            Err(_) => println!("──── {name}: not written (the run has not started, or its directory was removed) ────"),
+            Err(_) => println!(
+                "──── {name}: not written (the run has not started, or its directory was removed) ────"
+            ),
         }
     }
     if let Err(e) = rundir::read_result(&dir, &r.id)

@@ -13,7 +13,6 @@ use crate::cli::{Cli, Command};
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
-
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -26,18 +25,36 @@ impl std::error::Error for UsageError {}
 pub fn dispatch(cli: Cli) -> Result<u8> {
     let store = cli.store.as_deref();
     match cli.command {
-        Command::Run { study, jobs, retry_failed, progress, no_report } => {
-            run::run(&study, store, jobs, retry_failed, progress, no_report)
-        }
+        Command::Run {
+            study,
+            jobs,
+            retry_failed,
+            progress,
+            no_report,
+        } => run::run(&study, store, jobs, retry_failed, progress, no_report),
         Command::Plan { study } => run::plan(&study, store),
         Command::Check { study } => check::check(&study),
         Command::Status { study } => inspect::status(store, study.as_deref()),
-        Command::Runs { study, state, limit, json } => inspect::runs(store, study.as_deref(), state.as_deref(), limit, json),
+        Command::Runs {
+            study,
+            state,
+            limit,
+            json,
+        } => inspect::runs(store, study.as_deref(), state.as_deref(), limit, json),
         Command::Logs { run, study, tail } => inspect::logs(store, study.as_deref(), &run, tail),
-        Command::Results { study, format, output } => export::results(store, study.as_deref(), format, output.as_deref()),
-        Command::Report { study, output } => export::report(store, study.as_deref(), output.as_deref()),
+        Command::Results {
+            study,
+            format,
+            output,
+        } => export::results(store, study.as_deref(), format, output.as_deref()),
+        Command::Report { study, output } => {
+            export::report(store, study.as_deref(), output.as_deref())
+        }
         Command::Schema => {
-            println!("{}", serde_json::to_string_pretty(&simforge_core::spec::json_schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&simforge_core::spec::json_schema())?
+            );
             Ok(0)
         }
     }

@@ -35,10 +35,12 @@ pub fn run(
     }
     let dir = store_dir_for(file, store);
     let db = dir.join(STORE_FILE);
-    let mut store = SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
+    let mut store =
+        SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, cancel.clone()).context("installing the Ctrl-C handler")?;
+        signal_hook::flag::register(sig, cancel.clone())
+            .context("installing the Ctrl-C handler")?;
     }
     let opts = RunOptions {
         jobs,
@@ -52,18 +54,39 @@ pub fn run(
         },
         machine: Machine::detect(),
     };
-    let summary = run_study(&mut store, &study, sim, &file.display().to_string(), &opts, cancel.clone())?;
+    let summary = run_study(
+        &mut store,
+        &study,
+        sim,
+        &file.display().to_string(),
+        &opts,
+        cancel.clone(),
+    )?;
     print_summary(&study.spec.name, &summary);
     if !no_report && !summary.interrupted {
         if summary.planned <= AUTO_REPORT_MAX_RUNS {
             let csv = dir.join("results").join(format!("{}.csv", study.spec.name));
-            let html = dir.join("reports").join(format!("{}.html", study.spec.name));
-            super::export::write_results_file(&store, &study.spec.name, crate::cli::FormatArg::Csv, &csv)?;
-            super::export::write_report_file(&store, &study.spec.name, &html, Some(summary.wall.as_secs_f64()))?;
+            let html = dir
+                .join("reports")
+                .join(format!("{}.html", study.spec.name));
+            super::export::write_results_file(
+                &store,
+                &study.spec.name,
+                crate::cli::FormatArg::Csv,
+                &csv,
+            )?;
+            super::export::write_report_file(
+                &store,
+                &study.spec.name,
+                &html,
+                Some(summary.wall.as_secs_f64()),
+            )?;
             println!("results: {}", csv.display());
             println!("report:  {}", html.display());
         } else {
-            println!("(no automatic report for more than {AUTO_REPORT_MAX_RUNS} runs; use `simforge report` / `simforge results`)");
+            println!(
+                "(no automatic report for more than {AUTO_REPORT_MAX_RUNS} runs; use `simforge report` / `simforge results`)"
+            );
         }
     }
     println!("store:   {}", db.display());
@@ -82,10 +105,16 @@ pub fn plan(file: &Path, store: Option<&Path>) -> Result<u8> {
     let sim = RunnableSimulator::new(&study)?;
     let dir = store_dir_for(file, store);
     let db = dir.join(STORE_FILE);
-    let mut store = SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
+    let mut store =
+        SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
     let _lock = simforge_exec::runner::StudyLock::acquire(&dir.join("locks"), &study.spec.name)?;
     let t = std::time::Instant::now();
-    let (planned, new) = simforge_exec::runner::plan_into_store(&mut store, &study, &sim.identity(), &file.display().to_string())?;
+    let (planned, new) = simforge_exec::runner::plan_into_store(
+        &mut store,
+        &study,
+        &sim.identity(),
+        &file.display().to_string(),
+    )?;
     println!(
         "study `{}`: {planned} runs planned ({new} new) in {:.2}s; store: {}",
         study.spec.name,
@@ -97,7 +126,11 @@ pub fn plan(file: &Path, store: Option<&Path>) -> Result<u8> {
 
 fn print_summary(name: &str, s: &RunSummary) {
     let secs = s.wall.as_secs_f64();
-    let rate = if secs > 0.0 { s.executed as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        s.executed as f64 / secs
+    } else {
+        0.0
+    };
     println!(
         "study `{name}`: {} runs planned ({} new), {} already done, {} recovered from result files",
         s.planned, s.new, s.already_done, s.recovered
@@ -106,7 +139,11 @@ fn print_summary(name: &str, s: &RunSummary) {
         "executed {} runs on {} slots in {:.2}s ({:.1} runs/s): {} succeeded, {} failed, {} timed out; {} retries",
         s.executed, s.slots, secs, rate, s.succeeded, s.failed, s.timed_out, s.retried
     );
-    let totals: Vec<String> = s.totals.iter().map(|(st, n)| format!("{n} {}", st.as_str())).collect();
+    let totals: Vec<String> = s
+        .totals
+        .iter()
+        .map(|(st, n)| format!("{n} {}", st.as_str()))
+        .collect();
     println!("study now: {}", totals.join(", "));
     if !s.top_reasons.is_empty() {
         println!("most common failure reasons:");
@@ -118,8 +155,17 @@ fn print_summary(name: &str, s: &RunSummary) {
         println!("stopped early: {why}");
     }
     if s.interrupted {
-        println!("interrupted: {} runs left pending; run the same command again to finish them", s.remaining);
-    } else if s.totals.iter().any(|(st, n)| matches!(st, RunState::Failed | RunState::TimedOut) && *n > 0) {
-        println!("hint: `simforge runs --state failed` lists failures; `--retry-failed` runs them again");
+        println!(
+            "interrupted: {} runs left pending; run the same command again to finish them",
+            s.remaining
+        );
+    } else if s
+        .totals
+        .iter()
+        .any(|(st, n)| matches!(st, RunState::Failed | RunState::TimedOut) && *n > 0)
+    {
+        println!(
+            "hint: `simforge runs --state failed` lists failures; `--retry-failed` runs them again"
+        );
     }
 }

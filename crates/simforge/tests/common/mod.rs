@@ -12,7 +12,9 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch { dir: tempfile::tempdir().expect("tempdir") }
+        Scratch {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -40,7 +42,11 @@ impl Scratch {
 
     /// Runs simforge with `args` in this directory.
     pub fn simforge(&self, args: &[&str]) -> Output {
-        bin().args(args).current_dir(self.path()).output().expect("run simforge")
+        bin()
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("run simforge")
     }
 }
 
@@ -59,14 +65,22 @@ pub fn stderr(o: &Output) -> String {
 
 /// Asserts success and returns stdout.
 pub fn ok(o: Output) -> String {
-    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
     stdout(&o)
 }
 
 /// Run counts per state straight from the store.
 pub fn state_counts(db: &Path) -> std::collections::BTreeMap<String, i64> {
     let conn = rusqlite::Connection::open(db).expect("open store");
-    let mut stmt = conn.prepare("SELECT state, count(*) FROM runs GROUP BY state").expect("prepare");
+    let mut stmt = conn
+        .prepare("SELECT state, count(*) FROM runs GROUP BY state")
+        .expect("prepare");
     stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
         .expect("query")
         .map(|r| r.expect("row"))
