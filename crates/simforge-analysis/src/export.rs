@@ -76,14 +76,13 @@ const FIXED_BEFORE: [&str; 7] = [
     "state",
     "attempts",
 ];
-const FIXED_AFTER: [&str; 7] = [
+const FIXED_AFTER: [&str; 6] = [
     "reason",
     "started_at",
     "finished_at",
     "duration_s",
     "host",
     "spec_hash",
-    "max_rss_kb",
 ];
 
 impl Columns {
@@ -228,7 +227,6 @@ fn row_cells<'a>(r: &'a RunRecord, cols: &Columns) -> Vec<Cell<'a>> {
         r.duration_s.map(Cell::Num).unwrap_or(Cell::Null),
         text(&r.host),
         Cell::Text(r.spec_hash.as_str().into()),
-        Cell::Null,
     ]);
     cells
 }
@@ -252,7 +250,6 @@ fn column_kinds(cols: &Columns) -> Vec<Kind> {
         Kind::Number,
         Kind::Text,
         Kind::Text,
-        Kind::Integer,
     ]);
     k
 }

@@ -271,16 +271,21 @@ pub fn run_study(
     let slots = slots(&opts.machine, &study.resources, opts.jobs)?;
     let identity = sim.identity();
     let (planned, new) = plan_into_store(store, study, &identity, study_file)?;
-    store.requeue_running(&name)?;
-    store.requeue_cancelled(&name)?;
-    if opts.retry_failed {
-        store.requeue_failed(&name)?;
-    }
+    tracing::info!(study = %name, planned, new, slots = slots.len(), "plan stored");
+    let orphans = store.requeue_running(&name)?;
+    let interrupted = store.requeue_cancelled(&name)?;
+    let retried = if opts.retry_failed {
+        store.requeue_failed(&name)?
+    } else {
+        0
+    };
+    tracing::info!(orphans, interrupted, retried, "runs put back to pending");
     std::fs::create_dir_all(&opts.runs_root).map_err(|source| ExecError::Io {
         context: format!("creating {}", opts.runs_root.display()),
         source,
     })?;
     let recovered = recover_results(store, study, &opts.runs_root)?;
+    tracing::info!(recovered, "results recovered from run directories");
     let counts = store.state_counts(&name)?;
     let todo = counts.get(&RunState::Pending).copied().unwrap_or(0);
     let mut summary = RunSummary {
@@ -469,6 +474,7 @@ fn execute(
                 draining.store(true, Ordering::Relaxed);
             }
             if updates.len() >= FLUSH_BATCH || last_flush.elapsed() >= FLUSH_EVERY {
+                tracing::trace!(updates = updates.len(), "committing a batch");
                 store.apply(&updates)?;
                 updates.clear();
                 last_flush = Instant::now();
@@ -545,6 +551,7 @@ impl Worker<'_> {
                     max_rss_kb: None,
                 },
             };
+            tracing::debug!(run = %spec.id, attempt, state = %outcome.state, reason = ?outcome.reason, "attempt finished");
             let finished_at = now_rfc3339();
             let duration_s = t0.elapsed().as_secs_f64();
             let last = k == res.retries;

@@ -173,3 +173,32 @@ fn builtin_quickstart_matches_the_formula() {
         assert!((r["y"].as_f64().unwrap() - expect).abs() < 1e-12, "{r}");
     }
 }
+
+#[test]
+fn json_logs_on_request() {
+    let s = Scratch::new();
+    counting_study(&s, "design: {sampler: random, samples: 3}");
+    let out = s.simforge(&[
+        "-v",
+        "--log-format",
+        "json",
+        "run",
+        "study.yaml",
+        "--no-report",
+        "--progress",
+        "none",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "plan stored" && l["fields"]["planned"] == 3),
+        "{lines:?}"
+    );
+}
