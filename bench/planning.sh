@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 N=${N:-1000000}
 cargo build --release -q -p simforge -p simforge-bench
 TARGET=${CARGO_TARGET_DIR:-target}/release
-work=$(mktemp -d)
+# Work under the build directory: /tmp can sit on a slower mount than the project.
+mkdir -p "${CARGO_TARGET_DIR:-target}"
+work=$(mktemp -d -p "${CARGO_TARGET_DIR:-target}" bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cat > "$work/study.yaml" <<YAML
 name: million

@@ -95,7 +95,7 @@ pub fn run_dir(root: &Path, id: &str) -> PathBuf {
 pub fn write_result(dir: &Path, result: &ResultFile) -> std::io::Result<()> {
     let tmp = dir.join(".result.json.tmp");
     let mut f = fs::File::create(&tmp)?;
-    let text = serde_json::to_vec_pretty(result).map_err(std::io::Error::other)?;
+    let text = serde_json::to_vec(result).map_err(std::io::Error::other)?;
     f.write_all(&text)?;
     f.write_all(b"\n")?;
     drop(f);

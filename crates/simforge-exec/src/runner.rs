@@ -48,6 +48,9 @@ pub struct RunOptions {
     pub progress: crate::progress::Mode,
     /// The machine's capacity.
     pub machine: Machine,
+    /// Executable to start as the guardian (`exe __guardian`), normally the
+    /// simforge binary itself; `None` runs without one.
+    pub guardian_exe: Option<PathBuf>,
 }
 
 /// What one invocation did.
@@ -327,6 +330,18 @@ fn execute(
     let name = &study.spec.name;
     let host = hostname();
     let sim = Arc::new(sim);
+    let guardian = match &opts.guardian_exe {
+        Some(exe) => {
+            Some(
+                crate::guardian::Guardian::start(exe).map_err(|source| ExecError::Io {
+                    context: format!("starting the guardian process {}", exe.display()),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let guardian = guardian.as_ref();
     let (job_tx, job_rx) = mpsc::sync_channel::<PendingRun>(slots.len());
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (ev_tx, ev_rx) = mpsc::channel::<Event>();
@@ -357,6 +372,7 @@ fn execute(
                     gpus: &gpus,
                     cancel: &cancel,
                     events: &ev_tx,
+                    guardian,
                 };
                 loop {
                     let job = match job_rx.lock() {
@@ -475,18 +491,42 @@ fn execute(
             }
             if updates.len() >= FLUSH_BATCH || last_flush.elapsed() >= FLUSH_EVERY {
                 tracing::trace!(updates = updates.len(), "committing a batch");
-                store.apply(&updates)?;
-                updates.clear();
+                store.apply(&coalesce(std::mem::take(&mut updates)))?;
                 last_flush = Instant::now();
             }
             progress.tick();
         }
         drop(job_tx);
-        store.apply(&updates)?;
+        store.apply(&coalesce(updates))?;
         Ok(())
     })?;
     progress.finish();
     Ok(())
+}
+
+/// Drops `Started` updates of runs whose attempt also finished in the same
+/// batch: the finish overwrites every field the start sets, and skipping the
+/// statement halves the store work for short runs.
+fn coalesce(updates: Vec<Update>) -> Vec<Update> {
+    let finished: HashSet<(String, u32)> = updates
+        .iter()
+        .filter_map(|u| match u {
+            Update::Finished { record, .. } => Some((record.run_id.clone(), record.attempt)),
+            _ => None,
+        })
+        .collect();
+    if finished.is_empty() {
+        return updates;
+    }
+    updates
+        .into_iter()
+        .filter(|u| match u {
+            Update::Started {
+                run_id, attempt, ..
+            } => !finished.contains(&(run_id.clone(), *attempt)),
+            _ => true,
+        })
+        .collect()
 }
 
 struct Worker<'a> {
@@ -497,6 +537,7 @@ struct Worker<'a> {
     gpus: &'a [u32],
     cancel: &'a AtomicBool,
     events: &'a mpsc::Sender<Event>,
+    guardian: Option<&'a crate::guardian::Guardian>,
 }
 
 impl Worker<'_> {
@@ -536,6 +577,7 @@ impl Worker<'_> {
                         attempt,
                         gpus: self.gpus,
                         cancel: self.cancel,
+                        guardian: self.guardian,
                     };
                     self.sim.attempt(&spec, &ctx)
                 }

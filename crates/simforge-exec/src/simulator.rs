@@ -3,7 +3,6 @@
 //! and environment.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -67,6 +66,8 @@ pub struct AttemptContext<'a> {
     pub gpus: &'a [u32],
     /// Set when the user asked to stop.
     pub cancel: &'a AtomicBool,
+    /// Kills the run's process group if the runner dies.
+    pub guardian: Option<&'a crate::guardian::Guardian>,
 }
 
 /// One run as the executor hands it to a simulator.
@@ -436,22 +437,17 @@ impl CommandSimulator {
         for name in &self.env_vars {
             cmd.env(name, self.render(&format!("env.{name}"), &tctx)?);
         }
-        let open = |name: &str| {
-            File::create(dir.join(name)).map_err(|e| format!("cannot create {name}: {e}"))
-        };
-        let (stdout, stderr) = (open(rundir::STDOUT_FILE)?, open(rundir::STDERR_FILE)?);
-        let (watch_out, watch_err) = (
-            stdout.try_clone().map_err(|e| e.to_string())?,
-            stderr.try_clone().map_err(|e| e.to_string())?,
-        );
         let res = &ctx.study.resources;
+        let (stdout, stderr) = (dir.join(rundir::STDOUT_FILE), dir.join(rundir::STDERR_FILE));
         let sup = Supervision {
             timeout: res.time,
             max_log_size: res.max_log_size,
-            logs: [&watch_out, &watch_err],
+            stdout: &stdout,
+            stderr: &stderr,
             cancel: ctx.cancel,
+            guardian: ctx.guardian,
         };
-        let finished = match process::run(cmd, stdout, stderr, &sup) {
+        let finished = match process::run(cmd, &sup) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(format!(

@@ -18,6 +18,14 @@ pub const EXIT_RUNS_FAILED: u8 = 1;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == simforge_exec::guardian::GUARDIAN_ARG)
+    {
+        // Internal: the guardian of a runner's children (see simforge_exec::guardian).
+        simforge_exec::guardian::serve(std::io::stdin().lock());
+        return ExitCode::SUCCESS;
+    }
     let args = cli::Cli::parse();
     logging::init(args.verbose, args.log_format);
     match cmd::dispatch(args) {

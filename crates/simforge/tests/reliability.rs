@@ -383,3 +383,51 @@ fn old_new_and_foreign_stores() {
     );
     assert!(!stderr(&out).contains("panicked"));
 }
+
+#[test]
+fn children_die_with_a_killed_runner() {
+    let s = Scratch::new();
+    // A distinctive sleep length so pgrep finds only this test's children.
+    s.script(
+        "sim.sh",
+        "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\nexec sleep 41.137",
+    );
+    s.write(
+        "study.yaml",
+        "name: orphans\nsimulator: {command: [\"./sim.sh\"]}\nparameters: {i: {range: [1, 4], type: integer}}\ndesign: {sampler: grid}\n",
+    );
+    let mut child = bin()
+        .args([
+            "run",
+            "study.yaml",
+            "--jobs",
+            "2",
+            "--no-report",
+            "--progress",
+            "none",
+        ])
+        .current_dir(s.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts_by_id(&s).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let running = || {
+        let ps = std::process::Command::new("pgrep")
+            .args(["-f", "sleep 41.137"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ps.stdout).lines().count()
+    };
+    assert_eq!(running(), 2, "two simulations running before the kill");
+    child.kill().unwrap(); // SIGKILL: the runner gets no chance to clean up
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(running(), 0, "the guardian killed the orphaned simulations");
+}

@@ -164,6 +164,9 @@ pub fn logs(
                     println!("{l}");
                 }
             }
+            Err(_) if dir.is_dir() => {
+                println!("──── {name}: empty (the command wrote nothing) ────")
+            }
             Err(_) => println!(
                 "──── {name}: not written (the run has not started, or its directory was removed) ────"
             ),

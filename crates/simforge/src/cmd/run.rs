@@ -53,6 +53,7 @@ pub fn run(
             ProgressArg::None => Mode::Quiet,
         },
         machine: Machine::detect(),
+        guardian_exe: std::env::current_exe().ok(),
     };
     let summary = run_study(
         &mut store,
