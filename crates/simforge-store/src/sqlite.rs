@@ -30,14 +30,7 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = Connection::open(path)?;
-        let mut store = SqliteStore {
-            conn,
-            path: path.to_path_buf(),
-        };
-        store.configure()?;
-        store.migrate()?;
-        Ok(store)
+        Self::ready(Connection::open(path)?, path)
     }
 
     /// Opens an existing store; a missing file is an error rather than a new store.
@@ -51,7 +44,14 @@ impl SqliteStore {
                 ),
             )));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        Self::ready(
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
+            path,
+        )
+    }
+
+    /// Configures an opened connection and brings its schema up to date.
+    fn ready(conn: Connection, path: &Path) -> Result<Self, StoreError> {
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),

@@ -18,6 +18,33 @@ fn succeeded_ids(db: &std::path::Path) -> HashSet<String> {
         .collect()
 }
 
+/// Starts `simforge run study.yaml` in the background with no output.
+fn spawn_quiet_runner(s: &Scratch, jobs: u32) -> std::process::Child {
+    bin()
+        .args([
+            "run",
+            "study.yaml",
+            "--jobs",
+            &jobs.to_string(),
+            "--no-report",
+            "--progress",
+            "none",
+        ])
+        .current_dir(s.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most 30 s) until `n` distinct runs have started.
+fn wait_for_started(s: &Scratch, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts_by_id(s).len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn counts_by_id(s: &Scratch) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for l in std::fs::read_to_string(s.path().join("counter"))
@@ -37,21 +64,7 @@ fn kill_dash_nine_then_resume_repeats_no_finished_run() {
         "study.yaml",
         "name: crash\nsimulator: {command: [\"./sim.sh\"]}\nparameters: {i: {range: [1, 200], type: integer}}\ndesign: {sampler: grid}\nmetrics: [y]\n",
     );
-    let mut child = bin()
-        .args([
-            "run",
-            "study.yaml",
-            "--jobs",
-            "4",
-            "--no-report",
-            "--progress",
-            "none",
-        ])
-        .current_dir(s.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet_runner(&s, 4);
     // Kill once a good part, but not all, of the study is recorded.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -214,10 +227,7 @@ fn ctrl_c_stops_children_and_leaves_the_store_consistent() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while counts_by_id(&s).len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_started(&s, 2);
     let t = Instant::now();
     // SAFETY: signalling our own child.
     unsafe { libc_kill(child.id() as i32, 2) };
@@ -396,25 +406,8 @@ fn children_die_with_a_killed_runner() {
         "study.yaml",
         "name: orphans\nsimulator: {command: [\"./sim.sh\"]}\nparameters: {i: {range: [1, 4], type: integer}}\ndesign: {sampler: grid}\n",
     );
-    let mut child = bin()
-        .args([
-            "run",
-            "study.yaml",
-            "--jobs",
-            "2",
-            "--no-report",
-            "--progress",
-            "none",
-        ])
-        .current_dir(s.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while counts_by_id(&s).len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn_quiet_runner(&s, 2);
+    wait_for_started(&s, 2);
     let running = || {
         let ps = std::process::Command::new("pgrep")
             .args(["-f", "sleep 41.137"])
