@@ -228,6 +228,14 @@ fn ctrl_c_stops_children_and_leaves_the_store_consistent() {
         .spawn()
         .unwrap();
     wait_for_started(&s, 2);
+    // A second runner on the same study is refused while the first holds it.
+    let second = s.simforge(&["run", "study.yaml", "--no-report"]);
+    assert!(!second.status.success());
+    assert!(
+        stderr(&second).contains("already running study `intr`"),
+        "{}",
+        stderr(&second)
+    );
     let t = Instant::now();
     // SAFETY: signalling our own child.
     unsafe { libc_kill(child.id() as i32, 2) };

@@ -202,3 +202,17 @@ fn json_logs_on_request() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn plain_progress_lines_when_asked() {
+    let s = Scratch::new();
+    counting_study(&s, "design: {sampler: random, samples: 4}");
+    let out = s.simforge(&["run", "study.yaml", "--no-report", "--progress", "plain"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("progress: 4/4 runs (ok 4 failed 0 timed out 0)"),
+        "{err}"
+    );
+    assert!(err.contains("runs/s"), "{err}");
+}
