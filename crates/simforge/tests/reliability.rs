@@ -214,7 +214,7 @@ fn ctrl_c_stops_children_and_leaves_the_store_consistent() {
     let s = Scratch::new();
     s.script(
         "sim.sh",
-        "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\nsleep 30 &\nwait",
+        "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\nsleep 30.417 &\nwait",
     );
     s.write(
         "study.yaml",
@@ -252,7 +252,7 @@ fn ctrl_c_stops_children_and_leaves_the_store_consistent() {
     assert_eq!(c.get("pending"), Some(&4), "{c:?}");
     // No `sleep 30` grandchild survives.
     let ps = std::process::Command::new("pgrep")
-        .args(["-f", "sleep 30"])
+        .args(["-f", "sleep 30.417"])
         .output()
         .unwrap();
     assert!(
