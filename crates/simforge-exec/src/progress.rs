@@ -42,7 +42,7 @@ impl Progress {
             let bar =
                 ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(10));
             let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} {per_sec} eta {eta}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {msg} eta {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
@@ -71,8 +71,19 @@ impl Progress {
             _ => self.failed += 1,
         }
         if let Some(bar) = &self.bar {
+            let secs = self.started.elapsed().as_secs_f64();
+            let rate = if secs > 0.0 {
+                self.done as f64 / secs
+            } else {
+                0.0
+            };
+            bar.set_message(format!(
+                "{}/{} ({}), {rate:.1} runs/s",
+                self.done,
+                self.total,
+                self.counts()
+            ));
             bar.set_position(self.done);
-            bar.set_message(self.counts());
         }
     }
 
