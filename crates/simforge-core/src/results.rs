@@ -77,19 +77,4 @@ impl StudyResults {
         }
         counts
     }
-
-    /// Numeric values of a metric over succeeded runs, with the index of each run.
-    pub fn metric_values(&self, metric: &str) -> Vec<(usize, f64)> {
-        self.runs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.state == RunState::Succeeded)
-            .filter_map(|(i, r)| {
-                r.metrics
-                    .get(metric)
-                    .and_then(|v| v.as_f64())
-                    .map(|v| (i, v))
-            })
-            .collect()
-    }
 }
