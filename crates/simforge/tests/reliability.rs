@@ -423,6 +423,11 @@ fn children_die_with_a_killed_runner() {
             .unwrap();
         String::from_utf8_lossy(&ps.stdout).lines().count()
     };
+    // The shell writes the counter line just before it execs sleep: wait for both.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(running(), 2, "two simulations running before the kill");
     child.kill().unwrap(); // SIGKILL: the runner gets no chance to clean up
     child.wait().unwrap();
