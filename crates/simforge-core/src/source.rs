@@ -120,9 +120,14 @@ pub fn parse_document(file: &Path, text: &str) -> Result<Document, Diagnostics> 
     let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| -> Diagnostics {
         let m = e.marker();
         let loc = Location { line: m.line(), column: m.col() + 1 };
+        let hint = if e.info().contains("duplicated key") {
+            "each key may appear once in a mapping: remove or rename the repeated one"
+        } else {
+            "check indentation (spaces, not tabs) and that every `key: value` has a space after the colon"
+        };
         source
             .located(Some(loc), "", format!("the file is not valid YAML/JSON: {}", e.info()))
-            .hint("check indentation (spaces, not tabs) and that every `key: value` has a space after the colon")
+            .hint(hint)
             .into()
     })?;
     let mut docs = docs.into_iter();
@@ -297,6 +302,17 @@ mod tests {
             err.0[0].message.contains("not valid YAML"),
             "{}",
             err.0[0].message
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_their_own_hint() {
+        let err = parse_document(Path::new("s.yaml"), "a: 1\nb: 2\na: 3\n").unwrap_err();
+        let d = &err.0[0];
+        assert_eq!(d.location.map(|l| l.line), Some(3));
+        assert!(
+            d.hint.as_deref().unwrap_or("").contains("appear once"),
+            "{d:?}"
         );
     }
 
