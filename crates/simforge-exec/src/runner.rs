@@ -597,13 +597,13 @@ impl Worker<'_> {
             let finished_at = now_rfc3339();
             let duration_s = t0.elapsed().as_secs_f64();
             let last = k == res.retries;
-            let next = match outcome.state {
+            let mut next = match outcome.state {
                 RunState::Succeeded => RunState::Succeeded,
                 RunState::Cancelled => RunState::Pending,
                 s if last => s,
                 _ => RunState::Pending,
             };
-            let record = AttemptRecord {
+            let mut record = AttemptRecord {
                 run_id: spec.id.clone(),
                 attempt,
                 state: outcome.state,
@@ -636,8 +636,6 @@ impl Worker<'_> {
                 max_rss_kb: outcome.max_rss_kb,
                 spec_hash: self.study.spec_hash.clone(),
             };
-            let mut record = record;
-            let mut next = next;
             if dir.is_dir()
                 && let Err(e) = rundir::write_result(&dir, &file)
             {

@@ -33,10 +33,7 @@ pub fn run(
     if jobs == Some(0) {
         return Err(crate::cmd::UsageError("--jobs must be at least 1".into()).into());
     }
-    let dir = store_dir_for(file, store);
-    let db = dir.join(STORE_FILE);
-    let mut store =
-        SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
+    let (dir, db, mut store) = open_store(file, store)?;
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, cancel.clone())
@@ -100,14 +97,24 @@ pub fn run(
     })
 }
 
+/// Opens (creating if needed) the store for the study file `file`; returns its
+/// directory, database path and handle.
+fn open_store(
+    file: &Path,
+    store: Option<&Path>,
+) -> Result<(std::path::PathBuf, std::path::PathBuf, SqliteStore)> {
+    let dir = store_dir_for(file, store);
+    let db = dir.join(STORE_FILE);
+    let handle =
+        SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
+    Ok((dir, db, handle))
+}
+
 /// Plans the study at `file` into its store without executing anything.
 pub fn plan(file: &Path, store: Option<&Path>) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let sim = RunnableSimulator::new(&study)?;
-    let dir = store_dir_for(file, store);
-    let db = dir.join(STORE_FILE);
-    let mut store =
-        SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
+    let (dir, db, mut store) = open_store(file, store)?;
     let _lock = simforge_exec::runner::StudyLock::acquire(&dir.join("locks"), &study.spec.name)?;
     let t = std::time::Instant::now();
     let (planned, new) = simforge_exec::runner::plan_into_store(
