@@ -15,14 +15,14 @@ use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use simforge_core::clock::now_rfc3339;
 use simforge_core::{Plan, RunState, Study};
 use simforge_store::{AttemptRecord, PendingRun, SqliteStore, StoreError, StudyRow, Update};
 
+use crate::attempts::{AttemptEvent, RunEnv, execute_run};
 use crate::pool::{Machine, Slot, slots};
 use crate::progress::Progress;
-use crate::rundir::{self, ResultFile};
-use crate::simulator::{AttemptContext, RunSpec, RunnableSimulator};
+use crate::rundir;
+use crate::simulator::RunnableSimulator;
 
 /// Longest a batch of store updates waits before it is committed.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -30,8 +30,6 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 const FLUSH_BATCH: usize = 2000;
 /// Pending runs loaded from the store at a time.
 const PAGE: u64 = 2000;
-/// Longest wait between retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// How to run a study.
 #[derive(Debug, Clone)]
@@ -249,17 +247,6 @@ fn recover_results(
     Ok(n)
 }
 
-enum Event {
-    Started(Update),
-    Finished {
-        update: Update,
-        state: RunState,
-        retried: bool,
-        done: bool,
-    },
-    Requeued(Update),
-}
-
 /// Runs every unfinished run of `study`. Stops cleanly when `cancel` is set.
 pub fn run_study(
     store: &mut SqliteStore,
@@ -344,7 +331,7 @@ fn execute(
     let guardian = guardian.as_ref();
     let (job_tx, job_rx) = mpsc::sync_channel::<PendingRun>(slots.len());
     let job_rx = Arc::new(Mutex::new(job_rx));
-    let (ev_tx, ev_rx) = mpsc::channel::<Event>();
+    let (ev_tx, ev_rx) = mpsc::channel::<AttemptEvent>();
     let mut progress = Progress::new(opts.progress, todo);
     // Set when no new run may start (max_failures reached): queued jobs are handed back.
     let draining = AtomicBool::new(false);
@@ -364,15 +351,17 @@ fn execute(
             let gpus = slot.gpus.clone();
             let (runs_root, draining, failures) = (&opts.runs_root, &draining, &failures);
             scope.spawn(move || {
-                let worker = Worker {
+                let env = RunEnv {
                     study,
                     sim: &sim,
                     runs_root,
                     host: &host,
                     gpus: &gpus,
                     cancel: &cancel,
-                    events: &ev_tx,
                     guardian,
+                };
+                let mut emit = |e: AttemptEvent| {
+                    let _ = ev_tx.send(e);
                 };
                 loop {
                     let job = match job_rx.lock() {
@@ -385,11 +374,11 @@ fn execute(
                                 || max_failures
                                     .is_some_and(|m| failures.load(Ordering::SeqCst) >= m) =>
                         {
-                            let _ =
-                                ev_tx.send(Event::Requeued(Update::Requeued { run_id: job.id }));
+                            let _ = ev_tx
+                                .send(AttemptEvent::Requeued(Update::Requeued { run_id: job.id }));
                         }
                         Ok(job) => {
-                            if worker.run(job) {
+                            if execute_run(&env, job, &mut emit) {
                                 failures.fetch_add(1, Ordering::SeqCst);
                             }
                         }
@@ -446,12 +435,12 @@ fn execute(
             };
             for ev in first.into_iter().chain(ev_rx.try_iter()) {
                 match ev {
-                    Event::Started(u) => updates.push(u),
-                    Event::Requeued(u) => {
+                    AttemptEvent::Started(u) => updates.push(u),
+                    AttemptEvent::Requeued(u) => {
                         updates.push(u);
                         in_flight -= 1;
                     }
-                    Event::Finished {
+                    AttemptEvent::Finished {
                         update,
                         state,
                         retried,
@@ -527,147 +516,4 @@ fn coalesce(updates: Vec<Update>) -> Vec<Update> {
             _ => true,
         })
         .collect()
-}
-
-struct Worker<'a> {
-    study: &'a Study,
-    sim: &'a RunnableSimulator,
-    runs_root: &'a Path,
-    host: &'a str,
-    gpus: &'a [u32],
-    cancel: &'a AtomicBool,
-    events: &'a mpsc::Sender<Event>,
-    guardian: Option<&'a crate::guardian::Guardian>,
-}
-
-impl Worker<'_> {
-    /// Runs every attempt of one run; returns whether it failed for good.
-    fn run(&self, job: PendingRun) -> bool {
-        let res = &self.study.resources;
-        let dir = rundir::run_dir(self.runs_root, &job.id);
-        let spec = RunSpec {
-            id: job.id.clone(),
-            index: job.index,
-            replicate: job.replicate,
-            seed: job.seed,
-            params: job.params,
-        };
-        let mut backoff = res.backoff;
-        for k in 0..=res.retries {
-            if self.cancel.load(Ordering::Relaxed) {
-                let _ = self.events.send(Event::Requeued(Update::Requeued {
-                    run_id: spec.id.clone(),
-                }));
-                return false;
-            }
-            let attempt = job.attempts + k + 1;
-            let started_at = now_rfc3339();
-            let t0 = Instant::now();
-            let _ = self.events.send(Event::Started(Update::Started {
-                run_id: spec.id.clone(),
-                attempt,
-                started_at: started_at.clone(),
-                host: self.host.to_string(),
-            }));
-            let outcome = match rundir::prepare(&dir, attempt) {
-                Ok(()) => {
-                    let ctx = AttemptContext {
-                        study: self.study,
-                        dir: &dir,
-                        attempt,
-                        gpus: self.gpus,
-                        cancel: self.cancel,
-                        guardian: self.guardian,
-                    };
-                    self.sim.attempt(&spec, &ctx)
-                }
-                Err(e) => crate::simulator::AttemptOutcome {
-                    state: RunState::Failed,
-                    reason: Some(format!(
-                        "cannot prepare run directory {}: {e}",
-                        dir.display()
-                    )),
-                    metrics: Default::default(),
-                    exit_code: None,
-                    signal: None,
-                    max_rss_kb: None,
-                },
-            };
-            tracing::debug!(run = %spec.id, attempt, state = %outcome.state, reason = ?outcome.reason, "attempt finished");
-            let finished_at = now_rfc3339();
-            let duration_s = t0.elapsed().as_secs_f64();
-            let last = k == res.retries;
-            let mut next = match outcome.state {
-                RunState::Succeeded => RunState::Succeeded,
-                RunState::Cancelled => RunState::Pending,
-                s if last => s,
-                _ => RunState::Pending,
-            };
-            let mut record = AttemptRecord {
-                run_id: spec.id.clone(),
-                attempt,
-                state: outcome.state,
-                started_at,
-                finished_at,
-                duration_s,
-                exit_code: outcome.exit_code,
-                signal: outcome.signal,
-                reason: outcome.reason.clone(),
-                host: self.host.to_string(),
-                max_rss_kb: outcome.max_rss_kb,
-                metrics: outcome.metrics.clone(),
-                spec_hash: self.study.spec_hash.clone(),
-            };
-            let file = ResultFile {
-                run_id: spec.id.clone(),
-                study: self.study.spec.name.clone(),
-                attempt,
-                state: outcome.state.as_str().into(),
-                reason: outcome.reason,
-                metrics: outcome.metrics,
-                params: spec.params.clone(),
-                seed: spec.seed,
-                exit_code: outcome.exit_code,
-                signal: outcome.signal,
-                started_at: record.started_at.clone(),
-                finished_at: record.finished_at.clone(),
-                duration_s,
-                host: self.host.to_string(),
-                max_rss_kb: outcome.max_rss_kb,
-                spec_hash: self.study.spec_hash.clone(),
-            };
-            if dir.is_dir()
-                && let Err(e) = rundir::write_result(&dir, &file)
-            {
-                record.state = RunState::Failed;
-                record.reason = Some(format!("cannot write result.json: {e}"));
-                next = if last {
-                    RunState::Failed
-                } else {
-                    RunState::Pending
-                };
-            }
-            let cancelled = outcome.state == RunState::Cancelled;
-            let done = next != RunState::Pending || cancelled;
-            let _ = self.events.send(Event::Finished {
-                update: Update::Finished {
-                    record,
-                    run_state: next,
-                },
-                state: next,
-                retried: !done,
-                done,
-            });
-            if done {
-                return matches!(next, RunState::Failed | RunState::TimedOut);
-            }
-            // Back off before the next attempt, waking early on cancellation.
-            let until = Instant::now() + backoff;
-            while Instant::now() < until && !self.cancel.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(20).min(backoff));
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-        false
-    }
 }
