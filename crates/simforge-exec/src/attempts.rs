@@ -138,6 +138,7 @@ pub fn execute_run(env: &RunEnv<'_>, job: PendingRun, emit: &mut dyn FnMut(Attem
             study: env.study.spec.name.clone(),
             attempt,
             state: outcome.state.as_str().into(),
+            run_state: Some(next.as_str().into()),
             reason: outcome.reason,
             metrics: outcome.metrics,
             params: spec.params.clone(),

@@ -6,6 +6,7 @@
 //! directory with its atomic `result.json` (`rundir`).
 
 pub mod attempts;
+pub mod bundle;
 pub mod guardian;
 pub mod outputs;
 pub mod pool;

@@ -28,8 +28,13 @@ pub struct ResultFile {
     pub study: String,
     /// Attempt number.
     pub attempt: u32,
-    /// `succeeded`, `failed`, `timed_out` or `cancelled`.
+    /// Outcome of this attempt: `succeeded`, `failed`, `timed_out` or `cancelled`.
     pub state: String,
+    /// Where the run went after this attempt: `pending` when another attempt
+    /// follows, otherwise its final state. Lets recovery tell a settled failure
+    /// from an attempt that was about to be retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_state: Option<String>,
     /// Why the attempt failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -161,6 +166,7 @@ mod tests {
             study: "s".into(),
             attempt: 1,
             state: "succeeded".into(),
+            run_state: Some("succeeded".into()),
             reason: None,
             metrics: serde_json::json!({"y": 1.5})
                 .as_object()

@@ -21,7 +21,7 @@ use simforge_store::{AttemptRecord, PendingRun, SqliteStore, StoreError, StudyRo
 use crate::attempts::{AttemptEvent, RunEnv, execute_run};
 use crate::pool::{Machine, Slot, slots};
 use crate::progress::Progress;
-use crate::rundir;
+use crate::rundir::{self, ResultFile};
 use crate::simulator::RunnableSimulator;
 
 /// Longest a batch of store updates waits before it is committed.
@@ -110,6 +110,9 @@ pub enum ExecError {
         /// Lock file.
         lock: String,
     },
+    /// A bundle manifest or task is unusable.
+    #[error("{0}")]
+    Bundle(String),
     /// Filesystem error.
     #[error("{context}: {source}")]
     Io {
@@ -198,9 +201,46 @@ pub fn plan_into_store(
     Ok((stats.planned, stats.new))
 }
 
-/// Ingests succeeded `result.json` files of runs the store does not yet count
-/// as succeeded. Returns how many were recovered.
-fn recover_results(
+/// The store update for a result file whose run is settled: succeeded, or
+/// failed / timed out with no attempt left. `None` for anything else (an
+/// attempt that was to be retried, a cancelled one): that run executes again.
+fn settled_update(r: ResultFile) -> Option<Update> {
+    let attempt_state: RunState = r.state.parse().ok()?;
+    let run_state: RunState = match (&r.run_state, attempt_state) {
+        (_, RunState::Succeeded) => RunState::Succeeded,
+        (Some(s), _) => s.parse().ok()?,
+        (None, _) => return None,
+    };
+    if !matches!(
+        run_state,
+        RunState::Succeeded | RunState::Failed | RunState::TimedOut
+    ) {
+        return None;
+    }
+    Some(Update::Finished {
+        record: AttemptRecord {
+            run_id: r.run_id,
+            attempt: r.attempt,
+            state: attempt_state,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_s: r.duration_s,
+            exit_code: r.exit_code,
+            signal: r.signal,
+            reason: r.reason,
+            host: r.host,
+            max_rss_kb: r.max_rss_kb,
+            metrics: r.metrics,
+            spec_hash: r.spec_hash,
+        },
+        run_state,
+    })
+}
+
+/// Ingests the `result.json` files of settled runs (succeeded, or failed for
+/// good) that the store does not know as settled — written by a runner that died
+/// before recording them, or by a cluster task. Returns how many were recovered.
+pub fn recover_results(
     store: &mut SqliteStore,
     study: &Study,
     runs_root: &Path,
@@ -220,25 +260,18 @@ fn recover_results(
             continue;
         }
         match rundir::read_result(&entry.path(), &name) {
-            Ok(r) if r.state == "succeeded" => updates.push(Update::Finished {
-                record: AttemptRecord {
-                    run_id: r.run_id,
-                    attempt: r.attempt,
-                    state: RunState::Succeeded,
-                    started_at: r.started_at,
-                    finished_at: r.finished_at,
-                    duration_s: r.duration_s,
-                    exit_code: r.exit_code,
-                    signal: r.signal,
-                    reason: None,
-                    host: r.host,
-                    max_rss_kb: r.max_rss_kb,
-                    metrics: r.metrics,
-                    spec_hash: r.spec_hash,
-                },
-                run_state: RunState::Succeeded,
-            }),
-            Ok(_) | Err(rundir::ResultFileError::Missing) => {}
+            // A result whose attempt the store already recorded is old news: the
+            // run was put back to pending on purpose (`--retry-failed`).
+            Ok(r)
+                if store
+                    .last_recorded_attempt(&r.run_id)?
+                    .is_some_and(|a| a >= r.attempt) => {}
+            Ok(r) => {
+                if let Some(update) = settled_update(r) {
+                    updates.push(update);
+                }
+            }
+            Err(rundir::ResultFileError::Missing) => {}
             Err(e) => tracing::warn!("ignoring {e}; the run will execute again"),
         }
     }

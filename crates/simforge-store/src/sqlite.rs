@@ -556,6 +556,14 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// The highest attempt number recorded as finished for a run, if any.
+    pub fn last_recorded_attempt(&self, run_id: &str) -> Result<Option<u32>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT max(attempt) FROM attempts WHERE run_id = ?1")?;
+        Ok(stmt.query_row(params![run_id], |r| r.get::<_, Option<u32>>(0))?)
+    }
+
     /// Runs of the current plan that are not yet succeeded (for result recovery).
     pub fn unfinished_ids(&self, study: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(

@@ -135,4 +135,14 @@ pub enum Command {
     },
     /// Print the JSON Schema of study files.
     Schema,
+    /// Execute one bundle of a bundle manifest (what a cluster task runs; it
+    /// writes result.json files and never touches the store).
+    #[command(hide = true)]
+    ExecBundle {
+        /// The manifest written by the coordinator.
+        manifest: PathBuf,
+        /// Bundle index (default: $SLURM_ARRAY_TASK_ID).
+        #[arg(long, env = "SLURM_ARRAY_TASK_ID")]
+        task: usize,
+    },
 }

@@ -294,6 +294,11 @@ fn damaged_run_state_is_recovered_or_reported() {
     let rj = runs.join(&ids[0]).join("result.json");
     let text = std::fs::read_to_string(&rj).unwrap();
     std::fs::write(&rj, &text[..text.len() / 3]).unwrap();
+    // A coordinator that died before recording these two also left no attempt rows.
+    for id in &ids[..2] {
+        conn.execute("DELETE FROM attempts WHERE run_id = ?1", [id])
+            .unwrap();
+    }
     // Run 1: not recorded, but its result.json is intact: it is ingested, not re-run.
     conn.execute("UPDATE runs SET state = 'pending' WHERE id = ?1", [&ids[1]])
         .unwrap();

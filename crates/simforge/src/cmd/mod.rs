@@ -50,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Report { study, output } => {
             export::report(store, study.as_deref(), output.as_deref())
         }
+        Command::ExecBundle { manifest, task } => run::exec_bundle(&manifest, task),
         Command::Schema => {
             println!(
                 "{}",

@@ -97,6 +97,29 @@ pub fn run(
     })
 }
 
+/// Executes bundle `task` of the manifest at `path`; exit code 1 if any of its
+/// runs failed, 130 if stopped (scancel sends SIGTERM).
+pub fn exec_bundle(path: &Path, task: usize) -> Result<u8> {
+    let manifest = simforge_exec::bundle::BundleManifest::read(path)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, cancel.clone())
+            .context("installing the signal handler")?;
+    }
+    let o = simforge_exec::bundle::run_bundle(&manifest, task, &cancel)?;
+    println!(
+        "bundle {task}: {} succeeded, {} failed, {} timed out, {} unfinished",
+        o.succeeded, o.failed, o.timed_out, o.unfinished
+    );
+    Ok(if o.unfinished > 0 {
+        EXIT_INTERRUPTED
+    } else if o.failed + o.timed_out > 0 {
+        EXIT_RUNS_FAILED
+    } else {
+        0
+    })
+}
+
 /// Opens (creating if needed) the store for the study file `file`; returns its
 /// directory, database path and handle.
 fn open_store(
