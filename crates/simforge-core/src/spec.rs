@@ -36,8 +36,9 @@ pub struct StudySpec {
     /// Stop starting new runs once this many runs have failed for good.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_failures: Option<u64>,
-    /// Where runs execute: `local` (default).
+    /// Where runs execute: `local` (default) or `{slurm: {...}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<BackendSchema>")]
     pub backend: Option<serde_json::Value>,
 }
 
@@ -285,13 +286,92 @@ pub struct ResourcesSpec {
 }
 
 /// A number, or a string with a unit (`10m`, `2GiB`).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Quantity {
     /// Plain number (seconds or bytes).
     Number(f64),
     /// Number with a unit.
     Text(String),
+}
+
+/// The shapes `backend:` accepts (for the JSON Schema; checked in `study`).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum BackendSchema {
+    /// `local`.
+    Name(String),
+    /// `{slurm: {...}}`.
+    Slurm {
+        /// SLURM settings.
+        slurm: SlurmSpec,
+    },
+}
+
+/// How a study runs on a SLURM cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSpec {
+    /// `array` (default): job arrays whose tasks run bundles of runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SlurmMode>,
+    /// `--partition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// `--account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// `--qos`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qos: Option<String>,
+    /// `--constraint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+    /// Wall time of one array task (default: the bundle's runs at `resources.time`
+    /// each, plus 5 minutes; 1 hour without `resources.time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Quantity>,
+    /// `--cpus-per-task` (default: `resources.cpus`, rounded up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus_per_task: Option<u32>,
+    /// `--mem` (default: `resources.memory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem: Option<Quantity>,
+    /// `--gpus-per-task` (default: `resources.gpus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
+    /// `--gres`, e.g. `gpu:a100:1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gres: Option<String>,
+    /// Runs per array task (default: chosen so a task lasts about `task_minutes`,
+    /// from the median duration of runs already done; 1 without history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<u32>,
+    /// Target length of an array task when choosing `bundle` (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_minutes: Option<f64>,
+    /// At most this many tasks of an array run at once (`%N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_throttle: Option<u32>,
+    /// The cluster's MaxArraySize (default 1001, SLURM's default); larger
+    /// submissions are split into several arrays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_array_size: Option<u32>,
+    /// Extra `#SBATCH` options, e.g. `--exclusive`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<String>,
+    /// Shell lines run before simforge in each task (module loads, environments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<String>,
+}
+
+/// SLURM execution modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SlurmMode {
+    /// Job arrays; each task runs a bundle of runs.
+    Array,
 }
 
 /// The JSON Schema of study files, for editors and `simforge schema`.

@@ -11,7 +11,7 @@ use crate::source::{Document, SourceMap, join_index, join_key, parse_document};
 use crate::space::{Domain, Parameter, ParameterSpace, tidy};
 use crate::spec::{
     CommandSpec, DesignSpec, Maximin, NumberKind, ParameterSpec, Quantity, SamplerKind, Scale,
-    StudySpec,
+    SlurmSpec, StudySpec,
 };
 use crate::units::{parse_bytes, parse_duration};
 
@@ -41,6 +41,8 @@ pub struct Study {
     pub design: Design,
     /// Checked resources and failure policy.
     pub resources: Resources,
+    /// Where runs execute.
+    pub backend: Backend,
     /// Hash of the spec (and any table file) — part of every result's provenance.
     pub spec_hash: String,
 }
@@ -110,6 +112,30 @@ pub enum DesignMethod {
     },
 }
 
+/// Where a study's runs execute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    /// The local slot pool.
+    Local,
+    /// A SLURM cluster.
+    Slurm(SlurmBackend),
+}
+
+/// Checked SLURM settings, with defaults taken from the study's resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlurmBackend {
+    /// The settings as written.
+    pub spec: SlurmSpec,
+    /// Wall time of one array task, if given.
+    pub time: Option<Duration>,
+    /// Memory per task in bytes, if known.
+    pub mem: Option<u64>,
+    /// `--cpus-per-task`.
+    pub cpus_per_task: u32,
+    /// GPUs per task.
+    pub gpus: u32,
+}
+
 /// Checked per-run resources and failure policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resources {
@@ -145,7 +171,7 @@ pub fn parse_study(path: &Path, text: &str) -> Result<Study, Diagnostics> {
     let mut doc = parse_document(path, text)?;
     normalise_constants(&mut doc.value);
     let spec: StudySpec = serde_path_to_error::deserialize(doc.value.clone())
-        .map_err(|e| serde_diagnostic(&doc.source, &e))?;
+        .map_err(|e| serde_diagnostic(&doc.source, "", &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
         PathBuf::from(".")
@@ -174,9 +200,10 @@ fn normalise_constants(value: &mut Value) {
 /// Turns a serde error with its field path into a located diagnostic with a hint.
 fn serde_diagnostic(
     source: &SourceMap,
+    prefix: &str,
     err: &serde_path_to_error::Error<serde_json::Error>,
 ) -> Diagnostics {
-    let mut path = String::new();
+    let mut path = prefix.to_string();
     for seg in err.path().iter() {
         use serde_path_to_error::Segment;
         match seg {
@@ -306,7 +333,7 @@ impl Checker<'_> {
         self.check_simulator(&spec);
         let resources = self.check_resources(&spec);
         self.check_metrics(&spec);
-        self.check_backend(&spec);
+        let backend = self.check_backend(&spec, &resources);
         let (design, table_text) = self.check_design(&spec.design, &space);
         if !self.diags.is_empty() {
             return Err(Diagnostics(self.diags));
@@ -328,6 +355,7 @@ impl Checker<'_> {
             space,
             design,
             resources,
+            backend,
             spec_hash,
         })
     }
@@ -816,21 +844,134 @@ impl Checker<'_> {
         }
     }
 
-    fn check_backend(&mut self, spec: &StudySpec) {
-        let name = match &spec.backend {
-            None => return,
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Object(m)) if m.len() == 1 => m.keys().next().cloned().unwrap_or_default(),
-            Some(_) => String::from("?"),
+    fn check_backend(&mut self, spec: &StudySpec, resources: &Resources) -> Backend {
+        let (name, body) = match &spec.backend {
+            None => return Backend::Local,
+            Some(Value::String(s)) => (s.clone(), None),
+            Some(Value::Object(m)) if m.len() == 1 => {
+                let (k, v) = m
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .unwrap_or_default();
+                (k, Some(v))
+            }
+            Some(_) => (String::from("?"), None),
         };
-        if name != "local" {
+        match (name.as_str(), body) {
+            ("local", None) => Backend::Local,
+            ("local", Some(Value::Object(m))) if m.is_empty() => Backend::Local,
+            ("slurm", body) => {
+                let body = match body {
+                    None | Some(Value::Null) => Value::Object(Default::default()),
+                    Some(v) => v,
+                };
+                match serde_path_to_error::deserialize::<_, SlurmSpec>(body) {
+                    Ok(spec) => self.check_slurm(spec, resources),
+                    Err(e) => {
+                        self.diags
+                            .extend(serde_diagnostic(&self.doc.source, "backend.slurm", &e).0);
+                        Backend::Local
+                    }
+                }
+            }
+            _ => {
+                let mut d = self
+                    .doc
+                    .source
+                    .error_at("backend", format!("unknown backend `{name}`"))
+                    .expected("`local` or `{slurm: {partition: ..., ...}}`");
+                if let Some(s) = did_you_mean(&name, ["local", "slurm"]) {
+                    d = d.hint(format!("did you mean `{s}`?"));
+                }
+                self.diags.push(d);
+                Backend::Local
+            }
+        }
+    }
+
+    fn check_slurm(&mut self, spec: SlurmSpec, resources: &Resources) -> Backend {
+        let time = match &spec.time {
+            Some(q) => self.duration("backend.slurm.time", q),
+            None => None,
+        };
+        let mem = match &spec.mem {
+            Some(q) => self.bytes("backend.slurm.mem", q),
+            None => resources.memory,
+        };
+        if spec.bundle == Some(0) {
             self.err(
-                "backend",
-                format!("backend `{name}` is not available in this version"),
-                "`local`",
-                "run the study with `backend: local`; cluster backends come with `simforge` server and SLURM support",
+                "backend.slurm.bundle",
+                "a bundle of zero runs",
+                "a count ≥ 1",
+                "",
             );
         }
+        if spec.array_throttle == Some(0) {
+            self.err(
+                "backend.slurm.array_throttle",
+                "a throttle of zero tasks",
+                "a count ≥ 1",
+                "",
+            );
+        }
+        if spec.max_array_size.is_some_and(|m| m < 2) {
+            self.err(
+                "backend.slurm.max_array_size",
+                "MaxArraySize below 2",
+                "the cluster's MaxArraySize (`scontrol show config`)",
+                "",
+            );
+        }
+        if spec
+            .task_minutes
+            .is_some_and(|m| !(m > 0.0 && m.is_finite()))
+        {
+            self.err(
+                "backend.slurm.task_minutes",
+                "a non-positive task length",
+                "minutes > 0, e.g. 5",
+                "",
+            );
+        }
+        for (i, line) in spec.extra.iter().enumerate() {
+            if !line.starts_with('-') || line.contains('\n') {
+                self.err(
+                    &join_index("backend.slurm.extra", i),
+                    format!("`{line}` is not an sbatch option"),
+                    "an option such as `--exclusive` or `--mail-type=END` (without `#SBATCH`)",
+                    "",
+                );
+            }
+        }
+        for (key, value) in [
+            ("partition", &spec.partition),
+            ("account", &spec.account),
+            ("qos", &spec.qos),
+            ("constraint", &spec.constraint),
+            ("gres", &spec.gres),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.is_empty() || v.contains(char::is_whitespace))
+            {
+                self.err(
+                    &format!("backend.slurm.{key}"),
+                    format!("invalid {key}"),
+                    "a non-empty value without spaces",
+                    "",
+                );
+            }
+        }
+        Backend::Slurm(SlurmBackend {
+            cpus_per_task: spec
+                .cpus_per_task
+                .unwrap_or(resources.cpus.ceil().max(1.0) as u32),
+            gpus: spec.gpus.unwrap_or(resources.gpus),
+            time,
+            mem,
+            spec,
+        })
     }
 
     fn check_design(

@@ -15,6 +15,7 @@ pub mod progress;
 pub mod rundir;
 pub mod runner;
 pub mod simulator;
+pub mod slurm;
 
 pub use runner::{ExecError, RunOptions, RunSummary, run_study};
 pub use simulator::RunnableSimulator;

@@ -556,6 +556,27 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// Median wall time of the study's succeeded runs, if any ran.
+    pub fn median_duration(&self, study: &str) -> Result<Option<f64>, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM runs WHERE study = ?1 AND state = 'succeeded' AND duration_s IS NOT NULL",
+            params![study],
+            |r| r.get(0),
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT duration_s FROM runs WHERE study = ?1 AND state = 'succeeded' AND duration_s IS NOT NULL
+                 ORDER BY duration_s LIMIT 1 OFFSET ?2",
+                params![study, n / 2],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The highest attempt number recorded as finished for a run, if any.
     pub fn last_recorded_attempt(&self, run_id: &str) -> Result<Option<u32>, StoreError> {
         let mut stmt = self

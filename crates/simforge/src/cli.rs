@@ -135,6 +135,12 @@ pub enum Command {
     },
     /// Print the JSON Schema of study files.
     Schema,
+    /// SLURM backend tools.
+    Slurm {
+        /// What to do.
+        #[command(subcommand)]
+        command: SlurmCommand,
+    },
     /// Execute one bundle of a bundle manifest (what a cluster task runs; it
     /// writes result.json files and never touches the store).
     #[command(hide = true)]
@@ -144,5 +150,15 @@ pub enum Command {
         /// Bundle index (default: $SLURM_ARRAY_TASK_ID).
         #[arg(long, env = "SLURM_ARRAY_TASK_ID")]
         task: usize,
+    },
+}
+
+/// `simforge slurm` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SlurmCommand {
+    /// Print the sbatch scripts that would run the study's pending runs, without submitting.
+    Script {
+        /// The study file (with `backend: {slurm: ...}`).
+        study: PathBuf,
     },
 }

@@ -4,6 +4,7 @@ mod check;
 mod export;
 mod inspect;
 mod run;
+mod slurm;
 
 use anyhow::Result;
 
@@ -50,6 +51,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Report { study, output } => {
             export::report(store, study.as_deref(), output.as_deref())
         }
+        Command::Slurm {
+            command: crate::cli::SlurmCommand::Script { study },
+        } => slurm::script(&study, store),
         Command::ExecBundle { manifest, task } => run::exec_bundle(&manifest, task),
         Command::Schema => {
             println!(

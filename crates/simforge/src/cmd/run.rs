@@ -30,6 +30,15 @@ pub fn run(
 ) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let sim = RunnableSimulator::new(&study)?;
+    if matches!(study.backend, simforge_core::study::Backend::Slurm(_)) {
+        return Err(crate::cmd::UsageError(format!(
+            "{} uses the SLURM backend; this version prints its job scripts (`simforge slurm script {}`) \
+             but does not submit them yet; set `backend: local` to run here",
+            file.display(),
+            file.display()
+        ))
+        .into());
+    }
     if jobs == Some(0) {
         return Err(crate::cmd::UsageError("--jobs must be at least 1".into()).into());
     }
