@@ -305,7 +305,7 @@ enum BackendSchema {
     /// `{slurm: {...}}`.
     Slurm {
         /// SLURM settings.
-        slurm: SlurmSpec,
+        slurm: Box<SlurmSpec>,
     },
 }
 

@@ -118,7 +118,7 @@ pub enum Backend {
     /// The local slot pool.
     Local,
     /// A SLURM cluster.
-    Slurm(SlurmBackend),
+    Slurm(Box<SlurmBackend>),
 }
 
 /// Checked SLURM settings, with defaults taken from the study's resources.
@@ -963,7 +963,7 @@ impl Checker<'_> {
                 );
             }
         }
-        Backend::Slurm(SlurmBackend {
+        Backend::Slurm(Box::new(SlurmBackend {
             cpus_per_task: spec
                 .cpus_per_task
                 .unwrap_or(resources.cpus.ceil().max(1.0) as u32),
@@ -971,7 +971,7 @@ impl Checker<'_> {
             time,
             mem,
             spec,
-        })
+        }))
     }
 
     fn check_design(
