@@ -16,6 +16,7 @@ pub mod rundir;
 pub mod runner;
 pub mod simulator;
 pub mod slurm;
+pub mod slurm_runner;
 
 pub use runner::{ExecError, RunOptions, RunSummary, run_study};
 pub use simulator::RunnableSimulator;

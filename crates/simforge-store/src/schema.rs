@@ -2,7 +2,7 @@
 //! opening an older store applies the missing migrations in one transaction each.
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migrations in order; `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -58,5 +58,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v2: peak memory per attempt, from the child's resource usage.
     r#"
     ALTER TABLE attempts ADD COLUMN max_rss_kb INTEGER;
+    "#,
+    // v3: cluster submissions, and the job a running run belongs to.
+    r#"
+    ALTER TABLE runs ADD COLUMN job TEXT;
+    CREATE TABLE submissions (
+        job_id TEXT PRIMARY KEY,
+        study TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        submitted_at TEXT NOT NULL,
+        state TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_job ON runs (job) WHERE job IS NOT NULL;
     "#,
 ];

@@ -254,7 +254,7 @@ impl SqliteStore {
     /// Returns how many.
     pub fn requeue_running(&mut self, study: &str) -> Result<u64, StoreError> {
         Ok(self.conn.execute(
-            "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state = 'running'",
+            "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state = 'running' AND job IS NULL",
             params![study],
         )? as u64)
     }
@@ -554,6 +554,87 @@ impl SqliteStore {
             out.push(a);
         }
         Ok(out)
+    }
+
+    /// Records a cluster submission and marks its runs `running` under that job,
+    /// in one transaction.
+    pub fn record_submission(
+        &mut self,
+        study: &str,
+        job_id: &str,
+        manifest: &str,
+        run_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO submissions (job_id, study, manifest, runs, submitted_at, state) VALUES (?1, ?2, ?3, ?4, ?5, 'active')",
+            params![job_id, study, manifest, run_ids.len() as i64, simforge_core::clock::now_rfc3339()],
+        )?;
+        {
+            let mut mark = tx.prepare("UPDATE runs SET state = 'running', job = ?2, host = ?3 WHERE id = ?1 AND state = 'pending'")?;
+            let host = format!("slurm job {job_id}");
+            for id in run_ids {
+                mark.execute(params![id, job_id, host])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Job ids of a study's submissions that have not been closed, oldest first.
+    pub fn active_submissions(&self, study: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT job_id FROM submissions WHERE study = ?1 AND state = 'active' ORDER BY submitted_at, job_id",
+        )?;
+        let ids = stmt
+            .query_map(params![study], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Closes a submission whose job has left the queue. Its runs still
+    /// `running` (the task ended without a result: time limit, node failure,
+    /// scancel) get a failed attempt with `reason` and go back to `pending`, or
+    /// to `failed` once they have had `max_attempts`. Returns how many were lost.
+    pub fn close_submission(
+        &mut self,
+        job_id: &str,
+        state: &str,
+        reason: &str,
+        max_attempts: u32,
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let now = simforge_core::clock::now_rfc3339();
+        let lost: Vec<(String, u32)> = {
+            let mut stmt =
+                tx.prepare("SELECT id, attempts FROM runs WHERE job = ?1 AND state = 'running'")?;
+            stmt.query_map(params![job_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        for (id, attempts) in &lost {
+            let attempt = attempts + 1;
+            tx.execute(
+                "INSERT OR REPLACE INTO attempts (run_id, attempt, state, started_at, finished_at, duration_s, reason, host)
+                 VALUES (?1, ?2, 'failed', ?3, ?3, 0, ?4, ?5)",
+                params![id, attempt, now, reason, format!("slurm job {job_id}")],
+            )?;
+            let next = if attempt >= max_attempts {
+                "failed"
+            } else {
+                "pending"
+            };
+            tx.execute(
+                "UPDATE runs SET state = ?2, attempts = ?3, reason = ?4, job = NULL WHERE id = ?1",
+                params![id, next, attempt, reason],
+            )?;
+        }
+        tx.execute("UPDATE runs SET job = NULL WHERE job = ?1", params![job_id])?;
+        tx.execute(
+            "UPDATE submissions SET state = ?2 WHERE job_id = ?1",
+            params![job_id, state],
+        )?;
+        tx.commit()?;
+        Ok(lost.len() as u64)
     }
 
     /// Median wall time of the study's succeeded runs, if any ran.

@@ -73,6 +73,14 @@ pub enum Command {
         /// Do not write the HTML report and CSV results after the run.
         #[arg(long)]
         no_report: bool,
+        /// SLURM backend: seconds between queue polls (one squeue call each).
+        #[arg(long, default_value_t = 5.0)]
+        poll: f64,
+    },
+    /// Cancel a study's submitted cluster jobs (scancel); their unfinished runs go back to pending.
+    Cancel {
+        /// The study file.
+        study: PathBuf,
     },
     /// Plan a study into the store without executing anything.
     Plan {

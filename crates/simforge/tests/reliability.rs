@@ -375,7 +375,7 @@ fn old_new_and_foreign_stores() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(v, "2");
+    assert_eq!(v, simforge_store::SCHEMA_VERSION.to_string());
     let logs = ok(s.simforge(&["logs", "abc1"]));
     assert!(logs.contains("attempt 1: succeeded"), "{logs}");
     // A store from a newer simforge is refused with a clear message.

@@ -43,14 +43,6 @@ fn scripts_are_printed_split_under_max_array_size() {
         !s.path().join(".simforge").exists(),
         "printing scripts writes nothing"
     );
-    // `run` does not silently run a SLURM study locally.
-    let run = s.simforge(&["run", "study.yaml"]);
-    assert_eq!(run.status.code(), Some(2));
-    assert!(
-        stderr(&run).contains("uses the SLURM backend"),
-        "{}",
-        stderr(&run)
-    );
 }
 
 #[test]

@@ -27,17 +27,12 @@ pub fn run(
     retry_failed: bool,
     progress: ProgressArg,
     no_report: bool,
+    poll: f64,
 ) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let sim = RunnableSimulator::new(&study)?;
-    if matches!(study.backend, simforge_core::study::Backend::Slurm(_)) {
-        return Err(crate::cmd::UsageError(format!(
-            "{} uses the SLURM backend; this version prints its job scripts (`simforge slurm script {}`) \
-             but does not submit them yet; set `backend: local` to run here",
-            file.display(),
-            file.display()
-        ))
-        .into());
+    if let simforge_core::study::Backend::Slurm(slurm) = &study.backend {
+        return run_slurm(file, store, &study, slurm, &sim, retry_failed, poll);
     }
     if jobs == Some(0) {
         return Err(crate::cmd::UsageError("--jobs must be at least 1".into()).into());
@@ -104,6 +99,96 @@ pub fn run(
     } else {
         0
     })
+}
+
+/// Runs a study with `backend: {slurm: ...}`: submits job arrays, polls, ingests.
+fn run_slurm(
+    file: &Path,
+    store: Option<&Path>,
+    study: &simforge_core::Study,
+    slurm: &simforge_core::study::SlurmBackend,
+    sim: &RunnableSimulator,
+    retry_failed: bool,
+    poll: f64,
+) -> Result<u8> {
+    let (dir, db, mut handle) = open_store(file, store)?;
+    let dir = std::path::absolute(&dir).context("resolving the store directory")?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, cancel.clone())
+            .context("installing the Ctrl-C handler")?;
+    }
+    let opts = simforge_exec::slurm_runner::SlurmRunOptions {
+        runs_root: runs_root(&dir, &study.spec.name),
+        store_dir: dir,
+        exe: std::env::current_exe().context("finding the simforge executable")?,
+        poll: std::time::Duration::from_secs_f64(poll.max(0.05)),
+        retry_failed,
+    };
+    let s = simforge_exec::slurm_runner::run_on_slurm(
+        &mut handle,
+        study,
+        slurm,
+        sim,
+        file,
+        &opts,
+        &cancel,
+    )?;
+    println!(
+        "study `{}` on SLURM: {} runs planned ({} new); {} job arrays submitted ({} sbatch, {} squeue calls), {} re-attached; {} results ingested, {} runs lost by their tasks; {:.1}s",
+        study.spec.name,
+        s.planned,
+        s.new,
+        s.submitted_jobs,
+        s.sbatch_calls,
+        s.squeue_calls,
+        s.reattached_jobs,
+        s.harvested,
+        s.lost,
+        s.wall.as_secs_f64()
+    );
+    let totals: Vec<String> = s
+        .totals
+        .iter()
+        .map(|(st, n)| format!("{n} {}", st.as_str()))
+        .collect();
+    println!("study now: {}", totals.join(", "));
+    if !s.top_reasons.is_empty() {
+        println!("most common failure reasons:");
+        for (reason, n) in &s.top_reasons {
+            println!("  {n:>6} × {reason}");
+        }
+    }
+    println!("store:   {}", db.display());
+    if s.interrupted {
+        println!(
+            "interrupted: submitted jobs keep running; run the same command again to re-attach, or `simforge cancel`"
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
+    let failed = s
+        .totals
+        .iter()
+        .any(|(st, n)| matches!(st, RunState::Failed | RunState::TimedOut) && *n > 0);
+    Ok(if failed { EXIT_RUNS_FAILED } else { 0 })
+}
+
+/// Cancels a SLURM study's submitted jobs.
+pub fn cancel(file: &Path, store: Option<&Path>) -> Result<u8> {
+    let study = simforge_core::load_study(file)?;
+    let (dir, _, mut handle) = open_store(file, store)?;
+    let _lock = simforge_exec::runner::StudyLock::acquire(&dir.join("locks"), &study.spec.name)?;
+    let jobs = simforge_exec::slurm_runner::cancel_jobs(&mut handle, &study.spec.name)?;
+    if jobs.is_empty() {
+        println!("study `{}` has no submitted jobs", study.spec.name);
+    } else {
+        println!(
+            "cancelled jobs {} of study `{}`; their unfinished runs are pending again",
+            jobs.join(", "),
+            study.spec.name
+        );
+    }
+    Ok(0)
 }
 
 /// Executes bundle `task` of the manifest at `path`; exit code 1 if any of its

@@ -1,0 +1,271 @@
+//! `simforge run` on a SLURM cluster: submit pending runs as job arrays of
+//! bundles, poll the queue (one `squeue` call per interval, whatever the number
+//! of jobs), ingest each task's `result.json` files, and account for tasks that
+//! ended without results. Submitted job ids live in the store, so a restarted
+//! coordinator re-attaches to its jobs instead of submitting them again.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use simforge_core::study::SlurmBackend;
+use simforge_core::{RunState, Study};
+use simforge_store::SqliteStore;
+
+use crate::bundle::{BundleManifest, BundleRun};
+use crate::runner::{ExecError, StudyLock, plan_into_store, recover_results};
+use crate::simulator::RunnableSimulator;
+use crate::slurm::{DEFAULT_MAX_ARRAY_SIZE, ScriptInput, bundle_size, plan_arrays, sbatch_script};
+
+/// How to run a study on SLURM.
+#[derive(Debug, Clone)]
+pub struct SlurmRunOptions {
+    /// The store directory (absolute; shared with the compute nodes).
+    pub store_dir: PathBuf,
+    /// Directory of run directories (absolute, shared).
+    pub runs_root: PathBuf,
+    /// The simforge executable the tasks run (visible on the compute nodes).
+    pub exe: PathBuf,
+    /// Time between queue polls.
+    pub poll: Duration,
+    /// Re-run failed runs of earlier invocations.
+    pub retry_failed: bool,
+}
+
+/// What one coordinator invocation did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlurmSummary {
+    /// Runs in the plan.
+    pub planned: u64,
+    /// Runs new to the store.
+    pub new: u64,
+    /// Job arrays submitted.
+    pub submitted_jobs: u64,
+    /// Jobs found already submitted by an earlier coordinator.
+    pub reattached_jobs: u64,
+    /// Results ingested from task result files.
+    pub harvested: u64,
+    /// Runs whose task ended without a result.
+    pub lost: u64,
+    /// `sbatch` calls made.
+    pub sbatch_calls: u64,
+    /// `squeue` calls made.
+    pub squeue_calls: u64,
+    /// Runs per state after the invocation.
+    pub totals: Vec<(RunState, u64)>,
+    /// Most common failure reasons.
+    pub top_reasons: Vec<(String, u64)>,
+    /// Stopped by the user (jobs keep running; run again to re-attach).
+    pub interrupted: bool,
+    /// Wall time.
+    pub wall: Duration,
+}
+
+fn slurm_cmd(program: &str, args: &[&str]) -> Result<String, ExecError> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|source| ExecError::Io {
+            context: format!("running `{program}` (is SLURM installed and SLURM_CONF set?)"),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(ExecError::Bundle(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Job ids (array parents) of this study's jobs still in the queue.
+fn queued_jobs(study: &str, calls: &mut u64) -> Result<HashSet<String>, ExecError> {
+    *calls += 1;
+    let out = slurm_cmd(
+        "squeue",
+        &["-h", "--name", &format!("simforge-{study}"), "-o", "%F"],
+    )?;
+    Ok(out
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// Runs `study` on SLURM until every run is settled or the user stops.
+pub fn run_on_slurm(
+    store: &mut SqliteStore,
+    study: &Study,
+    slurm: &SlurmBackend,
+    sim: &RunnableSimulator,
+    study_file: &std::path::Path,
+    opts: &SlurmRunOptions,
+    cancel: &AtomicBool,
+) -> Result<SlurmSummary, ExecError> {
+    let name = study.spec.name.clone();
+    let _lock = StudyLock::acquire(&opts.store_dir.join("locks"), &name)?;
+    let started = Instant::now();
+    let identity = sim.identity();
+    let abs_file = std::path::absolute(study_file).map_err(|source| ExecError::Io {
+        context: "resolving the study file".into(),
+        source,
+    })?;
+    let (planned, new) = plan_into_store(store, study, &identity, &abs_file.display().to_string())?;
+    store.requeue_running(&name)?;
+    store.requeue_cancelled(&name)?;
+    if opts.retry_failed {
+        store.requeue_failed(&name)?;
+    }
+    let mut summary = SlurmSummary {
+        planned,
+        new,
+        ..Default::default()
+    };
+    let max_attempts = study.resources.retries + 1;
+    let base = opts.store_dir.join("slurm").join(&name);
+    let log_dir = base.join("logs");
+    std::fs::create_dir_all(&log_dir).map_err(|source| ExecError::Io {
+        context: format!("creating {}", log_dir.display()),
+        source,
+    })?;
+    std::fs::create_dir_all(&opts.runs_root).map_err(|source| ExecError::Io {
+        context: format!("creating {}", opts.runs_root.display()),
+        source,
+    })?;
+    let mut active: Vec<String> = store.active_submissions(&name)?;
+    summary.reattached_jobs = active.len() as u64;
+    let mut last_poll: Option<Instant> = None;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            summary.interrupted = true;
+            break;
+        }
+        // Ingest what tasks have written so far.
+        summary.harvested += recover_results(store, study, &opts.runs_root)?;
+        // Close submissions whose jobs have left the queue.
+        if !active.is_empty() {
+            if let Some(t) = last_poll {
+                let wait = opts.poll.saturating_sub(t.elapsed());
+                sleep_unless(cancel, wait);
+            }
+            last_poll = Some(Instant::now());
+            let queued = queued_jobs(&name, &mut summary.squeue_calls)?;
+            let mut still = Vec::new();
+            for job in active {
+                if queued.contains(&job) {
+                    still.push(job);
+                } else {
+                    // One more harvest before deciding what the job lost.
+                    summary.harvested += recover_results(store, study, &opts.runs_root)?;
+                    summary.lost += store.close_submission(
+                        &job,
+                        "done",
+                        &format!("SLURM job {job} ended without a result for this run (time limit, node failure or scancel)"),
+                        max_attempts,
+                    )?;
+                }
+            }
+            active = still;
+        }
+        // Submit what is pending.
+        let mut runs: Vec<BundleRun> = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.pending_page(&name, cursor, 10_000)?;
+            let Some(last) = page.last() else { break };
+            cursor = Some((last.index, last.replicate));
+            runs.extend(page.into_iter().map(BundleRun::from));
+        }
+        if !runs.is_empty() {
+            let bundle = bundle_size(slurm, store.median_duration(&name)?);
+            let max_array = slurm.spec.max_array_size.unwrap_or(DEFAULT_MAX_ARRAY_SIZE) as usize;
+            let (bundles, arrays) = plan_arrays(runs, bundle, max_array);
+            let n = store.active_submissions(&name)?.len() + summary.submitted_jobs as usize;
+            let manifest_path = base.join(format!(
+                "{}-{}-{}.json",
+                study.spec_hash,
+                std::process::id(),
+                n
+            ));
+            let manifest = BundleManifest {
+                study_file: abs_file.clone(),
+                spec_hash: study.spec_hash.clone(),
+                runs_root: opts.runs_root.clone(),
+                bundles,
+            };
+            manifest.write(&manifest_path)?;
+            let input = ScriptInput {
+                study: &name,
+                slurm,
+                resources: &study.resources,
+                exe: &opts.exe,
+                manifest: &manifest_path,
+                log_dir: &log_dir,
+                bundle,
+            };
+            for (k, tasks) in arrays.iter().enumerate() {
+                let script_path = manifest_path.with_extension(format!("{k}.sbatch"));
+                std::fs::write(&script_path, sbatch_script(&input, tasks)).map_err(|source| {
+                    ExecError::Io {
+                        context: format!("writing {}", script_path.display()),
+                        source,
+                    }
+                })?;
+                summary.sbatch_calls += 1;
+                let out = slurm_cmd(
+                    "sbatch",
+                    &["--parsable", &script_path.display().to_string()],
+                )?;
+                let job = out.trim().split(';').next().unwrap_or("").to_string();
+                if job.is_empty() {
+                    return Err(ExecError::Bundle(format!(
+                        "sbatch printed no job id for {}",
+                        script_path.display()
+                    )));
+                }
+                let ids: Vec<String> = manifest.bundles[tasks.clone()]
+                    .iter()
+                    .flatten()
+                    .map(|r| r.id.clone())
+                    .collect();
+                store.record_submission(&name, &job, &manifest_path.display().to_string(), &ids)?;
+                tracing::info!(job = %job, runs = ids.len(), tasks = tasks.len(), "submitted a job array");
+                active.push(job);
+                summary.submitted_jobs += 1;
+            }
+            last_poll = Some(Instant::now());
+        }
+        if active.is_empty() {
+            break;
+        }
+    }
+    summary.harvested += recover_results(store, study, &opts.runs_root)?;
+    summary.wall = started.elapsed();
+    summary.totals = store.state_counts(&name)?.into_iter().collect();
+    summary.top_reasons = store.failure_reasons(&name, 3)?;
+    Ok(summary)
+}
+
+fn sleep_unless(cancel: &AtomicBool, d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50).min(d));
+    }
+}
+
+/// Cancels every job the store lists as active for `study` (`scancel`) and
+/// closes them; their unfinished runs go back to pending. Returns the job ids.
+pub fn cancel_jobs(store: &mut SqliteStore, study: &str) -> Result<Vec<String>, ExecError> {
+    let jobs = store.active_submissions(study)?;
+    if !jobs.is_empty() {
+        let args: Vec<&str> = jobs.iter().map(String::as_str).collect();
+        slurm_cmd("scancel", &args)?;
+    }
+    for job in &jobs {
+        store.close_submission(job, "cancelled", "cancelled by `simforge cancel`", u32::MAX)?;
+    }
+    Ok(jobs)
+}

@@ -1,0 +1,188 @@
+//! The SLURM backend against a real slurmctld + slurmd (scripts/slurm-cluster.sh).
+//! Needs SIMFORGE_TEST_SLURM_CONF (the cluster's slurm.conf); without it the
+//! tests skip, unless SIMFORGE_REQUIRE_SERVICES=1 makes them fail.
+
+mod common;
+use common::*;
+
+use std::time::{Duration, Instant};
+
+/// The cluster's slurm.conf, or None to skip.
+fn cluster() -> Option<String> {
+    match std::env::var("SIMFORGE_TEST_SLURM_CONF") {
+        Ok(conf) if std::path::Path::new(&conf).is_file() => Some(conf),
+        _ if std::env::var("SIMFORGE_REQUIRE_SERVICES").as_deref() == Ok("1") => {
+            panic!(
+                "SIMFORGE_REQUIRE_SERVICES=1 but SIMFORGE_TEST_SLURM_CONF names no slurm.conf (start scripts/slurm-cluster.sh)"
+            )
+        }
+        _ => {
+            eprintln!("skipping: SIMFORGE_TEST_SLURM_CONF is not set");
+            None
+        }
+    }
+}
+
+fn simforge(s: &Scratch, conf: &str, args: &[&str]) -> std::process::Output {
+    bin()
+        .args(args)
+        .current_dir(s.path())
+        .env("SLURM_CONF", conf)
+        .output()
+        .unwrap()
+}
+
+fn study(s: &Scratch, name: &str, runs: u32, extra_slurm: &str) {
+    s.script(
+        "sim.sh",
+        "echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/counter\"\n\
+         case $SIMFORGE_PARAM_I in 3) echo broken >&2; exit 5;; 4) sleep 30;; esac\n\
+         [ -n \"${SLOW:-}\" ] && sleep \"$SLOW\"\necho y=$SIMFORGE_PARAM_I",
+    );
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: {name}\nsimulator: {{command: [\"./sim.sh\"], outputs: {{keyvalue: stdout}}, env: {{SLOW: \"{{{{ slow }}}}\"}}}}\n\
+             parameters: {{i: {{range: [1, {runs}], type: integer}}, slow: \"\"}}\ndesign: {{sampler: grid}}\n\
+             resources: {{time: 2s, retries: 1, backoff: 10ms}}\n\
+             backend: {{slurm: {{partition: debug, bundle: 3, array_throttle: 4{extra_slurm}}}}}\n"
+        ),
+    );
+}
+
+fn counter(s: &Scratch) -> Vec<String> {
+    std::fs::read_to_string(s.path().join("counter"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn submissions(s: &Scratch) -> i64 {
+    if !s.store_db().exists() {
+        return 0;
+    }
+    rusqlite::Connection::open(s.store_db())
+        .and_then(|c| c.query_row("SELECT count(*) FROM submissions", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
+#[test]
+fn job_arrays_run_bundles_and_record_failures_and_time_limits() {
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    study(&s, "slarr", 12, "");
+    let out = simforge(&s, &conf, &["run", "study.yaml", "--poll", "0.3"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(text.contains("1 job arrays submitted (1 sbatch"), "{text}");
+    assert!(
+        text.contains("study now: 10 succeeded, 1 failed, 1 timed_out"),
+        "{text}"
+    );
+    assert!(text.contains("exit code 5: broken"), "{text}");
+    assert_eq!(
+        counter(&s).len(),
+        14,
+        "12 runs and one retry each for the two bad ones"
+    );
+    // Task logs are written where the script says.
+    let logs = std::fs::read_dir(s.path().join(".simforge/slurm/slarr/logs"))
+        .unwrap()
+        .count();
+    assert_eq!(logs, 4, "12 runs in bundles of 3");
+    // Running again submits nothing.
+    let again = stdout(&simforge(
+        &s,
+        &conf,
+        &["run", "study.yaml", "--poll", "0.3"],
+    ));
+    assert!(again.contains("0 job arrays submitted"), "{again}");
+}
+
+#[test]
+fn a_restarted_coordinator_reattaches_and_cancel_scancels() {
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    study(&s, "slre", 6, "");
+    // Runs of about 1 s (under the 2 s wall time), so the coordinator can be killed mid-array.
+    let text = std::fs::read_to_string(s.path().join("study.yaml")).unwrap();
+    s.write(
+        "study.yaml",
+        &text
+            .replace("slow: \"\"", "slow: \"1\"")
+            .replace("range: [1, 6]", "range: [5, 10]"),
+    );
+    let mut coordinator = bin()
+        .args(["run", "study.yaml", "--poll", "0.3"])
+        .current_dir(s.path())
+        .env("SLURM_CONF", &conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while submissions(&s) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(submissions(&s), 1, "the coordinator submitted its array");
+    coordinator.kill().unwrap(); // SIGKILL: the jobs keep running
+    coordinator.wait().unwrap();
+    let out = simforge(&s, &conf, &["run", "study.yaml", "--poll", "0.3"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("0 job arrays submitted") && text.contains("1 re-attached"),
+        "{text}"
+    );
+    assert!(text.contains("study now: 6 succeeded"), "{text}");
+    let lines = counter(&s);
+    let unique: std::collections::HashSet<_> = lines.iter().collect();
+    assert_eq!((lines.len(), unique.len()), (6, 6), "no run executed twice");
+
+    // `simforge cancel` scancels a submitted array; its runs go back to pending.
+    let s2 = Scratch::new();
+    study(&s2, "slcan", 6, "");
+    let text = std::fs::read_to_string(s2.path().join("study.yaml")).unwrap();
+    s2.write(
+        "study.yaml",
+        &text
+            .replace("slow: \"\"", "slow: \"20\"")
+            .replace("time: 2s", "time: 60s"),
+    );
+    let mut coordinator = bin()
+        .args(["run", "study.yaml", "--poll", "0.3"])
+        .current_dir(s2.path())
+        .env("SLURM_CONF", &conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while submissions(&s2) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    coordinator.kill().unwrap();
+    coordinator.wait().unwrap();
+    let out = ok(simforge(&s2, &conf, &["cancel", "study.yaml"]));
+    assert!(out.contains("cancelled jobs"), "{out}");
+    let c = state_counts(&s2.store_db());
+    assert_eq!(c.get("pending"), Some(&6), "{c:?}");
+    let q = std::process::Command::new("squeue")
+        .args(["-h", "--name", "simforge-slcan"])
+        .env("SLURM_CONF", &conf)
+        .output()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut left = String::from_utf8_lossy(&q.stdout).trim().to_string();
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        let q = std::process::Command::new("squeue")
+            .args(["-h", "--name", "simforge-slcan"])
+            .env("SLURM_CONF", &conf)
+            .output()
+            .unwrap();
+        left = String::from_utf8_lossy(&q.stdout).trim().to_string();
+    }
+    assert!(left.is_empty(), "jobs still queued: {left}");
+}
