@@ -5,6 +5,7 @@
 //! filesystem; it writes `result.json` files that the coordinator ingests, so the
 //! coordinator stays the only writer of the store.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::ops::Range;
 use std::path::Path;
@@ -168,6 +169,40 @@ pub fn sbatch_script(input: &ScriptInput<'_>, tasks: &Range<usize>) -> String {
     out
 }
 
+/// The SLURM state of each array task of one job, from `scontrol show job -o`
+/// output (one line per task record). Pending or cancelled-before-start tasks
+/// share one record whose `ArrayTaskId` is a list of ranges such as
+/// `2-5%2` or `1,3,7-9`; each task in it gets the record's state.
+pub fn array_task_states(scontrol: &str) -> HashMap<usize, String> {
+    let mut out = HashMap::new();
+    for line in scontrol.lines() {
+        let field = |key: &str| line.split_whitespace().find_map(|w| w.strip_prefix(key));
+        let (Some(ids), Some(state)) = (field("ArrayTaskId="), field("JobState=")) else {
+            continue;
+        };
+        for task in array_task_ids(ids) {
+            out.insert(task, state.to_string());
+        }
+    }
+    out
+}
+
+/// Expands a SLURM array index list (`0-3,7,9-11%4`; the `%N` throttle is
+/// ignored). Malformed parts are skipped: this reads SLURM's own output.
+pub fn array_task_ids(list: &str) -> Vec<usize> {
+    let list = list.split('%').next().unwrap_or_default();
+    let mut out = Vec::new();
+    for part in list.split(',') {
+        let mut ends = part.splitn(2, '-').map(str::parse::<usize>);
+        match (ends.next(), ends.next()) {
+            (Some(Ok(a)), None) => out.push(a),
+            (Some(Ok(a)), Some(Ok(b))) if a <= b => out.extend(a..=b),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +240,24 @@ mod tests {
             params: Default::default(),
             attempts: 0,
         }
+    }
+
+    #[test]
+    fn task_states_expand_ranges_of_pending_tasks() {
+        let out = "JobId=14 ArrayJobId=14 ArrayTaskId=2-5%2 JobState=CANCELLED Reason=None\n\
+                   JobId=16 ArrayJobId=14 ArrayTaskId=1 JobState=TIMEOUT Reason=None\n\
+                   JobId=15 ArrayJobId=14 ArrayTaskId=0 JobState=COMPLETED Reason=None\n";
+        let s = array_task_states(out);
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[&0], "COMPLETED");
+        assert_eq!(s[&1], "TIMEOUT");
+        assert!((2..=5).all(|t| s[&t] == "CANCELLED"));
+        assert_eq!(array_task_ids("1,3,7-9"), vec![1, 3, 7, 8, 9]);
+        assert_eq!(
+            array_task_ids("5-2,x,4"),
+            vec![4],
+            "malformed parts are skipped"
+        );
     }
 
     #[test]

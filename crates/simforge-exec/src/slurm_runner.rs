@@ -4,7 +4,7 @@
 //! ended without results. Submitted job ids live in the store, so a restarted
 //! coordinator re-attaches to its jobs instead of submitting them again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +53,8 @@ pub struct SlurmSummary {
     pub sbatch_calls: u64,
     /// `squeue` calls made.
     pub squeue_calls: u64,
+    /// `scontrol` calls made (one per finished job that lost runs).
+    pub scontrol_calls: u64,
     /// Runs per state after the invocation.
     pub totals: Vec<(RunState, u64)>,
     /// Most common failure reasons.
@@ -160,12 +162,10 @@ pub fn run_on_slurm(
                 } else {
                     // One more harvest before deciding what the job lost.
                     summary.harvested += recover_results(store, study, &opts.runs_root)?;
-                    summary.lost += store.close_submission(
-                        &job,
-                        "done",
-                        &format!("SLURM job {job} ended without a result for this run (time limit, node failure or scancel)"),
-                        max_attempts,
-                    )?;
+                    let reasons = lost_reasons(store, &job, &log_dir, &mut summary.scontrol_calls);
+                    let reason_for = |id: &str| reasons.reason(id);
+                    summary.lost +=
+                        store.close_submission(&job, "done", &reason_for, max_attempts)?;
                 }
             }
             active = still;
@@ -231,7 +231,13 @@ pub fn run_on_slurm(
                     .flatten()
                     .map(|r| r.id.clone())
                     .collect();
-                store.record_submission(&name, &job, &manifest_path.display().to_string(), &ids)?;
+                store.record_submission(
+                    &name,
+                    &job,
+                    &manifest_path.display().to_string(),
+                    tasks.start,
+                    &ids,
+                )?;
                 tracing::info!(job = %job, runs = ids.len(), tasks = tasks.len(), "submitted a job array");
                 active.push(job);
                 summary.submitted_jobs += 1;
@@ -247,6 +253,70 @@ pub fn run_on_slurm(
     summary.totals = store.state_counts(&name)?.into_iter().collect();
     summary.top_reasons = store.failure_reasons(&name, 3)?;
     Ok(summary)
+}
+
+/// Why the runs of a finished job that left no result were lost, from the
+/// states SLURM reports for its array tasks (`scontrol show job`).
+struct LostReasons {
+    job: String,
+    log_dir: PathBuf,
+    /// Array task (0-based within the job) of each run.
+    task_of: HashMap<String, usize>,
+    /// SLURM state of each array task, where known.
+    states: HashMap<usize, String>,
+}
+
+impl LostReasons {
+    /// `Some(reason)` for a failed attempt; `None` when the loss was not the
+    /// run's fault (node failure, preemption), so no attempt counts.
+    fn reason(&self, run_id: &str) -> Option<String> {
+        let task = self.task_of.get(run_id).copied();
+        let state = task.and_then(|t| self.states.get(&t)).map(String::as_str);
+        let log = match task {
+            Some(t) => format!("; log {}/{}_{t}.out", self.log_dir.display(), self.job),
+            None => String::new(),
+        };
+        let what = match state {
+            Some("NODE_FAIL" | "PREEMPTED" | "BOOT_FAIL" | "REQUEUED") => return None,
+            Some("TIMEOUT") => "the SLURM task hit its time limit".to_string(),
+            Some("OUT_OF_MEMORY") => "the SLURM task ran out of memory".to_string(),
+            Some("CANCELLED") => "the SLURM task was cancelled".to_string(),
+            Some("COMPLETED") => {
+                "the SLURM task completed without a result for this run".to_string()
+            }
+            Some(other) => format!("the SLURM task ended in state {other}"),
+            None => "the SLURM task ended without a result for this run".to_string(),
+        };
+        Some(format!("{what} (job {}{log})", self.job))
+    }
+}
+
+fn lost_reasons(
+    store: &SqliteStore,
+    job: &str,
+    log_dir: &std::path::Path,
+    calls: &mut u64,
+) -> LostReasons {
+    let mut task_of = HashMap::new();
+    if let Ok((manifest, first)) = store.submission(job)
+        && let Ok(m) = BundleManifest::read(std::path::Path::new(&manifest))
+    {
+        for (t, bundle) in m.bundles.iter().enumerate().skip(first) {
+            for r in bundle {
+                task_of.insert(r.id.clone(), t - first);
+            }
+        }
+    }
+    *calls += 1;
+    let states = slurm_cmd("scontrol", &["show", "job", job, "-o"])
+        .map(|out| crate::slurm::array_task_states(&out))
+        .unwrap_or_default();
+    LostReasons {
+        job: job.to_string(),
+        log_dir: log_dir.to_path_buf(),
+        task_of,
+        states,
+    }
 }
 
 fn sleep_unless(cancel: &AtomicBool, d: Duration) {
@@ -265,7 +335,8 @@ pub fn cancel_jobs(store: &mut SqliteStore, study: &str) -> Result<Vec<String>, 
         slurm_cmd("scancel", &args)?;
     }
     for job in &jobs {
-        store.close_submission(job, "cancelled", "cancelled by `simforge cancel`", u32::MAX)?;
+        // The user's decision, not the runs' fault: no attempt is counted.
+        store.close_submission(job, "cancelled", &|_| None, u32::MAX)?;
     }
     Ok(jobs)
 }

@@ -66,6 +66,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         job_id TEXT PRIMARY KEY,
         study TEXT NOT NULL,
         manifest TEXT NOT NULL,
+        first_task INTEGER NOT NULL,
         runs INTEGER NOT NULL,
         submitted_at TEXT NOT NULL,
         state TEXT NOT NULL

@@ -557,18 +557,22 @@ impl SqliteStore {
     }
 
     /// Records a cluster submission and marks its runs `running` under that job,
-    /// in one transaction.
+    /// in one transaction. `first_task` is the bundle index of the job's array
+    /// task 0 in `manifest`, so a restarted coordinator can map task ids back to
+    /// bundles.
     pub fn record_submission(
         &mut self,
         study: &str,
         job_id: &str,
         manifest: &str,
+        first_task: usize,
         run_ids: &[String],
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO submissions (job_id, study, manifest, runs, submitted_at, state) VALUES (?1, ?2, ?3, ?4, ?5, 'active')",
-            params![job_id, study, manifest, run_ids.len() as i64, simforge_core::clock::now_rfc3339()],
+            "INSERT INTO submissions (job_id, study, manifest, first_task, runs, submitted_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active')",
+            params![job_id, study, manifest, first_task as i64, run_ids.len() as i64, simforge_core::clock::now_rfc3339()],
         )?;
         {
             let mut mark = tx.prepare("UPDATE runs SET state = 'running', job = ?2, host = ?3 WHERE id = ?1 AND state = 'pending'")?;
@@ -592,15 +596,26 @@ impl SqliteStore {
         Ok(ids)
     }
 
-    /// Closes a submission whose job has left the queue. Its runs still
-    /// `running` (the task ended without a result: time limit, node failure,
-    /// scancel) get a failed attempt with `reason` and go back to `pending`, or
-    /// to `failed` once they have had `max_attempts`. Returns how many were lost.
+    /// The manifest path and first bundle index of a submission.
+    pub fn submission(&self, job_id: &str) -> Result<(String, usize), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT manifest, first_task FROM submissions WHERE job_id = ?1",
+            params![job_id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize)),
+        )?)
+    }
+
+    /// Closes a submission whose job has left the queue. Each of its runs still
+    /// `running` ended without a result: `reason_for(run_id)` says why, as
+    /// `Some(reason)` for a failed attempt (the run goes back to `pending`, or to
+    /// `failed` once it has had `max_attempts`), or `None` when the loss was not
+    /// the run's fault (node failure, preemption) and no attempt is counted.
+    /// Returns how many runs were lost.
     pub fn close_submission(
         &mut self,
         job_id: &str,
         state: &str,
-        reason: &str,
+        reason_for: &dyn Fn(&str) -> Option<String>,
         max_attempts: u32,
     ) -> Result<u64, StoreError> {
         let tx = self.conn.transaction()?;
@@ -612,6 +627,13 @@ impl SqliteStore {
                 .collect::<Result<_, _>>()?
         };
         for (id, attempts) in &lost {
+            let Some(reason) = reason_for(id) else {
+                tx.execute(
+                    "UPDATE runs SET state = 'pending', job = NULL WHERE id = ?1",
+                    params![id],
+                )?;
+                continue;
+            };
             let attempt = attempts + 1;
             tx.execute(
                 "INSERT OR REPLACE INTO attempts (run_id, attempt, state, started_at, finished_at, duration_s, reason, host)

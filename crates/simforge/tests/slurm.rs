@@ -186,3 +186,61 @@ fn a_restarted_coordinator_reattaches_and_cancel_scancels() {
     }
     assert!(left.is_empty(), "jobs still queued: {left}");
 }
+
+#[test]
+fn runs_lost_by_a_cancelled_task_are_resubmitted_with_the_reason() {
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    study(&s, "sllost", 6, "");
+    let text = std::fs::read_to_string(s.path().join("study.yaml")).unwrap();
+    s.write(
+        "study.yaml",
+        &text
+            .replace("slow: \"\"", "slow: \"3\"")
+            .replace("time: 2s", "time: 30s")
+            .replace("range: [1, 6]", "range: [5, 10]"),
+    );
+    let coordinator = bin()
+        .args(["run", "study.yaml", "--poll", "0.3"])
+        .current_dir(s.path())
+        .env("SLURM_CONF", &conf)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while submissions(&s) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let job: String = rusqlite::Connection::open(s.store_db())
+        .unwrap()
+        .query_row("SELECT job_id FROM submissions", [], |r| r.get(0))
+        .unwrap();
+    // Someone else cancels the array behind simforge's back.
+    let sc = std::process::Command::new("scancel")
+        .arg(&job)
+        .env("SLURM_CONF", &conf)
+        .status()
+        .unwrap();
+    assert!(sc.success());
+    let out = coordinator.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("2 job arrays submitted"),
+        "the lost runs were resubmitted: {text}"
+    );
+    assert!(text.contains("study now: 6 succeeded"), "{text}");
+    let conn = rusqlite::Connection::open(s.store_db()).unwrap();
+    let reasons: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM attempts WHERE reason LIKE 'the SLURM task was cancelled (job %'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        reasons >= 1,
+        "lost runs carry the task's SLURM state as their reason"
+    );
+}
