@@ -313,7 +313,8 @@ enum BackendSchema {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlurmSpec {
-    /// `array` (default): job arrays whose tasks run bundles of runs.
+    /// `array` (default): job arrays whose tasks run bundles of runs; `pilot`:
+    /// worker jobs that pull runs from the coordinator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SlurmMode>,
     /// `--partition`.
@@ -364,6 +365,44 @@ pub struct SlurmSpec {
     /// Shell lines run before simforge in each task (module loads, environments).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<String>,
+    /// Pilot-mode settings (only with `mode: pilot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pilot: Option<PilotSpec>,
+}
+
+/// Pilot mode: SLURM jobs that each run `simforge worker`, which pulls runs from
+/// the coordinator over HTTP with leases and heartbeats. Suits many short runs:
+/// one job serves hundreds of runs, and a pilot that dies loses none of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PilotSpec {
+    /// Most pilot jobs queued or running at once (default 4). The coordinator
+    /// submits pilots while the backlog needs them, up to this number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    /// Runs one pilot executes at once (default 1). A pilot job asks for this
+    /// many times the per-run CPUs, memory and GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<u32>,
+    /// Wall time of one pilot job (default 1h). A pilot stops taking runs that
+    /// would not finish before it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Quantity>,
+    /// A pilot with nothing to do for this long exits (default 60s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_exit: Option<Quantity>,
+    /// How often a pilot checks in (default 5s). A pilot silent for six
+    /// heartbeats is taken for dead and its runs go back to pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<Quantity>,
+    /// Address the coordinator listens on (default `0.0.0.0:0`: any interface,
+    /// a free port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Base URL the pilots use to reach the coordinator (default
+    /// `http://<this host's name>:<port>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<String>,
 }
 
 /// SLURM execution modes.
@@ -372,6 +411,8 @@ pub struct SlurmSpec {
 pub enum SlurmMode {
     /// Job arrays; each task runs a bundle of runs.
     Array,
+    /// Pilot jobs running `simforge worker`, fed over HTTP.
+    Pilot,
 }
 
 /// The JSON Schema of study files, for editors and `simforge schema`.

@@ -134,6 +134,34 @@ pub struct SlurmBackend {
     pub cpus_per_task: u32,
     /// GPUs per task.
     pub gpus: u32,
+    /// Pilot settings, in pilot mode.
+    pub pilot: Option<PilotSettings>,
+}
+
+/// Checked pilot-mode settings (see [`crate::spec::PilotSpec`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PilotSettings {
+    /// Most pilot jobs at once.
+    pub max: u32,
+    /// Runs one pilot executes at once.
+    pub slots: u32,
+    /// Wall time of a pilot job.
+    pub time: Duration,
+    /// Idle time after which a pilot exits.
+    pub idle_exit: Duration,
+    /// How often a pilot checks in; six missed heartbeats end its leases.
+    pub heartbeat: Duration,
+    /// Where the coordinator listens.
+    pub listen: std::net::SocketAddr,
+    /// Base URL pilots use, if not derived from the host name.
+    pub advertise: Option<String>,
+}
+
+impl SlurmBackend {
+    /// Whether runs go to pilot workers instead of job arrays.
+    pub fn is_pilot(&self) -> bool {
+        self.pilot.is_some()
+    }
 }
 
 /// Checked per-run resources and failure policy.
@@ -963,15 +991,116 @@ impl Checker<'_> {
                 );
             }
         }
+        let pilot = self.check_pilot(&spec);
+        // A pilot job hosts `slots` runs at once: it asks for that many times
+        // the per-run resources unless the user set them.
+        let per = pilot.as_ref().map_or(1, |p| p.slots);
         Backend::Slurm(Box::new(SlurmBackend {
             cpus_per_task: spec
                 .cpus_per_task
-                .unwrap_or(resources.cpus.ceil().max(1.0) as u32),
-            gpus: spec.gpus.unwrap_or(resources.gpus),
+                .unwrap_or(resources.cpus.ceil().max(1.0) as u32 * per),
+            gpus: spec.gpus.unwrap_or(resources.gpus * per),
             time,
-            mem,
+            mem: if spec.mem.is_some() {
+                mem
+            } else {
+                mem.map(|m| m * u64::from(per))
+            },
+            pilot,
             spec,
         }))
+    }
+
+    fn check_pilot(&mut self, spec: &SlurmSpec) -> Option<PilotSettings> {
+        let is_pilot = spec.mode == Some(crate::spec::SlurmMode::Pilot);
+        let Some(p) = spec.pilot.as_ref().filter(|_| is_pilot) else {
+            if spec.pilot.is_some() {
+                self.err(
+                    "backend.slurm.pilot",
+                    "pilot settings without pilot mode",
+                    "`mode: pilot` beside `pilot:`",
+                    "add `mode: pilot`, or remove `pilot:` to run job arrays",
+                );
+            }
+            return is_pilot.then(|| PilotSettings {
+                max: 4,
+                slots: 1,
+                time: Duration::from_secs(3600),
+                idle_exit: Duration::from_secs(60),
+                heartbeat: Duration::from_secs(5),
+                listen: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                advertise: None,
+            });
+        };
+        for (key, v) in [("max", p.max), ("slots", p.slots)] {
+            if v == Some(0) {
+                self.err(
+                    &format!("backend.slurm.pilot.{key}"),
+                    format!("zero {key}"),
+                    "a count ≥ 1",
+                    "",
+                );
+            }
+        }
+        let time = match &p.time {
+            Some(q) => self.duration("backend.slurm.pilot.time", q),
+            None => Some(Duration::from_secs(3600)),
+        };
+        let idle_exit = match &p.idle_exit {
+            Some(q) => self.duration("backend.slurm.pilot.idle_exit", q),
+            None => Some(Duration::from_secs(60)),
+        };
+        let heartbeat = match &p.heartbeat {
+            Some(q) => self
+                .duration("backend.slurm.pilot.heartbeat", q)
+                .filter(|d| {
+                    let ok = *d >= Duration::from_millis(100);
+                    if !ok {
+                        self.err(
+                            "backend.slurm.pilot.heartbeat",
+                            "a heartbeat under 100ms",
+                            "a duration such as `5s`",
+                            "pilots sync at least this often; too short floods the coordinator",
+                        );
+                    }
+                    ok
+                }),
+            None => Some(Duration::from_secs(5)),
+        };
+        let listen = match p.listen.as_deref().unwrap_or("0.0.0.0:0").parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(
+                    "backend.slurm.pilot.listen",
+                    format!(
+                        "`{}` is not an address to listen on",
+                        p.listen.as_deref().unwrap_or("")
+                    ),
+                    "IP:PORT, e.g. `0.0.0.0:7878` (port 0 picks a free one)",
+                    "",
+                );
+                None
+            }
+        };
+        if let Some(a) = &p.advertise
+            && !(a.starts_with("http://") || a.starts_with("https://"))
+        {
+            self.err(
+                "backend.slurm.pilot.advertise",
+                format!("`{a}` is not a URL"),
+                "a base URL such as `http://login1:7878`",
+                "pilots on compute nodes connect to it",
+            );
+        }
+        Some(PilotSettings {
+            max: p.max.unwrap_or(4).max(1),
+            slots: p.slots.unwrap_or(1).max(1),
+            time: time?,
+            idle_exit: idle_exit?,
+            heartbeat: heartbeat?,
+            listen: listen?,
+            advertise: p.advertise.clone(),
+        })
     }
 
     fn check_design(

@@ -133,25 +133,8 @@ pub fn execute_run(env: &RunEnv<'_>, job: PendingRun, emit: &mut dyn FnMut(Attem
             metrics: outcome.metrics.clone(),
             spec_hash: env.study.spec_hash.clone(),
         };
-        let file = ResultFile {
-            run_id: spec.id.clone(),
-            study: env.study.spec.name.clone(),
-            attempt,
-            state: outcome.state.as_str().into(),
-            run_state: Some(next.as_str().into()),
-            reason: outcome.reason,
-            metrics: outcome.metrics,
-            params: spec.params.clone(),
-            seed: spec.seed,
-            exit_code: outcome.exit_code,
-            signal: outcome.signal,
-            started_at: record.started_at.clone(),
-            finished_at: record.finished_at.clone(),
-            duration_s,
-            host: env.host.to_string(),
-            max_rss_kb: outcome.max_rss_kb,
-            spec_hash: env.study.spec_hash.clone(),
-        };
+        let file =
+            ResultFile::from_attempt(&record, next, &env.study.spec.name, &spec.params, spec.seed);
         if dir.is_dir()
             && let Err(e) = rundir::write_result(&dir, &file)
         {

@@ -9,6 +9,7 @@ pub mod attempts;
 pub mod bundle;
 pub mod guardian;
 pub mod outputs;
+pub mod pilot;
 pub mod pool;
 pub mod process;
 pub mod progress;

@@ -67,6 +67,68 @@ pub struct ResultFile {
     pub spec_hash: String,
 }
 
+impl ResultFile {
+    /// The file for one finished attempt of a run.
+    pub fn from_attempt(
+        record: &simforge_store::AttemptRecord,
+        run_state: simforge_core::RunState,
+        study: &str,
+        params: &serde_json::Map<String, serde_json::Value>,
+        seed: u64,
+    ) -> Self {
+        ResultFile {
+            run_id: record.run_id.clone(),
+            study: study.to_string(),
+            attempt: record.attempt,
+            state: record.state.as_str().into(),
+            run_state: Some(run_state.as_str().into()),
+            reason: record.reason.clone(),
+            metrics: record.metrics.clone(),
+            params: params.clone(),
+            seed,
+            exit_code: record.exit_code,
+            signal: record.signal,
+            started_at: record.started_at.clone(),
+            finished_at: record.finished_at.clone(),
+            duration_s: record.duration_s,
+            host: record.host.clone(),
+            max_rss_kb: record.max_rss_kb,
+            spec_hash: record.spec_hash.clone(),
+        }
+    }
+
+    /// The attempt it records and the state its run went to next, or `None`
+    /// when a state does not parse (a file from an unknown version).
+    pub fn into_attempt(self) -> Option<(simforge_store::AttemptRecord, simforge_core::RunState)> {
+        use simforge_core::RunState;
+        let state: RunState = self.state.parse().ok()?;
+        let run_state: RunState = match (&self.run_state, state) {
+            (_, RunState::Succeeded) => RunState::Succeeded,
+            (Some(s), _) => s.parse().ok()?,
+            // Files from before `run_state` existed: only success is certain.
+            (None, _) => return None,
+        };
+        Some((
+            simforge_store::AttemptRecord {
+                run_id: self.run_id,
+                attempt: self.attempt,
+                state,
+                started_at: self.started_at,
+                finished_at: self.finished_at,
+                duration_s: self.duration_s,
+                exit_code: self.exit_code,
+                signal: self.signal,
+                reason: self.reason,
+                host: self.host,
+                max_rss_kb: self.max_rss_kb,
+                metrics: self.metrics,
+                spec_hash: self.spec_hash,
+            },
+            run_state,
+        ))
+    }
+}
+
 /// Why a `result.json` could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultFileError {

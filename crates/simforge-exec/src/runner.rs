@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use simforge_core::{Plan, RunState, Study};
-use simforge_store::{AttemptRecord, PendingRun, SqliteStore, StoreError, StudyRow, Update};
+use simforge_store::{PendingRun, SqliteStore, StoreError, StudyRow, Update};
 
 use crate::attempts::{AttemptEvent, RunEnv, execute_run};
 use crate::pool::{Machine, Slot, slots};
@@ -113,6 +113,9 @@ pub enum ExecError {
     /// A bundle manifest or task is unusable.
     #[error("{0}")]
     Bundle(String),
+    /// The pilot coordinator or a worker's link to it failed.
+    #[error("{0}")]
+    Pilot(String),
     /// Filesystem error.
     #[error("{context}: {source}")]
     Io {
@@ -205,36 +208,12 @@ pub fn plan_into_store(
 /// failed / timed out with no attempt left. `None` for anything else (an
 /// attempt that was to be retried, a cancelled one): that run executes again.
 fn settled_update(r: ResultFile) -> Option<Update> {
-    let attempt_state: RunState = r.state.parse().ok()?;
-    let run_state: RunState = match (&r.run_state, attempt_state) {
-        (_, RunState::Succeeded) => RunState::Succeeded,
-        (Some(s), _) => s.parse().ok()?,
-        (None, _) => return None,
-    };
-    if !matches!(
+    let (record, run_state) = r.into_attempt()?;
+    matches!(
         run_state,
         RunState::Succeeded | RunState::Failed | RunState::TimedOut
-    ) {
-        return None;
-    }
-    Some(Update::Finished {
-        record: AttemptRecord {
-            run_id: r.run_id,
-            attempt: r.attempt,
-            state: attempt_state,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            duration_s: r.duration_s,
-            exit_code: r.exit_code,
-            signal: r.signal,
-            reason: r.reason,
-            host: r.host,
-            max_rss_kb: r.max_rss_kb,
-            metrics: r.metrics,
-            spec_hash: r.spec_hash,
-        },
-        run_state,
-    })
+    )
+    .then_some(Update::Finished { record, run_state })
 }
 
 /// Ingests the `result.json` files of settled runs (succeeded, or failed for

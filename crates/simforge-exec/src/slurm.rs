@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use simforge_core::study::{Resources, SlurmBackend};
+use simforge_core::study::{PilotSettings, Resources, SlurmBackend};
 
 use crate::bundle::BundleRun;
 
@@ -113,32 +113,30 @@ pub struct ScriptInput<'a> {
     pub bundle: usize,
 }
 
-/// The sbatch script of one array covering bundle indices `tasks`. Array indices
-/// start at 0 in every array (they must stay below MaxArraySize); the task adds
-/// the array's offset to find its bundle.
-pub fn sbatch_script(input: &ScriptInput<'_>, tasks: &Range<usize>) -> String {
-    let s = &input.slurm.spec;
+/// The `#SBATCH` lines every simforge job shares, then `set -e` and the
+/// user's setup lines.
+fn script_head(
+    slurm: &SlurmBackend,
+    study: &str,
+    array: &str,
+    output: &str,
+    time: Duration,
+) -> String {
+    let s = &slurm.spec;
     let mut out = String::from("#!/bin/bash\n");
     let mut opt = |line: String| {
         let _ = writeln!(out, "#SBATCH {line}");
     };
-    opt(format!("--job-name=simforge-{}", input.study));
-    let last = tasks.len().saturating_sub(1);
-    match s.array_throttle {
-        Some(t) => opt(format!("--array=0-{last}%{t}")),
-        None => opt(format!("--array=0-{last}")),
-    }
-    opt(format!("--output={}/%A_%a.out", input.log_dir.display()));
-    opt(format!(
-        "--time={}",
-        slurm_time(task_time(input.slurm, input.resources, input.bundle))
-    ));
-    opt(format!("--cpus-per-task={}", input.slurm.cpus_per_task));
-    if let Some(mem) = input.slurm.mem {
+    opt(format!("--job-name=simforge-{study}"));
+    opt(format!("--array={array}"));
+    opt(format!("--output={output}"));
+    opt(format!("--time={}", slurm_time(time)));
+    opt(format!("--cpus-per-task={}", slurm.cpus_per_task));
+    if let Some(mem) = slurm.mem {
         opt(format!("--mem={}M", mem.div_ceil(1024 * 1024)));
     }
-    if input.slurm.gpus > 0 {
-        opt(format!("--gpus-per-task={}", input.slurm.gpus));
+    if slurm.gpus > 0 {
+        opt(format!("--gpus-per-task={}", slurm.gpus));
     }
     for (flag, value) in [
         ("partition", &s.partition),
@@ -159,12 +157,72 @@ pub fn sbatch_script(input: &ScriptInput<'_>, tasks: &Range<usize>) -> String {
         out.push_str(line);
         out.push('\n');
     }
+    out
+}
+
+/// The sbatch script of one array covering bundle indices `tasks`. Array indices
+/// start at 0 in every array (they must stay below MaxArraySize); the task adds
+/// the array's offset to find its bundle.
+pub fn sbatch_script(input: &ScriptInput<'_>, tasks: &Range<usize>) -> String {
+    let last = tasks.len().saturating_sub(1);
+    let array = match input.slurm.spec.array_throttle {
+        Some(t) => format!("0-{last}%{t}"),
+        None => format!("0-{last}"),
+    };
+    let mut out = script_head(
+        input.slurm,
+        input.study,
+        &array,
+        &format!("{}/%A_%a.out", input.log_dir.display()),
+        task_time(input.slurm, input.resources, input.bundle),
+    );
     let _ = writeln!(
         out,
         "exec {} exec-bundle {} --task $((SLURM_ARRAY_TASK_ID + {}))",
         sh_quote(&input.exe.display().to_string()),
         sh_quote(&input.manifest.display().to_string()),
         tasks.start
+    );
+    out
+}
+
+/// What a pilot job script needs.
+pub struct PilotScriptInput<'a> {
+    /// Study name (for the job name).
+    pub study: &'a str,
+    /// SLURM settings (in pilot mode).
+    pub slurm: &'a SlurmBackend,
+    /// Pilot settings.
+    pub pilot: &'a PilotSettings,
+    /// The simforge executable the pilots run.
+    pub exe: &'a Path,
+    /// The coordinator file (URL and token).
+    pub connection: &'a Path,
+    /// Directory for pilot logs.
+    pub log_dir: &'a Path,
+}
+
+/// The sbatch script submitting `count` pilots as one array; each runs
+/// `simforge worker` until the coordinator has nothing left, it idles, or its
+/// wall time nears.
+pub fn pilot_script(input: &PilotScriptInput<'_>, count: u32) -> String {
+    let p = input.pilot;
+    let mut out = script_head(
+        input.slurm,
+        input.study,
+        &format!("0-{}", count.saturating_sub(1)),
+        &format!("{}/pilot-%A_%a.out", input.log_dir.display()),
+        p.time,
+    );
+    let _ = writeln!(
+        out,
+        "exec {} worker --connection {} --id \"${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}\" \\\n  --slots {} --idle-exit {} --wall {}",
+        sh_quote(&input.exe.display().to_string()),
+        sh_quote(&input.connection.display().to_string()),
+        p.slots,
+        p.idle_exit.as_secs_f64(),
+        // SLURM rounds --time up to whole minutes; the worker plans on that.
+        p.time.as_secs().div_ceil(60).max(1) * 60
     );
     out
 }
@@ -215,6 +273,7 @@ mod tests {
             mem: Some(3 << 30),
             cpus_per_task: 2,
             gpus: 1,
+            pilot: None,
         }
     }
 

@@ -47,14 +47,20 @@ pub struct SlurmSummary {
     pub reattached_jobs: u64,
     /// Results ingested from task result files.
     pub harvested: u64,
-    /// Runs whose task ended without a result.
+    /// Runs whose task or pilot ended without a result.
     pub lost: u64,
     /// `sbatch` calls made.
     pub sbatch_calls: u64,
     /// `squeue` calls made.
     pub squeue_calls: u64,
-    /// `scontrol` calls made (one per finished job that lost runs).
+    /// `scontrol` calls made (one per finished job array).
     pub scontrol_calls: u64,
+    /// Pilot workers submitted (pilot mode).
+    pub pilots_submitted: u64,
+    /// Worker syncs answered (pilot mode).
+    pub pilot_syncs: u64,
+    /// Runs held by pilots of an earlier coordinator, adopted on start.
+    pub adopted_leases: u64,
     /// Runs per state after the invocation.
     pub totals: Vec<(RunState, u64)>,
     /// Most common failure reasons.
@@ -65,7 +71,8 @@ pub struct SlurmSummary {
     pub wall: Duration,
 }
 
-fn slurm_cmd(program: &str, args: &[&str]) -> Result<String, ExecError> {
+/// Runs a SLURM client command and returns its standard output.
+pub(crate) fn slurm_cmd(program: &str, args: &[&str]) -> Result<String, ExecError> {
     let out = Command::new(program)
         .args(args)
         .output()
@@ -83,18 +90,138 @@ fn slurm_cmd(program: &str, args: &[&str]) -> Result<String, ExecError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Job ids (array parents) of this study's jobs still in the queue.
-fn queued_jobs(study: &str, calls: &mut u64) -> Result<HashSet<String>, ExecError> {
-    *calls += 1;
-    let out = slurm_cmd(
-        "squeue",
-        &["-h", "--name", &format!("simforge-{study}"), "-o", "%F"],
-    )?;
-    Ok(out
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect())
+/// The study's jobs in SLURM: which are active (recorded in the store, not yet
+/// seen leaving the queue), which of them are pilots, and where their scripts
+/// and logs go.
+pub(crate) struct Submissions {
+    study: String,
+    /// `.simforge/slurm/<study>`: manifests, scripts, the coordinator file.
+    pub base: PathBuf,
+    /// Task and pilot logs.
+    pub log_dir: PathBuf,
+    /// Active job ids (array parents).
+    pub active: Vec<String>,
+    /// Those that are pilot jobs.
+    pub pilots: HashSet<String>,
+    scripts: usize,
+}
+
+impl Submissions {
+    fn load(store: &SqliteStore, study: &str, base: PathBuf) -> Result<Self, ExecError> {
+        let active = store.active_submissions(study)?;
+        let pilots = active
+            .iter()
+            .filter(|j| {
+                store
+                    .submission(j)
+                    .is_ok_and(|(m, _)| m == crate::pilot::coordinator::PILOT_MANIFEST)
+            })
+            .cloned()
+            .collect();
+        Ok(Submissions {
+            study: study.to_string(),
+            log_dir: base.join("logs"),
+            base,
+            active,
+            pilots,
+            scripts: 0,
+        })
+    }
+
+    /// Whether `job` is a pilot job.
+    pub fn is_pilot(&self, job: &str) -> bool {
+        self.pilots.contains(job)
+    }
+
+    /// Tasks of this study's jobs in the queue, per job: one `squeue` call
+    /// however many jobs and tasks there are.
+    pub fn poll(&self, summary: &mut SlurmSummary) -> Result<HashMap<String, usize>, ExecError> {
+        summary.squeue_calls += 1;
+        let out = slurm_cmd(
+            "squeue",
+            &[
+                "-h",
+                "-r",
+                "--name",
+                &format!("simforge-{}", self.study),
+                "-o",
+                "%F",
+            ],
+        )?;
+        let mut tasks = HashMap::new();
+        for job in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            *tasks.entry(job.to_string()).or_insert(0) += 1;
+        }
+        Ok(tasks)
+    }
+
+    /// Active jobs no longer in `queued`.
+    pub fn gone(&self, queued: &HashMap<String, usize>) -> Vec<String> {
+        self.active
+            .iter()
+            .filter(|j| !queued.contains_key(*j))
+            .cloned()
+            .collect()
+    }
+
+    /// Closes a job that left the queue (see `SqliteStore::close_submission`).
+    pub fn close(
+        &mut self,
+        store: &mut SqliteStore,
+        job: &str,
+        reason_for: &dyn Fn(&str) -> Option<String>,
+        max_attempts: u32,
+    ) -> Result<u64, ExecError> {
+        self.active.retain(|j| j != job);
+        Ok(store.close_submission(job, "done", reason_for, max_attempts)?)
+    }
+
+    /// Closes a job array that left the queue: ingests what its tasks wrote,
+    /// then accounts for runs left without a result, with SLURM's reason.
+    pub fn close_array(
+        &mut self,
+        store: &mut SqliteStore,
+        study: &Study,
+        opts: &SlurmRunOptions,
+        job: &str,
+        max_attempts: u32,
+        summary: &mut SlurmSummary,
+    ) -> Result<(), ExecError> {
+        summary.harvested += recover_results(store, study, &opts.runs_root)?;
+        let reasons = lost_reasons(store, job, &self.log_dir, &mut summary.scontrol_calls);
+        let reason_for = |id: &str| reasons.reason(id);
+        summary.lost += self.close(store, job, &reason_for, max_attempts)?;
+        Ok(())
+    }
+
+    /// Writes `script` beside the manifests and submits it; returns the job id.
+    pub fn submit(
+        &mut self,
+        script: &str,
+        tag: &str,
+        summary: &mut SlurmSummary,
+    ) -> Result<String, ExecError> {
+        self.scripts += 1;
+        let path = self.base.join(format!(
+            "{tag}-{}-{}.sbatch",
+            std::process::id(),
+            self.scripts
+        ));
+        std::fs::write(&path, script).map_err(|source| ExecError::Io {
+            context: format!("writing {}", path.display()),
+            source,
+        })?;
+        summary.sbatch_calls += 1;
+        let out = slurm_cmd("sbatch", &["--parsable", &path.display().to_string()])?;
+        let job = out.trim().split(';').next().unwrap_or("").to_string();
+        if job.is_empty() {
+            return Err(ExecError::Bundle(format!(
+                "sbatch printed no job id for {}",
+                path.display()
+            )));
+        }
+        Ok(job)
+    }
 }
 
 /// Runs `study` on SLURM until every run is settled or the user stops.
@@ -126,19 +253,72 @@ pub fn run_on_slurm(
         new,
         ..Default::default()
     };
-    let max_attempts = study.resources.retries + 1;
     let base = opts.store_dir.join("slurm").join(&name);
-    let log_dir = base.join("logs");
-    std::fs::create_dir_all(&log_dir).map_err(|source| ExecError::Io {
-        context: format!("creating {}", log_dir.display()),
-        source,
-    })?;
-    std::fs::create_dir_all(&opts.runs_root).map_err(|source| ExecError::Io {
-        context: format!("creating {}", opts.runs_root.display()),
-        source,
-    })?;
-    let mut active: Vec<String> = store.active_submissions(&name)?;
-    summary.reattached_jobs = active.len() as u64;
+    let mut subs = Submissions::load(store, &name, base)?;
+    for dir in [&subs.log_dir, &opts.runs_root] {
+        std::fs::create_dir_all(dir).map_err(|source| ExecError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })?;
+    }
+    summary.reattached_jobs = subs.active.len() as u64;
+    summary.harvested += recover_results(store, study, &opts.runs_root)?;
+    match &slurm.pilot {
+        Some(pilot) => crate::pilot::coordinator::run_pilots(
+            store,
+            study,
+            slurm,
+            pilot,
+            &abs_file,
+            opts,
+            &mut subs,
+            cancel,
+            &mut summary,
+        )?,
+        None => {
+            if !store.pilot_held(&name)?.is_empty() {
+                // Pilots of an earlier pilot-mode invocation hold runs; array
+                // mode cannot adopt them, so they run again as arrays.
+                let ids: Vec<String> = store
+                    .pilot_held(&name)?
+                    .into_iter()
+                    .map(|(id, _, _)| id)
+                    .collect();
+                store.release_runs(&ids)?;
+            }
+            run_arrays(
+                store,
+                study,
+                slurm,
+                &abs_file,
+                opts,
+                &mut subs,
+                cancel,
+                &mut summary,
+            )?
+        }
+    }
+    summary.harvested += recover_results(store, study, &opts.runs_root)?;
+    summary.wall = started.elapsed();
+    summary.totals = store.state_counts(&name)?.into_iter().collect();
+    summary.top_reasons = store.failure_reasons(&name, 3)?;
+    Ok(summary)
+}
+
+/// Array mode: submit pending runs as job arrays of bundles, poll, ingest.
+#[allow(clippy::too_many_arguments)]
+fn run_arrays(
+    store: &mut SqliteStore,
+    study: &Study,
+    slurm: &SlurmBackend,
+    abs_file: &std::path::Path,
+    opts: &SlurmRunOptions,
+    subs: &mut Submissions,
+    cancel: &AtomicBool,
+    summary: &mut SlurmSummary,
+) -> Result<(), ExecError> {
+    let name = study.spec.name.clone();
+    let max_attempts = study.resources.retries + 1;
     let mut last_poll: Option<Instant> = None;
     loop {
         if cancel.load(Ordering::Relaxed) {
@@ -148,27 +328,21 @@ pub fn run_on_slurm(
         // Ingest what tasks have written so far.
         summary.harvested += recover_results(store, study, &opts.runs_root)?;
         // Close submissions whose jobs have left the queue.
-        if !active.is_empty() {
+        if !subs.active.is_empty() {
             if let Some(t) = last_poll {
                 let wait = opts.poll.saturating_sub(t.elapsed());
                 sleep_unless(cancel, wait);
             }
             last_poll = Some(Instant::now());
-            let queued = queued_jobs(&name, &mut summary.squeue_calls)?;
-            let mut still = Vec::new();
-            for job in active {
-                if queued.contains(&job) {
-                    still.push(job);
+            let queued = subs.poll(summary)?;
+            for job in subs.gone(&queued) {
+                if subs.is_pilot(&job) {
+                    // A pilot job of an earlier pilot-mode invocation.
+                    subs.close(store, &job, &|_| None, max_attempts)?;
                 } else {
-                    // One more harvest before deciding what the job lost.
-                    summary.harvested += recover_results(store, study, &opts.runs_root)?;
-                    let reasons = lost_reasons(store, &job, &log_dir, &mut summary.scontrol_calls);
-                    let reason_for = |id: &str| reasons.reason(id);
-                    summary.lost +=
-                        store.close_submission(&job, "done", &reason_for, max_attempts)?;
+                    subs.close_array(store, study, opts, &job, max_attempts, summary)?;
                 }
             }
-            active = still;
         }
         // Submit what is pending.
         let mut runs: Vec<BundleRun> = Vec::new();
@@ -184,19 +358,20 @@ pub fn run_on_slurm(
             let max_array = slurm.spec.max_array_size.unwrap_or(DEFAULT_MAX_ARRAY_SIZE) as usize;
             let (bundles, arrays) = plan_arrays(runs, bundle, max_array);
             let n = store.active_submissions(&name)?.len() + summary.submitted_jobs as usize;
-            let manifest_path = base.join(format!(
+            let manifest_path = subs.base.join(format!(
                 "{}-{}-{}.json",
                 study.spec_hash,
                 std::process::id(),
                 n
             ));
             let manifest = BundleManifest {
-                study_file: abs_file.clone(),
+                study_file: abs_file.to_path_buf(),
                 spec_hash: study.spec_hash.clone(),
                 runs_root: opts.runs_root.clone(),
                 bundles,
             };
             manifest.write(&manifest_path)?;
+            let log_dir = subs.log_dir.clone();
             let input = ScriptInput {
                 study: &name,
                 slurm,
@@ -206,26 +381,8 @@ pub fn run_on_slurm(
                 log_dir: &log_dir,
                 bundle,
             };
-            for (k, tasks) in arrays.iter().enumerate() {
-                let script_path = manifest_path.with_extension(format!("{k}.sbatch"));
-                std::fs::write(&script_path, sbatch_script(&input, tasks)).map_err(|source| {
-                    ExecError::Io {
-                        context: format!("writing {}", script_path.display()),
-                        source,
-                    }
-                })?;
-                summary.sbatch_calls += 1;
-                let out = slurm_cmd(
-                    "sbatch",
-                    &["--parsable", &script_path.display().to_string()],
-                )?;
-                let job = out.trim().split(';').next().unwrap_or("").to_string();
-                if job.is_empty() {
-                    return Err(ExecError::Bundle(format!(
-                        "sbatch printed no job id for {}",
-                        script_path.display()
-                    )));
-                }
+            for tasks in &arrays {
+                let job = subs.submit(&sbatch_script(&input, tasks), "array", summary)?;
                 let ids: Vec<String> = manifest.bundles[tasks.clone()]
                     .iter()
                     .flatten()
@@ -239,20 +396,16 @@ pub fn run_on_slurm(
                     &ids,
                 )?;
                 tracing::info!(job = %job, runs = ids.len(), tasks = tasks.len(), "submitted a job array");
-                active.push(job);
+                subs.active.push(job);
                 summary.submitted_jobs += 1;
             }
             last_poll = Some(Instant::now());
         }
-        if active.is_empty() {
+        if subs.active.is_empty() {
             break;
         }
     }
-    summary.harvested += recover_results(store, study, &opts.runs_root)?;
-    summary.wall = started.elapsed();
-    summary.totals = store.state_counts(&name)?.into_iter().collect();
-    summary.top_reasons = store.failure_reasons(&name, 3)?;
-    Ok(summary)
+    Ok(())
 }
 
 /// Why the runs of a finished job that left no result were lost, from the
@@ -338,5 +491,11 @@ pub fn cancel_jobs(store: &mut SqliteStore, study: &str) -> Result<Vec<String>, 
         // The user's decision, not the runs' fault: no attempt is counted.
         store.close_submission(job, "cancelled", &|_| None, u32::MAX)?;
     }
+    let held: Vec<String> = store
+        .pilot_held(study)?
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    store.release_runs(&held)?;
     Ok(jobs)
 }

@@ -596,6 +596,58 @@ impl SqliteStore {
         Ok(ids)
     }
 
+    /// Marks pending runs `running` under `job` (leased to a pilot worker), in
+    /// one transaction. Runs no longer pending are left alone.
+    pub fn lease_runs(&mut self, run_ids: &[String], job: &str) -> Result<(), StoreError> {
+        if run_ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut mark = tx.prepare_cached(
+                "UPDATE runs SET state = 'running', job = ?2 WHERE id = ?1 AND state = 'pending'",
+            )?;
+            for id in run_ids {
+                mark.execute(params![id, job])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Puts running runs back to `pending` without counting an attempt (their
+    /// worker handed them back or is gone), in one transaction.
+    pub fn release_runs(&mut self, run_ids: &[String]) -> Result<(), StoreError> {
+        if run_ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut back = tx.prepare_cached(
+                "UPDATE runs SET state = 'pending', job = NULL WHERE id = ?1 AND state = 'running'",
+            )?;
+            for id in run_ids {
+                back.execute(params![id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs of `study` that pilot workers hold (`running` under a job named
+    /// `pilot:<worker>`): (run id, worker, attempts). A restarted coordinator
+    /// adopts these leases instead of running the runs twice.
+    pub fn pilot_held(&self, study: &str) -> Result<Vec<(String, String, u32)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, substr(job, 7), attempts FROM runs
+             WHERE study = ?1 AND state = 'running' AND job LIKE 'pilot:%'",
+        )?;
+        let rows = stmt
+            .query_map(params![study], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// The manifest path and first bundle index of a submission.
     pub fn submission(&self, job_id: &str) -> Result<(String, usize), StoreError> {
         Ok(self.conn.query_row(

@@ -149,6 +149,29 @@ pub enum Command {
         #[command(subcommand)]
         command: SlurmCommand,
     },
+    /// Run a pilot worker: pull runs from a coordinator over HTTP and execute
+    /// them (what SLURM pilot jobs run; see `mode: pilot`).
+    Worker {
+        /// The coordinator file (`.simforge/slurm/<study>/pilot.json`).
+        #[arg(long)]
+        connection: PathBuf,
+        /// Worker id (default: host name and process id).
+        #[arg(long)]
+        id: Option<String>,
+        /// Runs executed at once.
+        #[arg(long, default_value_t = 1)]
+        slots: u32,
+        /// Exit after this many seconds with nothing to do.
+        #[arg(long, default_value_t = 60.0)]
+        idle_exit: f64,
+        /// This pilot's wall time in seconds: runs that would not finish in it
+        /// are left to others.
+        #[arg(long)]
+        wall: Option<f64>,
+        /// Seconds to keep retrying a coordinator that does not answer.
+        #[arg(long, default_value_t = 300.0)]
+        patience: f64,
+    },
     /// Execute one bundle of a bundle manifest (what a cluster task runs; it
     /// writes result.json files and never touches the store).
     #[command(hide = true)]

@@ -132,7 +132,7 @@ fn a_restarted_coordinator_reattaches_and_cancel_scancels() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(
-        text.contains("0 job arrays submitted") && text.contains("1 re-attached"),
+        text.contains("0 job arrays submitted") && text.contains("1 jobs re-attached"),
         "{text}"
     );
     assert!(text.contains("study now: 6 succeeded"), "{text}");
@@ -243,4 +243,178 @@ fn runs_lost_by_a_cancelled_task_are_resubmitted_with_the_reason() {
         reasons >= 1,
         "lost runs carry the task's SLURM state as their reason"
     );
+}
+
+/// A pilot-mode study: `done` gets one line per run that finished its work, so
+/// a run executed twice shows up as a duplicate line.
+fn pilot_study(s: &Scratch, name: &str, runs: u32, slow: &str, pilot: &str) {
+    s.script(
+        "sim.sh",
+        "case $SIMFORGE_PARAM_I in 3) echo broken >&2; exit 5;; 4) sleep 30;; esac\n\
+         [ -n \"${SLOW:-}\" ] && sleep \"$SLOW\"\n\
+         echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/done\"\necho y=$SIMFORGE_PARAM_I",
+    );
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: {name}\nsimulator: {{command: [\"./sim.sh\"], outputs: {{keyvalue: stdout}}, env: {{SLOW: \"{slow}\"}}}}\n\
+             parameters: {{i: {{range: [1, {runs}], type: integer}}}}\ndesign: {{sampler: grid}}\n\
+             resources: {{time: 2s, retries: 1, backoff: 10ms}}\n\
+             backend: {{slurm: {{partition: debug, mode: pilot, pilot: {{{pilot}}}}}}}\n"
+        ),
+    );
+}
+
+/// Lines of `done`, asserting none repeats.
+fn done_once(s: &Scratch) -> usize {
+    let lines: Vec<String> = std::fs::read_to_string(s.path().join("done"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let unique: std::collections::HashSet<&String> = lines.iter().collect();
+    assert_eq!(
+        unique.len(),
+        lines.len(),
+        "a finished run executed again: {lines:?}"
+    );
+    lines.len()
+}
+
+/// Waits until no job of `name` is queued.
+fn queue_drains(conf: &str, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let q = std::process::Command::new("squeue")
+            .args(["-h", "--name", &format!("simforge-{name}")])
+            .env("SLURM_CONF", conf)
+            .output()
+            .unwrap();
+        let left = String::from_utf8_lossy(&q.stdout).trim().to_string();
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pilots still queued: {left}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn pilot_workers_run_a_study_with_failures_and_time_limits_then_leave() {
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    pilot_study(
+        &s,
+        "slpil",
+        12,
+        "",
+        "max: 2, slots: 2, idle_exit: 5s, heartbeat: 1s",
+    );
+    let out = simforge(&s, &conf, &["run", "study.yaml", "--poll", "0.3"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("study now: 10 succeeded, 1 failed, 1 timed_out"),
+        "{text}"
+    );
+    assert!(text.contains("exit code 5: broken"), "{text}");
+    assert!(
+        text.contains("2 pilots submitted") && text.contains("(1 sbatch"),
+        "one array of two pilots serves every run: {text}"
+    );
+    assert_eq!(done_once(&s), 10);
+    // Attempts went through the coordinator: the failing run has both.
+    let conn = rusqlite::Connection::open(s.store_db()).unwrap();
+    let attempts: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM attempts WHERE reason LIKE 'exit code 5%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(attempts, 2, "the failing run was tried twice");
+    queue_drains(&conf, "slpil");
+    let again = stdout(&simforge(
+        &s,
+        &conf,
+        &["run", "study.yaml", "--poll", "0.3"],
+    ));
+    assert!(again.contains("0 pilots submitted"), "{again}");
+}
+
+#[test]
+fn a_killed_pilot_and_a_restarted_coordinator_lose_and_repeat_no_run() {
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    // Runs 5..16 of about 0.5 s, one pilot at a time.
+    pilot_study(
+        &s,
+        "slkill",
+        16,
+        "0.5",
+        "max: 1, slots: 1, idle_exit: 5s, heartbeat: 500ms",
+    );
+    let text = std::fs::read_to_string(s.path().join("study.yaml")).unwrap();
+    s.write(
+        "study.yaml",
+        &text.replace("range: [1, 16]", "range: [5, 16]"),
+    );
+    let spawn = || {
+        bin()
+            .args(["run", "study.yaml", "--poll", "0.3"])
+            .current_dir(s.path())
+            .env("SLURM_CONF", &conf)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait_done = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while done_once(&s) < n {
+            assert!(Instant::now() < deadline, "runs are not finishing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut coordinator = spawn();
+    wait_done(2);
+    // The first pilot dies hard (SIGKILL to the whole job): no goodbye, its
+    // leases are taken back when the job leaves the queue.
+    let job: String = rusqlite::Connection::open(s.store_db())
+        .unwrap()
+        .query_row("SELECT job_id FROM submissions", [], |r| r.get(0))
+        .unwrap();
+    let k = std::process::Command::new("scancel")
+        .args(["--full", "--signal=KILL", &job])
+        .env("SLURM_CONF", &conf)
+        .status()
+        .unwrap();
+    assert!(k.success());
+    wait_done(6);
+    // Now the coordinator dies; the second pilot keeps its runs and finds
+    // the restarted coordinator through the rewritten coordinator file.
+    coordinator.kill().unwrap();
+    coordinator.wait().unwrap();
+    let out = spawn().wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("study now: 12 succeeded"), "{text}");
+    assert!(
+        text.contains("1 jobs re-attached"),
+        "the second pilot was adopted: {text}"
+    );
+    assert!(
+        !text.contains(" 0 leases adopted"),
+        "its held runs were adopted: {text}"
+    );
+    assert_eq!(done_once(&s), 12);
+    let submitted: i64 = rusqlite::Connection::open(s.store_db())
+        .unwrap()
+        .query_row("SELECT count(*) FROM submissions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        submitted, 2,
+        "one replacement pilot, none after the restart"
+    );
+    queue_drains(&conf, "slkill");
 }

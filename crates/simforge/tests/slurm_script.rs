@@ -82,3 +82,80 @@ fn slurm_settings_are_checked() {
         stderr(&out)
     );
 }
+
+#[test]
+fn pilot_scripts_size_the_job_for_its_slots() {
+    let s = Scratch::new();
+    s.write(
+        "study.yaml",
+        &format!(
+            "{STUDY}backend:\n  slurm: {{partition: debug, mode: pilot, pilot: {{max: 8, slots: 4, time: 2h, idle_exit: 90s}}}}\n"
+        ),
+    );
+    let out = s.simforge(&["slurm", "script", "study.yaml"]);
+    let text = ok(out.clone());
+    assert!(
+        stderr(&out).contains("up to 8 pilots of 4 slots"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(text.matches("#!/bin/bash").count(), 1, "{text}");
+    assert!(text.contains("#SBATCH --array=0-7\n"), "{text}");
+    assert!(text.contains("#SBATCH --time=0-02:00:00\n"), "{text}");
+    // 4 slots × (2 CPUs, 1 GiB) per run.
+    assert!(
+        text.contains("#SBATCH --cpus-per-task=8\n#SBATCH --mem=4096M\n"),
+        "{text}"
+    );
+    assert!(text.contains(" worker --connection '"), "{text}");
+    assert!(
+        text.contains("pilot.json' --id \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("--slots 4 --idle-exit 90 --wall 7200"),
+        "{text}"
+    );
+    assert!(
+        !s.path().join(".simforge").exists(),
+        "printing scripts writes nothing"
+    );
+}
+
+#[test]
+fn pilot_settings_are_checked() {
+    let s = Scratch::new();
+    s.write(
+        "study.yaml",
+        &format!("{STUDY}backend: {{slurm: {{pilot: {{max: 2}}}}}}\n"),
+    );
+    let err = stderr(&s.simforge(&["check", "study.yaml"]));
+    assert!(err.contains("pilot settings without pilot mode"), "{err}");
+    assert!(err.contains("add `mode: pilot`"), "{err}");
+    s.write(
+        "study.yaml",
+        &format!(
+            "{STUDY}backend: {{slurm: {{mode: pilot, pilot: {{slots: 0, listen: \"nowhere\", advertise: \"login1:80\", heartbeat: 1ms}}}}}}\n"
+        ),
+    );
+    let out = s.simforge(&["check", "study.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("zero slots"), "{err}");
+    assert!(
+        err.contains("`nowhere` is not an address to listen on"),
+        "{err}"
+    );
+    assert!(err.contains("`login1:80` is not a URL"), "{err}");
+    assert!(err.contains("a heartbeat under 100ms"), "{err}");
+    assert!(
+        err.contains("study.yaml:6:47: `backend.slurm.pilot.slots`"),
+        "{err}"
+    );
+    s.write(
+        "study.yaml",
+        &format!("{STUDY}backend: {{slurm: {{mode: pilots}}}}\n"),
+    );
+    let err = stderr(&s.simforge(&["check", "study.yaml"]));
+    assert!(err.contains("pilots"), "{err}");
+}

@@ -57,6 +57,27 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             command: crate::cli::SlurmCommand::Script { study },
         } => slurm::script(&study, store),
         Command::ExecBundle { manifest, task } => run::exec_bundle(&manifest, task),
+        Command::Worker {
+            connection,
+            id,
+            slots,
+            idle_exit,
+            wall,
+            patience,
+        } => run::worker(simforge_exec::pilot::worker::WorkerOptions {
+            connection,
+            id: id.unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    simforge_exec::runner::hostname(),
+                    std::process::id()
+                )
+            }),
+            slots,
+            idle_exit: seconds(idle_exit, "--idle-exit")?,
+            wall: wall.map(|w| seconds(w, "--wall")).transpose()?,
+            patience: seconds(patience, "--patience")?,
+        }),
         Command::Schema => {
             println!(
                 "{}",
@@ -65,4 +86,10 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// A command-line number of seconds as a duration.
+fn seconds(s: f64, flag: &str) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(s)
+        .map_err(|_| UsageError(format!("{flag} {s}: expected a number of seconds ≥ 0")).into())
 }

@@ -134,12 +134,19 @@ fn run_slurm(
         &opts,
         &cancel,
     )?;
+    let jobs = if slurm.is_pilot() {
+        format!(
+            "{} pilots submitted, {} worker syncs answered, {} leases adopted",
+            s.pilots_submitted, s.pilot_syncs, s.adopted_leases
+        )
+    } else {
+        format!("{} job arrays submitted", s.submitted_jobs)
+    };
     println!(
-        "study `{}` on SLURM: {} runs planned ({} new); {} job arrays submitted ({} sbatch, {} squeue calls), {} re-attached; {} results ingested, {} runs lost by their tasks; {:.1}s",
+        "study `{}` on SLURM: {} runs planned ({} new); {jobs} ({} sbatch, {} squeue calls), {} jobs re-attached; {} results ingested from run directories, {} runs lost by their tasks or pilots; {:.1}s",
         study.spec.name,
         s.planned,
         s.new,
-        s.submitted_jobs,
         s.sbatch_calls,
         s.squeue_calls,
         s.reattached_jobs,
@@ -212,6 +219,21 @@ pub fn exec_bundle(path: &Path, task: usize) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// `simforge worker`: a pilot pulling runs from its coordinator.
+pub fn worker(opts: simforge_exec::pilot::worker::WorkerOptions) -> Result<u8> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, cancel.clone())
+            .context("installing the signal handler")?;
+    }
+    let s = simforge_exec::pilot::worker::run_worker(&opts, &cancel)?;
+    println!(
+        "worker {}: {} runs taken, {} syncs; stopped: {}",
+        opts.id, s.runs, s.syncs, s.stopped
+    );
+    Ok(0)
 }
 
 /// Opens (creating if needed) the store for the study file `file`; returns its

@@ -29,6 +29,28 @@ pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
     let identity = sim.identity();
     let dir =
         std::path::absolute(store_dir_for(file, store)).context("resolving the store directory")?;
+    let exe = std::env::current_exe().context("finding the simforge executable")?;
+    if let Some(pilot) = &slurm.pilot {
+        // Pilot jobs carry no runs: the coordinator submits as many as the
+        // backlog needs, up to `max`, each with this script.
+        let base = dir.join("slurm").join(&study.spec.name);
+        let input = simforge_exec::slurm::PilotScriptInput {
+            study: &study.spec.name,
+            slurm,
+            pilot,
+            exe: &exe,
+            connection: &base.join("pilot.json"),
+            log_dir: &base.join("logs"),
+        };
+        eprintln!(
+            "pilot mode: up to {} pilots of {} slots; `simforge run` starts the coordinator that writes {} and submits:",
+            pilot.max,
+            pilot.slots,
+            base.join("pilot.json").display()
+        );
+        print!("{}", simforge_exec::slurm::pilot_script(&input, pilot.max));
+        return Ok(0);
+    }
     let db = dir.join(STORE_FILE);
     // Pending runs come from the store when it holds this exact plan; otherwise
     // every run of a fresh plan would be submitted.
@@ -75,7 +97,6 @@ pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
     let (bundles, arrays) = plan_arrays(runs, bundle, max_array);
     let base = dir.join("slurm").join(&study.spec.name);
     let manifest = base.join(format!("{}.json", study.spec_hash));
-    let exe = std::env::current_exe().context("finding the simforge executable")?;
     let input = ScriptInput {
         study: &study.spec.name,
         slurm,

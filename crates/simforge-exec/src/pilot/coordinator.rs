@@ -1,0 +1,366 @@
+//! The pilot-mode coordinator loop. One thread owns the store and the lease
+//! table; it answers worker syncs as they arrive and, every poll interval,
+//! expires silent leases, notices pilot jobs that left the queue (one `squeue`
+//! call for the whole study) and submits more pilots while the backlog needs
+//! them.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use simforge_core::clock::now_rfc3339;
+use simforge_core::study::{PilotSettings, SlurmBackend};
+use simforge_core::{RunState, Study};
+use simforge_store::{AttemptRecord, SqliteStore, Update};
+
+use super::leases::{Leases, Lost, MAX_LOSSES};
+use super::protocol::{Connection, PilotEvent, StudyRef, SyncReply, SyncRequest, new_token};
+use super::server::PilotServer;
+use crate::bundle::BundleRun;
+use crate::runner::{ExecError, hostname, recover_results};
+use crate::slurm::{PilotScriptInput, pilot_script};
+use crate::slurm_runner::{SlurmRunOptions, SlurmSummary, Submissions, slurm_cmd};
+
+/// Manifest value that marks a submission as a pilot job in the store.
+pub const PILOT_MANIFEST: &str = "pilot";
+/// Runs fetched from the store at a time to feed workers.
+const QUEUE_PAGE: u64 = 1000;
+
+/// Everything the loop mutates, besides the store.
+struct Coordinator<'a> {
+    study: &'a Study,
+    pilot: &'a PilotSettings,
+    study_ref: StudyRef,
+    leases: Leases,
+    queue: VecDeque<BundleRun>,
+    finishing: Option<Instant>,
+    max_attempts: u32,
+}
+
+impl Coordinator<'_> {
+    /// Answers one worker sync: records its progress, renews its leases and
+    /// leases it more runs.
+    fn sync(
+        &mut self,
+        store: &mut SqliteStore,
+        req: SyncRequest,
+        stopping: bool,
+        summary: &mut SlurmSummary,
+    ) -> Result<SyncReply, ExecError> {
+        let now = Instant::now();
+        let w = req.worker.as_str();
+        summary.pilot_syncs += 1;
+        let mut updates = Vec::new();
+        let mut handed_back = Vec::new();
+        for event in req.events {
+            match event {
+                PilotEvent::Started {
+                    run_id,
+                    attempt,
+                    started_at,
+                    host,
+                } if self.leases.holds(w, &run_id) => {
+                    self.leases.started(&run_id, attempt);
+                    updates.push(Update::Started {
+                        run_id,
+                        attempt,
+                        started_at,
+                        host,
+                    });
+                }
+                PilotEvent::Finished { result } if self.leases.holds(w, &result.run_id) => {
+                    let Some((record, run_state)) = result.into_attempt() else {
+                        continue;
+                    };
+                    if matches!(
+                        run_state,
+                        RunState::Succeeded | RunState::Failed | RunState::TimedOut
+                    ) {
+                        self.leases.settle(&record.run_id);
+                        updates.push(Update::Finished { record, run_state });
+                    } else {
+                        // Another attempt follows on the same worker (or it was
+                        // interrupted and comes back in a later sync): the run
+                        // stays leased, so it stays `running`.
+                        self.leases.finished_attempt(&record.run_id);
+                        updates.push(Update::Finished {
+                            record,
+                            run_state: RunState::Running,
+                        });
+                    }
+                }
+                PilotEvent::Requeued { run_id } if self.leases.holds(w, &run_id) => {
+                    self.leases.settle_kept_losses(&run_id);
+                    handed_back.push(run_id);
+                }
+                // Progress on a run the worker no longer holds: its lease lapsed
+                // and the run was given to another worker. Ignored; the reply
+                // revokes it.
+                _ => {}
+            }
+        }
+        store.apply(&updates)?;
+        store.release_runs(&handed_back)?;
+        let revoked = self.leases.renew(w, &req.held, now);
+        if req.leaving {
+            let back = self.leases.release_worker(w);
+            store.release_runs(&back)?;
+        }
+        let mut runs = Vec::new();
+        if !req.leaving && !stopping && self.finishing.is_none() {
+            for _ in 0..req.want {
+                if self.queue.is_empty() {
+                    let page = store.pending_page(&self.study.spec.name, None, QUEUE_PAGE)?;
+                    self.queue.extend(page.into_iter().map(BundleRun::from));
+                }
+                match self.queue.pop_front() {
+                    Some(r) => runs.push(r),
+                    None => break,
+                }
+            }
+            let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+            store.lease_runs(&ids, &format!("pilot:{w}"))?;
+            for r in &runs {
+                self.leases.grant(w, &r.id, r.attempts, now);
+            }
+        }
+        Ok(SyncReply {
+            study: self.study_ref.clone(),
+            runs,
+            revoked,
+            exit: self.finishing.is_some() || stopping,
+            heartbeat_s: self.pilot.heartbeat.as_secs_f64(),
+        })
+    }
+
+    /// Puts runs taken back from vanished workers back to pending; a run lost
+    /// [`MAX_LOSSES`] times or more gets a failed attempt each further time.
+    fn take_back(
+        &mut self,
+        store: &mut SqliteStore,
+        lost: Vec<Lost>,
+        why: &str,
+        summary: &mut SlurmSummary,
+    ) -> Result<(), ExecError> {
+        let mut back = Vec::new();
+        let mut failed = Vec::new();
+        for l in lost {
+            summary.lost += 1;
+            if l.losses < MAX_LOSSES {
+                back.push(l.run_id);
+                continue;
+            }
+            let attempt = if l.in_progress {
+                l.attempts
+            } else {
+                l.attempts + 1
+            }
+            .max(1);
+            let now = now_rfc3339();
+            let reason = format!(
+                "lost with its pilot {} times (last: worker {} {why}); the run may be what kills its pilot",
+                l.losses, l.worker
+            );
+            failed.push(Update::Finished {
+                record: AttemptRecord {
+                    run_id: l.run_id,
+                    attempt,
+                    state: RunState::Failed,
+                    started_at: now.clone(),
+                    finished_at: now,
+                    duration_s: 0.0,
+                    exit_code: None,
+                    signal: None,
+                    reason: Some(reason),
+                    host: l.worker,
+                    max_rss_kb: None,
+                    metrics: Default::default(),
+                    spec_hash: self.study.spec_hash.clone(),
+                },
+                run_state: if attempt >= self.max_attempts {
+                    RunState::Failed
+                } else {
+                    RunState::Pending
+                },
+            });
+        }
+        store.release_runs(&back)?;
+        store.apply(&failed)?;
+        Ok(())
+    }
+}
+
+/// Runs the study's pending runs on pilot workers until every run is settled
+/// or `cancel` is set. `subs` are the study's active submissions (pilot jobs
+/// and any job arrays of an earlier array-mode invocation).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_pilots(
+    store: &mut SqliteStore,
+    study: &Study,
+    slurm: &SlurmBackend,
+    pilot: &PilotSettings,
+    study_file: &Path,
+    opts: &SlurmRunOptions,
+    subs: &mut Submissions,
+    cancel: &AtomicBool,
+    summary: &mut SlurmSummary,
+) -> Result<(), ExecError> {
+    let name = study.spec.name.clone();
+    let token = new_token()?;
+    let (server, calls) = PilotServer::start(pilot.listen, token.clone())?;
+    let url = pilot
+        .advertise
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}", hostname(), server.addr().port()));
+    let conn_file = subs.base.join("pilot.json");
+    Connection {
+        url: url.clone(),
+        token,
+    }
+    .write(&conn_file)?;
+    tracing::info!(%url, "pilot endpoint listening");
+    let ttl = pilot.heartbeat * 6;
+    let mut c = Coordinator {
+        study,
+        pilot,
+        study_ref: StudyRef {
+            study_file: study_file.to_path_buf(),
+            spec_hash: study.spec_hash.clone(),
+            runs_root: opts.runs_root.clone(),
+        },
+        leases: Leases::new(ttl),
+        queue: VecDeque::new(),
+        finishing: None,
+        max_attempts: study.resources.retries + 1,
+    };
+    // Runs that pilots of an earlier coordinator still hold: give those pilots
+    // time to find us (they re-read the coordinator file) before taking back.
+    let grace = Instant::now() + ttl * 2;
+    for (id, worker, attempts) in store.pilot_held(&name)? {
+        c.leases.adopt(&worker, &id, attempts, grace);
+    }
+    summary.adopted_leases = c.leases.len() as u64;
+    let log_dir = subs.log_dir.clone();
+    let input = PilotScriptInput {
+        study: &name,
+        slurm,
+        pilot,
+        exe: &opts.exe,
+        connection: &conn_file,
+        log_dir: &log_dir,
+    };
+    let mut next_tick = Instant::now();
+    let mut drained_since: Option<Instant> = None;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            summary.interrupted = true;
+            break;
+        }
+        let wait = next_tick
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(200));
+        match calls.recv_timeout(wait) {
+            Ok(call) => {
+                let reply = c.sync(store, call.request, false, summary)?;
+                let _ = call.reply.send(reply);
+                if Instant::now() < next_tick {
+                    continue;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(ExecError::Pilot("the pilot endpoint stopped".into()));
+            }
+        }
+        if Instant::now() < next_tick {
+            continue;
+        }
+        next_tick = Instant::now() + opts.poll;
+
+        // Silent workers lose their leases.
+        let expired = c.leases.expire(Instant::now());
+        if !expired.is_empty() {
+            tracing::warn!(runs = expired.len(), "pilot leases expired");
+            c.take_back(store, expired, "stopped checking in", summary)?;
+        }
+        // Jobs that left the queue.
+        let queued = subs.poll(summary)?;
+        for job in subs.gone(&queued) {
+            if subs.is_pilot(&job) {
+                let lost = c.leases.lose_workers(&format!("{job}_"));
+                c.take_back(store, lost, &format!("ended (SLURM job {job})"), summary)?;
+                subs.close(store, &job, &|_| None, c.max_attempts)?;
+            } else {
+                subs.close_array(store, study, opts, &job, c.max_attempts, summary)?;
+            }
+        }
+        // Scale the pilots with the backlog.
+        let counts = store.state_counts(&name)?;
+        let pending = counts.get(&RunState::Pending).copied().unwrap_or(0);
+        let outstanding = pending + c.leases.len() as u64;
+        let arrays_left = subs.active.iter().any(|j| !subs.is_pilot(j));
+        if outstanding == 0 && !arrays_left {
+            // Done: tell the pilots (their next sync says exit), give them a
+            // moment to leave, then cancel what never started.
+            let since = *drained_since.get_or_insert_with(Instant::now);
+            c.finishing = Some(since);
+            let pilots_left = subs.active.iter().any(|j| subs.is_pilot(j));
+            if !pilots_left || since.elapsed() > pilot.heartbeat * 2 + Duration::from_secs(2) {
+                break;
+            }
+            continue;
+        }
+        drained_since = None;
+        c.finishing = None;
+        let per_pilot = u64::from(pilot.slots.max(1));
+        let want = outstanding.div_ceil(per_pilot).min(u64::from(pilot.max));
+        let queued_pilots: u64 = queued
+            .iter()
+            .filter(|(job, _)| subs.is_pilot(job))
+            .map(|(_, n)| *n as u64)
+            .sum();
+        if queued_pilots < want && pending > 0 {
+            let count = (want - queued_pilots) as u32;
+            let job = subs.submit(&pilot_script(&input, count), PILOT_MANIFEST, summary)?;
+            store.record_submission(&name, &job, PILOT_MANIFEST, 0, &[])?;
+            subs.active.push(job.clone());
+            subs.pilots.insert(job.clone());
+            summary.pilots_submitted += u64::from(count);
+            tracing::info!(job = %job, count, "submitted pilots");
+        }
+    }
+    // Leaving: answer syncs that are waiting, then stop listening. Pilots that
+    // are still queued (never started) are cancelled once the study is done;
+    // on interruption they keep running and find the next coordinator.
+    while let Ok(call) = calls.try_recv() {
+        let reply = c.sync(store, call.request, true, summary)?;
+        let _ = call.reply.send(reply);
+    }
+    if !summary.interrupted {
+        let pilots: Vec<String> = subs
+            .active
+            .iter()
+            .filter(|j| subs.is_pilot(j))
+            .cloned()
+            .collect();
+        if !pilots.is_empty() {
+            let args: Vec<&str> = pilots.iter().map(String::as_str).collect();
+            let _ = slurm_cmd("scancel", &args);
+            for job in &pilots {
+                subs.close(store, job, &|_| None, c.max_attempts)?;
+            }
+        }
+        let left: HashMap<String, String> = store
+            .pilot_held(&name)?
+            .into_iter()
+            .map(|(id, w, _)| (id, w))
+            .collect();
+        let ids: Vec<String> = left.into_keys().collect();
+        store.release_runs(&ids)?;
+    }
+    drop(server);
+    summary.harvested += recover_results(store, study, &opts.runs_root)?;
+    Ok(())
+}
