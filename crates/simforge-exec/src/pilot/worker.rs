@@ -27,6 +27,8 @@ use crate::simulator::RunnableSimulator;
 
 /// Longest pause between polls for work while idle.
 const MAX_IDLE_POLL: Duration = Duration::from_secs(2);
+/// Longest a finished attempt waits to be reported, so reports batch.
+const REPORT_DELAY: Duration = Duration::from_millis(50);
 /// Margin kept before the wall time when deciding whether a run still fits.
 const WALL_MARGIN: Duration = Duration::from_secs(30);
 
@@ -276,6 +278,9 @@ pub fn run_worker(opts: &WorkerOptions, cancel: &AtomicBool) -> Result<WorkerSum
 
         let mut held: HashMap<String, Arc<AtomicBool>> = HashMap::new();
         let mut events: Vec<PilotEvent> = Vec::new();
+        let mut events_since: Option<Instant> = None;
+        let mut finished = 0u64;
+        let mut busy = Duration::ZERO;
         let mut last_sync = Instant::now();
         let mut next_poll = Instant::now();
         let mut idle_poll = Duration::from_millis(20);
@@ -291,7 +296,14 @@ pub fn run_worker(opts: &WorkerOptions, cancel: &AtomicBool) -> Result<WorkerSum
                 .saturating_duration_since(now)
                 .min(Duration::from_millis(200));
             let mut absorb = |m: SlotMsg, held: &mut HashMap<String, Arc<AtomicBool>>| match m {
-                SlotMsg::Event(e) => events.push(e),
+                SlotMsg::Event(e) => {
+                    if let PilotEvent::Finished { result } = &e {
+                        finished += 1;
+                        busy += Duration::from_secs_f64(result.duration_s.max(0.0));
+                    }
+                    events_since.get_or_insert_with(Instant::now);
+                    events.push(e);
+                }
                 SlotMsg::Done(id) => {
                     held.remove(&id);
                 }
@@ -334,14 +346,25 @@ pub fn run_worker(opts: &WorkerOptions, cancel: &AtomicBool) -> Result<WorkerSum
                 }
                 continue;
             }
+            // Keep `slots` runs executing and up to `depth` more waiting, so a
+            // slot never idles on the network; ask again once the waiting
+            // runs are used up. Short runs get a deeper queue so syncs stay
+            // rarer than runs.
+            let depth = if finished > 0 && busy.as_secs_f64() / (finished as f64) < 0.05 {
+                8 * slots
+            } else {
+                slots
+            };
             let want = if leaving || exit_asked || !fits(now) {
                 0
             } else {
-                (2 * slots).saturating_sub(held.len()) as u32
+                (slots + depth).saturating_sub(held.len()) as u32
             };
+            let hungry = want > 0 && held.len() <= slots && now >= next_poll;
+            let report = events_since.is_some_and(|t| now.duration_since(t) >= REPORT_DELAY);
             let sync_due = done
-                || !events.is_empty()
-                || (want > 0 && now >= next_poll)
+                || hungry
+                || report
                 || now.duration_since(last_sync) >= heartbeat / 2;
             if !sync_due {
                 continue;
@@ -353,6 +376,7 @@ pub fn run_worker(opts: &WorkerOptions, cancel: &AtomicBool) -> Result<WorkerSum
                 events: std::mem::take(&mut events),
                 leaving: done,
             };
+            events_since = None;
             let patience = if cancel.load(Ordering::Relaxed) {
                 Duration::from_secs(10)
             } else {
