@@ -245,6 +245,26 @@ pub fn array_task_states(scontrol: &str) -> HashMap<usize, String> {
     out
 }
 
+/// The same from `sacct -X -n -P -o JobID,State -j JOB` output (lines such as
+/// `27_3|TIMEOUT`, `27_[4-7]|CANCELLED by 0`), for jobs that `scontrol` has
+/// already forgotten (older than MinJobAge) on clusters with accounting.
+pub fn sacct_task_states(sacct: &str) -> HashMap<usize, String> {
+    let mut out = HashMap::new();
+    for line in sacct.lines() {
+        let Some((id, state)) = line.trim().split_once('|') else {
+            continue;
+        };
+        let Some((_, tasks)) = id.split_once('_') else {
+            continue;
+        };
+        let state = state.split_whitespace().next().unwrap_or_default();
+        for task in array_task_ids(tasks.trim_start_matches('[').trim_end_matches(']')) {
+            out.insert(task, state.to_string());
+        }
+    }
+    out
+}
+
 /// Expands a SLURM array index list (`0-3,7,9-11%4`; the `%N` throttle is
 /// ignored). Malformed parts are skipped: this reads SLURM's own output.
 pub fn array_task_ids(list: &str) -> Vec<usize> {
@@ -312,6 +332,12 @@ mod tests {
         assert_eq!(s[&1], "TIMEOUT");
         assert!((2..=5).all(|t| s[&t] == "CANCELLED"));
         assert_eq!(array_task_ids("1,3,7-9"), vec![1, 3, 7, 8, 9]);
+        let s = sacct_task_states(
+            "27_0|COMPLETED\n27_1|OUT_OF_MEMORY\n27_[2-3%2]|CANCELLED by 0\n27|FAILED\n",
+        );
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[&1], "OUT_OF_MEMORY");
+        assert_eq!(s[&3], "CANCELLED");
         assert_eq!(
             array_task_ids("5-2,x,4"),
             vec![4],

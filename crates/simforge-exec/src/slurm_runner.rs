@@ -53,7 +53,7 @@ pub struct SlurmSummary {
     pub sbatch_calls: u64,
     /// `squeue` calls made.
     pub squeue_calls: u64,
-    /// `scontrol` calls made (one per finished job array).
+    /// `scontrol` (and `sacct`) calls made: one per finished job array.
     pub scontrol_calls: u64,
     /// Pilot workers submitted (pilot mode).
     pub pilots_submitted: u64,
@@ -461,9 +461,17 @@ fn lost_reasons(
         }
     }
     *calls += 1;
-    let states = slurm_cmd("scontrol", &["show", "job", job, "-o"])
+    let mut states = slurm_cmd("scontrol", &["show", "job", job, "-o"])
         .map(|out| crate::slurm::array_task_states(&out))
         .unwrap_or_default();
+    if states.is_empty() {
+        // scontrol forgets jobs after MinJobAge; accounting (where enabled)
+        // remembers them. Without accounting sacct fails and states stay unknown.
+        *calls += 1;
+        states = slurm_cmd("sacct", &["-X", "-n", "-P", "-o", "JobID,State", "-j", job])
+            .map(|out| crate::slurm::sacct_task_states(&out))
+            .unwrap_or_default();
+    }
     LostReasons {
         job: job.to_string(),
         log_dir: log_dir.to_path_buf(),

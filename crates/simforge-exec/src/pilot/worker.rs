@@ -362,10 +362,8 @@ pub fn run_worker(opts: &WorkerOptions, cancel: &AtomicBool) -> Result<WorkerSum
             };
             let hungry = want > 0 && held.len() <= slots && now >= next_poll;
             let report = events_since.is_some_and(|t| now.duration_since(t) >= REPORT_DELAY);
-            let sync_due = done
-                || hungry
-                || report
-                || now.duration_since(last_sync) >= heartbeat / 2;
+            let sync_due =
+                done || hungry || report || now.duration_since(last_sync) >= heartbeat / 2;
             if !sync_due {
                 continue;
             }
