@@ -307,6 +307,113 @@ enum BackendSchema {
         /// SLURM settings.
         slurm: Box<SlurmSpec>,
     },
+    /// `{kubernetes: {...}}`.
+    Kubernetes {
+        /// Kubernetes settings.
+        kubernetes: Box<KubernetesSpec>,
+    },
+}
+
+/// How a study runs on Kubernetes: Indexed Jobs whose pods each run a bundle
+/// of runs (`simforge exec-bundle`), or a Deployment of `simforge worker` pods
+/// (`mode: pilot`). Run directories live on a shared volume mounted at the
+/// same path in the pods as on the coordinator.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSpec {
+    /// Container image holding `simforge` (on PATH) and the simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Namespace (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `indexed` (default): Indexed Jobs; `pilot`: a Deployment of workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<KubernetesMode>,
+    /// Pods of one Job running at once (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    /// Runs per pod (default: enough to fill `task_minutes` from past run
+    /// times; 1 without history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<u32>,
+    /// Target length of one pod when choosing `bundle` (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_minutes: Option<f64>,
+    /// Most completions (pods) per Job (default 10000); more bundles make
+    /// several Jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completions: Option<u32>,
+    /// Pod retries per index for failures outside the run (evicted pod, lost
+    /// node) (default 2); failed runs retry inside the pod per `resources`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_limit_per_index: Option<u32>,
+    /// The shared volume holding the store directory and run directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<KubernetesVolume>,
+    /// `nodeSelector` labels.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub node_selector: IndexMap<String, String>,
+    /// Tolerations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<KubernetesToleration>,
+    /// Extra labels on Jobs and pods.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    /// Extra environment variables of the container.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub env: IndexMap<String, String>,
+    /// Service account of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    /// `Always`, `IfNotPresent` or `Never`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
+    /// Pilot settings (with `mode: pilot`): `max` worker pods, `slots` each,
+    /// `heartbeat`, `listen`, `advertise` as for SLURM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pilot: Option<PilotSpec>,
+}
+
+/// Kubernetes execution modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KubernetesMode {
+    /// Indexed Jobs; each pod runs a bundle of runs.
+    Indexed,
+    /// A Deployment of `simforge worker` pods fed over HTTP.
+    Pilot,
+}
+
+/// A PersistentVolumeClaim mounted in every pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesVolume {
+    /// Claim name (ReadWriteMany, e.g. NFS or CephFS).
+    pub claim: String,
+    /// Mount path; the study's store directory must lie under it.
+    pub mount: String,
+}
+
+/// A pod toleration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesToleration {
+    /// Taint key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `Equal` (default) or `Exists`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// Taint value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+    /// Seconds a `NoExecute` toleration lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toleration_seconds: Option<i64>,
 }
 
 /// How a study runs on a SLURM cluster.

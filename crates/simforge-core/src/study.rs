@@ -119,6 +119,27 @@ pub enum Backend {
     Local,
     /// A SLURM cluster.
     Slurm(Box<SlurmBackend>),
+    /// A Kubernetes cluster.
+    Kubernetes(Box<KubernetesBackend>),
+}
+
+/// Checked Kubernetes settings, with defaults taken from the study's resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubernetesBackend {
+    /// The settings as written.
+    pub spec: crate::spec::KubernetesSpec,
+    /// The image.
+    pub image: String,
+    /// Namespace.
+    pub namespace: String,
+    /// CPU cores per pod.
+    pub cpus: f64,
+    /// Memory per pod in bytes, if known.
+    pub memory: Option<u64>,
+    /// GPUs per pod.
+    pub gpus: u32,
+    /// Pilot settings, in pilot mode.
+    pub pilot: Option<PilotSettings>,
 }
 
 /// Checked SLURM settings, with defaults taken from the study's resources.
@@ -903,13 +924,29 @@ impl Checker<'_> {
                     }
                 }
             }
+            ("kubernetes", body) => {
+                let body = match body {
+                    None | Some(Value::Null) => Value::Object(Default::default()),
+                    Some(v) => v,
+                };
+                match serde_path_to_error::deserialize::<_, crate::spec::KubernetesSpec>(body) {
+                    Ok(spec) => self.check_kubernetes(spec, resources),
+                    Err(e) => {
+                        self.diags
+                            .extend(serde_diagnostic(&self.doc.source, "backend.kubernetes", &e).0);
+                        Backend::Local
+                    }
+                }
+            }
             _ => {
                 let mut d = self
                     .doc
                     .source
                     .error_at("backend", format!("unknown backend `{name}`"))
-                    .expected("`local` or `{slurm: {partition: ..., ...}}`");
-                if let Some(s) = did_you_mean(&name, ["local", "slurm"]) {
+                    .expected(
+                        "`local`, `{slurm: {partition: ..., ...}}` or `{kubernetes: {image: ..., ...}}`",
+                    );
+                if let Some(s) = did_you_mean(&name, ["local", "slurm", "kubernetes"]) {
                     d = d.hint(format!("did you mean `{s}`?"));
                 }
                 self.diags.push(d);
@@ -991,7 +1028,11 @@ impl Checker<'_> {
                 );
             }
         }
-        let pilot = self.check_pilot(&spec);
+        let pilot = self.check_pilot(
+            "backend.slurm",
+            spec.mode == Some(crate::spec::SlurmMode::Pilot),
+            spec.pilot.as_ref(),
+        );
         // A pilot job hosts `slots` runs at once: it asks for that many times
         // the per-run resources unless the user set them.
         let per = pilot.as_ref().map_or(1, |p| p.slots);
@@ -1011,12 +1052,16 @@ impl Checker<'_> {
         }))
     }
 
-    fn check_pilot(&mut self, spec: &SlurmSpec) -> Option<PilotSettings> {
-        let is_pilot = spec.mode == Some(crate::spec::SlurmMode::Pilot);
-        let Some(p) = spec.pilot.as_ref().filter(|_| is_pilot) else {
-            if spec.pilot.is_some() {
+    fn check_pilot(
+        &mut self,
+        at: &str,
+        is_pilot: bool,
+        pilot: Option<&crate::spec::PilotSpec>,
+    ) -> Option<PilotSettings> {
+        let Some(p) = pilot.filter(|_| is_pilot) else {
+            if pilot.is_some() {
                 self.err(
-                    "backend.slurm.pilot",
+                    &format!("{at}.pilot"),
                     "pilot settings without pilot mode",
                     "`mode: pilot` beside `pilot:`",
                     "add `mode: pilot`, or remove `pilot:` to run job arrays",
@@ -1035,7 +1080,7 @@ impl Checker<'_> {
         for (key, v) in [("max", p.max), ("slots", p.slots)] {
             if v == Some(0) {
                 self.err(
-                    &format!("backend.slurm.pilot.{key}"),
+                    &format!("{at}.pilot.{key}"),
                     format!("zero {key}"),
                     "a count ≥ 1",
                     "",
@@ -1043,21 +1088,21 @@ impl Checker<'_> {
             }
         }
         let time = match &p.time {
-            Some(q) => self.duration("backend.slurm.pilot.time", q),
+            Some(q) => self.duration(&format!("{at}.pilot.time"), q),
             None => Some(Duration::from_secs(3600)),
         };
         let idle_exit = match &p.idle_exit {
-            Some(q) => self.duration("backend.slurm.pilot.idle_exit", q),
+            Some(q) => self.duration(&format!("{at}.pilot.idle_exit"), q),
             None => Some(Duration::from_secs(60)),
         };
         let heartbeat = match &p.heartbeat {
             Some(q) => self
-                .duration("backend.slurm.pilot.heartbeat", q)
+                .duration(&format!("{at}.pilot.heartbeat"), q)
                 .filter(|d| {
                     let ok = *d >= Duration::from_millis(100);
                     if !ok {
                         self.err(
-                            "backend.slurm.pilot.heartbeat",
+                            &format!("{at}.pilot.heartbeat"),
                             "a heartbeat under 100ms",
                             "a duration such as `5s`",
                             "pilots sync at least this often; too short floods the coordinator",
@@ -1071,7 +1116,7 @@ impl Checker<'_> {
             Ok(a) => Some(a),
             Err(_) => {
                 self.err(
-                    "backend.slurm.pilot.listen",
+                    &format!("{at}.pilot.listen"),
                     format!(
                         "`{}` is not an address to listen on",
                         p.listen.as_deref().unwrap_or("")
@@ -1086,7 +1131,7 @@ impl Checker<'_> {
             && !(a.starts_with("http://") || a.starts_with("https://"))
         {
             self.err(
-                "backend.slurm.pilot.advertise",
+                &format!("{at}.pilot.advertise"),
                 format!("`{a}` is not a URL"),
                 "a base URL such as `http://login1:7878`",
                 "pilots on compute nodes connect to it",
@@ -1101,6 +1146,143 @@ impl Checker<'_> {
             listen: listen?,
             advertise: p.advertise.clone(),
         })
+    }
+
+    fn check_kubernetes(
+        &mut self,
+        spec: crate::spec::KubernetesSpec,
+        resources: &Resources,
+    ) -> Backend {
+        let at = "backend.kubernetes";
+        let image = match spec.image.as_deref() {
+            Some(i) if !i.is_empty() && !i.contains(char::is_whitespace) => i.to_string(),
+            Some(i) => {
+                self.err(
+                    &format!("{at}.image"),
+                    format!("`{i}` is not a container image"),
+                    "an image reference such as `ghcr.io/lab/solver:1.4`",
+                    "",
+                );
+                String::new()
+            }
+            None => {
+                self.err(
+                    at,
+                    "no container image",
+                    "`image: <an image with simforge and the simulator>`",
+                    "pods run `simforge exec-bundle` or `simforge worker` from this image",
+                );
+                String::new()
+            }
+        };
+        let dns_label = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 63
+                && v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !v.starts_with('-')
+                && !v.ends_with('-')
+        };
+        if let Some(ns) = &spec.namespace
+            && !dns_label(ns)
+        {
+            self.err(
+                &format!("{at}.namespace"),
+                format!("`{ns}` is not a namespace name"),
+                "lower-case letters, digits and `-`, at most 63 characters",
+                "",
+            );
+        }
+        for (key, v) in [
+            ("parallelism", spec.parallelism),
+            ("bundle", spec.bundle),
+            ("max_completions", spec.max_completions),
+        ] {
+            if v == Some(0) {
+                self.err(
+                    &format!("{at}.{key}"),
+                    format!("zero {key}"),
+                    "a count ≥ 1",
+                    "",
+                );
+            }
+        }
+        if spec
+            .task_minutes
+            .is_some_and(|m| !(m > 0.0 && m.is_finite()))
+        {
+            self.err(
+                &format!("{at}.task_minutes"),
+                "a non-positive task length",
+                "minutes > 0, e.g. 5",
+                "",
+            );
+        }
+        if let Some(p) = &spec.image_pull_policy
+            && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
+        {
+            let mut d = self
+                .doc
+                .source
+                .error_at(
+                    &format!("{at}.image_pull_policy"),
+                    format!("unknown pull policy `{p}`"),
+                )
+                .expected("`Always`, `IfNotPresent` or `Never`");
+            if let Some(s) = did_you_mean(p, ["Always", "IfNotPresent", "Never"]) {
+                d = d.hint(format!("did you mean `{s}`?"));
+            }
+            self.diags.push(d);
+        }
+        if let Some(v) = &spec.volume
+            && !v.mount.starts_with('/')
+        {
+            self.err(
+                &format!("{at}.volume.mount"),
+                format!("`{}` is not an absolute path", v.mount),
+                "an absolute mount path such as `/data`",
+                "",
+            );
+        }
+        for (i, t) in spec.tolerations.iter().enumerate() {
+            let path = join_index(&format!("{at}.tolerations"), i);
+            if let Some(op) = &t.operator
+                && op != "Equal"
+                && op != "Exists"
+            {
+                self.err(
+                    &path,
+                    format!("unknown operator `{op}`"),
+                    "`Equal` or `Exists`",
+                    "",
+                );
+            }
+            if let Some(e) = &t.effect
+                && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&e.as_str())
+            {
+                self.err(
+                    &path,
+                    format!("unknown effect `{e}`"),
+                    "`NoSchedule`, `PreferNoSchedule` or `NoExecute`",
+                    "",
+                );
+            }
+        }
+        let pilot = self.check_pilot(
+            at,
+            spec.mode == Some(crate::spec::KubernetesMode::Pilot),
+            spec.pilot.as_ref(),
+        );
+        let per = pilot.as_ref().map_or(1, |p| p.slots);
+        Backend::Kubernetes(Box::new(KubernetesBackend {
+            image,
+            namespace: spec.namespace.clone().unwrap_or_else(|| "default".into()),
+            cpus: resources.cpus * f64::from(per),
+            memory: resources.memory.map(|m| m * u64::from(per)),
+            gpus: resources.gpus * per,
+            pilot,
+            spec,
+        }))
     }
 
     fn check_design(

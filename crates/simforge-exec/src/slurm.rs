@@ -31,10 +31,21 @@ const DEFAULT_TASK_TIME: Duration = Duration::from_secs(3600);
 /// Runs per array task: the user's `bundle`, else enough runs of the median
 /// observed duration to fill `task_minutes`, else 1.
 pub fn bundle_size(slurm: &SlurmBackend, median_run_s: Option<f64>) -> usize {
-    if let Some(b) = slurm.spec.bundle {
+    choose_bundle(slurm.spec.bundle, slurm.spec.task_minutes, median_run_s)
+}
+
+/// Runs per cluster task (SLURM array task or Kubernetes pod): `bundle` if
+/// given, else enough runs of the median observed duration to fill
+/// `task_minutes` (default 5), else 1.
+pub fn choose_bundle(
+    bundle: Option<u32>,
+    task_minutes: Option<f64>,
+    median_run_s: Option<f64>,
+) -> usize {
+    if let Some(b) = bundle {
         return b.max(1) as usize;
     }
-    let target = slurm.spec.task_minutes.unwrap_or(DEFAULT_TASK_MINUTES) * 60.0;
+    let target = task_minutes.unwrap_or(DEFAULT_TASK_MINUTES) * 60.0;
     match median_run_s {
         Some(m) if m > 0.0 && m.is_finite() => {
             ((target / m).ceil() as usize).clamp(1, MAX_AUTO_BUNDLE)

@@ -76,6 +76,14 @@ pub enum Command {
         /// SLURM backend: seconds between queue polls (one squeue call each).
         #[arg(long, default_value_t = 5.0)]
         poll: f64,
+        /// Show what a cluster backend would submit, without submitting: the
+        /// sbatch scripts (SLURM) or the manifests as YAML (Kubernetes).
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run on Kubernetes: write one YAML file per object here
+        /// instead of printing them.
+        #[arg(short, long, requires = "dry_run")]
+        output: Option<PathBuf>,
     },
     /// Cancel a study's submitted cluster jobs (scancel); their unfinished runs go back to pending.
     Cancel {
@@ -178,9 +186,13 @@ pub enum Command {
     ExecBundle {
         /// The manifest written by the coordinator.
         manifest: PathBuf,
-        /// Bundle index (default: $SLURM_ARRAY_TASK_ID).
+        /// Bundle index (default: $SLURM_ARRAY_TASK_ID, else Kubernetes'
+        /// $JOB_COMPLETION_INDEX).
         #[arg(long, env = "SLURM_ARRAY_TASK_ID")]
-        task: usize,
+        task: Option<usize>,
+        /// Added to the task index (a Job's first bundle).
+        #[arg(long, default_value_t = 0)]
+        task_offset: usize,
     },
 }
 

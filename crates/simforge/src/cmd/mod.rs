@@ -3,6 +3,7 @@
 mod check;
 mod export;
 mod inspect;
+mod kubernetes;
 mod run;
 mod slurm;
 
@@ -33,7 +34,15 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             progress,
             no_report,
             poll,
-        } => run::run(&study, store, jobs, retry_failed, progress, no_report, poll),
+            dry_run,
+            output,
+        } => {
+            if dry_run {
+                run::dry_run(&study, store, output.as_deref())
+            } else {
+                run::run(&study, store, jobs, retry_failed, progress, no_report, poll)
+            }
+        }
         Command::Cancel { study } => run::cancel(&study, store),
         Command::Plan { study } => run::plan(&study, store),
         Command::Check { study } => check::check(&study),
@@ -56,7 +65,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Slurm {
             command: crate::cli::SlurmCommand::Script { study },
         } => slurm::script(&study, store),
-        Command::ExecBundle { manifest, task } => run::exec_bundle(&manifest, task),
+        Command::ExecBundle {
+            manifest,
+            task,
+            task_offset,
+        } => run::exec_bundle(&manifest, task, task_offset),
         Command::Worker {
             connection,
             id,

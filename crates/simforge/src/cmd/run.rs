@@ -31,8 +31,19 @@ pub fn run(
 ) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let sim = RunnableSimulator::new(&study)?;
-    if let simforge_core::study::Backend::Slurm(slurm) = &study.backend {
-        return run_slurm(file, store, &study, slurm, &sim, retry_failed, poll);
+    match &study.backend {
+        simforge_core::study::Backend::Slurm(slurm) => {
+            return run_slurm(file, store, &study, slurm, &sim, retry_failed, poll);
+        }
+        simforge_core::study::Backend::Kubernetes(_) => {
+            return Err(crate::cmd::UsageError(format!(
+                "{}: submitting to a live Kubernetes cluster is not built yet; `simforge run --dry-run {}` writes the Indexed Jobs for `kubectl apply -f`",
+                file.display(),
+                file.display()
+            ))
+            .into());
+        }
+        simforge_core::study::Backend::Local => {}
     }
     if jobs == Some(0) {
         return Err(crate::cmd::UsageError("--jobs must be at least 1".into()).into());
@@ -200,7 +211,19 @@ pub fn cancel(file: &Path, store: Option<&Path>) -> Result<u8> {
 
 /// Executes bundle `task` of the manifest at `path`; exit code 1 if any of its
 /// runs failed, 130 if stopped (scancel sends SIGTERM).
-pub fn exec_bundle(path: &Path, task: usize) -> Result<u8> {
+pub fn exec_bundle(path: &Path, task: Option<usize>, offset: usize) -> Result<u8> {
+    let index = match task {
+        Some(t) => t,
+        None => std::env::var("JOB_COMPLETION_INDEX")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .ok_or_else(|| {
+                crate::cmd::UsageError(
+                    "no task index: pass --task, or run inside a SLURM array task or a Kubernetes Indexed Job".into(),
+                )
+            })?,
+    };
+    let task = index + offset;
     let manifest = simforge_exec::bundle::BundleManifest::read(path)?;
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -219,6 +242,30 @@ pub fn exec_bundle(path: &Path, task: usize) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// `simforge run --dry-run`: what a cluster backend would submit.
+pub fn dry_run(file: &Path, store: Option<&Path>, output: Option<&Path>) -> Result<u8> {
+    let study = simforge_core::load_study(file)?;
+    match &study.backend {
+        simforge_core::study::Backend::Slurm(_) => {
+            if output.is_some() {
+                return Err(crate::cmd::UsageError(
+                    "--output is for Kubernetes manifests; SLURM scripts go to standard output".into(),
+                )
+                .into());
+            }
+            crate::cmd::slurm::script(file, store)
+        }
+        simforge_core::study::Backend::Kubernetes(_) => {
+            crate::cmd::kubernetes::manifests(file, store, output)
+        }
+        simforge_core::study::Backend::Local => Err(crate::cmd::UsageError(format!(
+            "{} runs locally: --dry-run shows what a cluster backend would submit; `simforge plan` stores the plan without running it",
+            file.display()
+        ))
+        .into()),
+    }
 }
 
 /// `simforge worker`: a pilot pulling runs from its coordinator.

@@ -51,46 +51,7 @@ pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
         print!("{}", simforge_exec::slurm::pilot_script(&input, pilot.max));
         return Ok(0);
     }
-    let db = dir.join(STORE_FILE);
-    // Pending runs come from the store when it holds this exact plan; otherwise
-    // every run of a fresh plan would be submitted.
-    let stored = if db.is_file() {
-        Some(SqliteStore::open_existing(&db)?)
-    } else {
-        None
-    };
-    let current = stored
-        .as_ref()
-        .and_then(|s| s.study(&study.spec.name).ok())
-        .is_some_and(|row| row.spec_hash == study.spec_hash && row.simulator == identity);
-    let (runs, median) = match (&stored, current) {
-        (Some(s), true) => {
-            let mut runs = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = s.pending_page(&study.spec.name, cursor, 10_000)?;
-                let Some(last) = page.last() else { break };
-                cursor = Some((last.index, last.replicate));
-                runs.extend(page.into_iter().map(BundleRun::from));
-            }
-            (runs, s.median_duration(&study.spec.name)?)
-        }
-        _ => {
-            let plan = Plan::new(&study, &identity)?;
-            let runs = plan
-                .runs()
-                .map(|r| BundleRun {
-                    id: r.id,
-                    index: r.index,
-                    replicate: r.replicate,
-                    seed: r.seed,
-                    params: r.params.into_iter().collect(),
-                    attempts: 0,
-                })
-                .collect();
-            (runs, None)
-        }
-    };
+    let (runs, median) = pending_runs(&study, &identity, &dir)?;
     let total = runs.len();
     let bundle = bundle_size(slurm, median);
     let max_array = slurm.spec.max_array_size.unwrap_or(DEFAULT_MAX_ARRAY_SIZE) as usize;
@@ -125,4 +86,55 @@ pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
         print!("{}", sbatch_script(&input, tasks));
     }
     Ok(0)
+}
+
+/// The study's pending runs, from the store when it holds this exact plan
+/// (otherwise every run of a fresh plan), and the median duration of its
+/// finished runs. Reads the store; writes nothing.
+pub fn pending_runs(
+    study: &simforge_core::Study,
+    identity: &str,
+    dir: &Path,
+) -> Result<(Vec<BundleRun>, Option<f64>)> {
+    let db = dir.join(STORE_FILE);
+    // Pending runs come from the store when it holds this exact plan; otherwise
+    // every run of a fresh plan would be submitted.
+    let stored = if db.is_file() {
+        Some(SqliteStore::open_existing(&db)?)
+    } else {
+        None
+    };
+    let current = stored
+        .as_ref()
+        .and_then(|s| s.study(&study.spec.name).ok())
+        .is_some_and(|row| row.spec_hash == study.spec_hash && row.simulator == identity);
+    let (runs, median) = match (&stored, current) {
+        (Some(s), true) => {
+            let mut runs = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = s.pending_page(&study.spec.name, cursor, 10_000)?;
+                let Some(last) = page.last() else { break };
+                cursor = Some((last.index, last.replicate));
+                runs.extend(page.into_iter().map(BundleRun::from));
+            }
+            (runs, s.median_duration(&study.spec.name)?)
+        }
+        _ => {
+            let plan = Plan::new(study, identity)?;
+            let runs = plan
+                .runs()
+                .map(|r| BundleRun {
+                    id: r.id,
+                    index: r.index,
+                    replicate: r.replicate,
+                    seed: r.seed,
+                    params: r.params.into_iter().collect(),
+                    attempts: 0,
+                })
+                .collect();
+            (runs, None)
+        }
+    };
+    Ok((runs, median))
 }
