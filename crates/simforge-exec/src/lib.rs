@@ -8,6 +8,7 @@
 pub mod attempts;
 pub mod bundle;
 pub mod guardian;
+pub mod kube_runner;
 pub mod kubernetes;
 pub mod outputs;
 pub mod pilot;

@@ -648,6 +648,15 @@ impl SqliteStore {
         Ok(rows)
     }
 
+    /// How many submissions `study` has ever made (numbers new ones uniquely).
+    pub fn submission_count(&self, study: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM submissions WHERE study = ?1",
+            params![study],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     /// The manifest path and first bundle index of a submission.
     pub fn submission(&self, job_id: &str) -> Result<(String, usize), StoreError> {
         Ok(self.conn.query_row(

@@ -1,8 +1,9 @@
 //! The Kubernetes backend's manifests (`simforge run --dry-run`). No API
 //! server runs here: the manifests are checked against golden files, parsed
 //! back through the k8s-openapi types (in simforge-exec's unit tests), and a
-//! bundle is executed the way a pod of an Indexed Job would run it. The apply
-//! path against a live cluster is not built yet.
+//! bundle is executed the way a pod of an Indexed Job would run it. The
+//! coordinator's API path runs against a MOCK API server (see `mock_api`); it
+//! is untested against a live cluster.
 
 mod common;
 use common::*;
@@ -113,10 +114,21 @@ fn indexed_jobs_match_the_golden_manifests_and_a_pod_runs_its_bundle() {
         stdout(&pod),
         stderr(&pod)
     );
-    // Nothing is recorded as submitted, and a live run says it cannot apply.
-    let out = s.simforge(&["run", "study.yaml"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
+    // Without a cluster to talk to, a real run stops before submitting.
+    let out = bin()
+        .args(["run", "study.yaml"])
+        .current_dir(s.path())
+        .env("KUBECONFIG", s.path().join("no-such-kubeconfig"))
+        .env("HOME", s.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no usable kubeconfig"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -183,5 +195,283 @@ fn kubernetes_settings_are_checked() {
         stderr(&out).contains("not under the volume's mount path /elsewhere"),
         "{}",
         stderr(&out)
+    );
+}
+
+mod mock_api {
+    //! A MOCK Kubernetes API server: no real API server can run here. It
+    //! serves the part of batch/v1 that simforge's coordinator uses (create,
+    //! list by label, delete Jobs) and plays the kubelet: each index of a
+    //! created Job runs its container command locally, in order, with
+    //! `JOB_COMPLETION_INDEX` set, and the Job gets the status a real
+    //! controller would give it (succeeded/failed counts, `failedIndexes`,
+    //! a Complete or Failed condition).
+
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use axum::Json;
+    use axum::extract::{Path, Query, State};
+    use axum::http::StatusCode;
+    use axum::routing::{delete, get};
+    use serde_json::{Value, json};
+
+    #[derive(Clone)]
+    struct Shared {
+        jobs: Arc<Mutex<BTreeMap<String, Value>>>,
+        exe: PathBuf,
+        /// The first pod of the first Job fails without running (an image
+        /// pull error, say): its runs are lost, not failed.
+        lose_first_pod: Arc<AtomicBool>,
+    }
+
+    pub struct MockApi {
+        pub addr: SocketAddr,
+        pub jobs: Arc<Mutex<BTreeMap<String, Value>>>,
+    }
+
+    fn kubelet(s: Shared, name: String, job: Value) {
+        let spec = &job["spec"];
+        let completions = spec["completions"].as_u64().unwrap_or(1);
+        let command: Vec<String> = spec["template"]["spec"]["containers"][0]["command"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (mut ok, mut failed) = (0, Vec::new());
+        for i in 0..completions {
+            if s.lose_first_pod.swap(false, Ordering::SeqCst) {
+                failed.push(i.to_string());
+                continue;
+            }
+            let status = std::process::Command::new(&s.exe)
+                .args(&command[1..])
+                .env("JOB_COMPLETION_INDEX", i.to_string())
+                .env_remove("SLURM_ARRAY_TASK_ID")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            if status.success() {
+                ok += 1;
+            } else {
+                failed.push(i.to_string());
+            }
+        }
+        let condition = if failed.is_empty() {
+            "Complete"
+        } else {
+            "Failed"
+        };
+        if let Some(j) = s.jobs.lock().unwrap().get_mut(&name) {
+            j["status"] = json!({
+                "succeeded": ok,
+                "failed": failed.len(),
+                "failedIndexes": failed.join(","),
+                "conditions": [{"type": condition, "status": "True"}],
+            });
+        }
+    }
+
+    async fn create(
+        State(s): State<Shared>,
+        Path(ns): Path<String>,
+        Json(mut job): Json<Value>,
+    ) -> (StatusCode, Json<Value>) {
+        let name = job["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        job["metadata"]["namespace"] = json!(ns);
+        job["status"] = json!({});
+        s.jobs.lock().unwrap().insert(name.clone(), job.clone());
+        let (s2, j2) = (s.clone(), job.clone());
+        std::thread::spawn(move || kubelet(s2, name, j2));
+        (StatusCode::CREATED, Json(job))
+    }
+
+    async fn list(
+        State(s): State<Shared>,
+        Query(q): Query<BTreeMap<String, String>>,
+    ) -> Json<Value> {
+        let selector = q.get("labelSelector").cloned().unwrap_or_default();
+        let (k, v) = selector.split_once('=').unwrap_or(("", ""));
+        let items: Vec<Value> = s
+            .jobs
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|j| k.is_empty() || j["metadata"]["labels"][k] == v)
+            .cloned()
+            .collect();
+        Json(json!({"apiVersion": "batch/v1", "kind": "JobList", "metadata": {}, "items": items}))
+    }
+
+    async fn remove(
+        State(s): State<Shared>,
+        Path((_, name)): Path<(String, String)>,
+    ) -> Json<Value> {
+        s.jobs.lock().unwrap().remove(&name);
+        Json(json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success"}))
+    }
+
+    impl MockApi {
+        pub fn start(exe: PathBuf, lose_first_pod: bool) -> MockApi {
+            let jobs = Arc::new(Mutex::new(BTreeMap::new()));
+            let shared = Shared {
+                jobs: jobs.clone(),
+                exe,
+                lose_first_pod: Arc::new(AtomicBool::new(lose_first_pod)),
+            };
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let app = axum::Router::new()
+                .route(
+                    "/apis/batch/v1/namespaces/{ns}/jobs",
+                    get(list).post(create),
+                )
+                .route("/apis/batch/v1/namespaces/{ns}/jobs/{name}", delete(remove))
+                .with_state(shared);
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let l = tokio::net::TcpListener::from_std(listener).unwrap();
+                    axum::serve(l, app).await.unwrap();
+                });
+            });
+            MockApi { addr, jobs }
+        }
+
+        /// A kubeconfig pointing at the mock.
+        pub fn kubeconfig(&self, dir: &std::path::Path) -> PathBuf {
+            let path = dir.join("kubeconfig");
+            std::fs::write(
+                &path,
+                format!(
+                    "apiVersion: v1\nkind: Config\nclusters:\n- name: mock\n  cluster: {{server: \"http://{}\"}}\n\
+                     users:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: c\n  context: {{cluster: mock, user: u, namespace: science}}\n\
+                     current-context: c\n",
+                    self.addr
+                ),
+            )
+            .unwrap();
+            path
+        }
+    }
+}
+
+fn k8s_study(s: &Scratch, runs: u32, retries: u32) {
+    s.script(
+        "sim.sh",
+        "case $SIMFORGE_PARAM_I in 3) echo broken >&2; exit 5;; esac\n\
+         echo \"$SIMFORGE_RUN_ID\" >> \"$SIMFORGE_STUDY_DIR/done\"\necho y=$SIMFORGE_PARAM_I",
+    );
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: kj\nsimulator: {{command: [\"./sim.sh\"], outputs: {{keyvalue: stdout}}}}\n\
+             parameters: {{i: {{range: [1, {runs}], type: integer}}}}\ndesign: {{sampler: grid}}\n\
+             resources: {{retries: {retries}, backoff: 10ms}}\n\
+             backend: {{kubernetes: {{image: simforge:test, namespace: science, bundle: 2, max_completions: 2, \
+             volume: {{claim: shared, mount: {}}}}}}}\n",
+            s.path().display()
+        ),
+    );
+}
+
+fn kube_run(s: &Scratch, kubeconfig: &std::path::Path, args: &[&str]) -> std::process::Output {
+    bin()
+        .args(args)
+        .current_dir(s.path())
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn indexed_jobs_run_through_the_api_and_results_are_ingested_mock_api_server() {
+    let s = Scratch::new();
+    k8s_study(&s, 6, 0);
+    let api = mock_api::MockApi::start(assert_cmd::cargo::cargo_bin("simforge"), false);
+    let kc = api.kubeconfig(s.path());
+    let out = kube_run(&s, &kc, &["run", "study.yaml", "--poll", "0.1"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(text.contains("namespace science"), "{text}");
+    assert!(
+        text.contains("2 Indexed Jobs created"),
+        "6 runs, 2 per pod, at most 2 pods per Job: {text}"
+    );
+    assert!(text.contains("study now: 5 succeeded, 1 failed"), "{text}");
+    assert!(text.contains("exit code 5: broken"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("done"))
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+    let jobs = api.jobs.lock().unwrap().clone();
+    assert_eq!(jobs.len(), 2);
+    let completions: Vec<i64> = jobs
+        .values()
+        .map(|j| j["spec"]["completions"].as_i64().unwrap())
+        .collect();
+    assert_eq!(completions, vec![2, 1]);
+    for j in jobs.values() {
+        assert_eq!(j["metadata"]["namespace"], "science");
+        assert_eq!(j["spec"]["completionMode"], "Indexed");
+    }
+    let again = stdout(&kube_run(&s, &kc, &["run", "study.yaml", "--poll", "0.1"]));
+    assert!(again.contains("0 Indexed Jobs created"), "{again}");
+}
+
+#[test]
+fn runs_of_a_pod_that_never_ran_are_resubmitted_mock_api_server() {
+    let s = Scratch::new();
+    k8s_study(&s, 4, 1);
+    let api = mock_api::MockApi::start(assert_cmd::cargo::cargo_bin("simforge"), true);
+    let kc = api.kubeconfig(s.path());
+    let out = kube_run(&s, &kc, &["run", "study.yaml", "--poll", "0.1"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("study now: 3 succeeded, 1 failed"),
+        "{text}\n{}",
+        stderr(&out)
+    );
+    assert!(text.contains("2 runs lost by their pods"), "{text}");
+    assert!(
+        text.contains("2 Indexed Jobs created"),
+        "the lost bundle went out again: {text}"
+    );
+    let conn = rusqlite::Connection::open(s.store_db()).unwrap();
+    let lost: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM attempts WHERE reason LIKE 'the pod of index 0 failed (Job simforge-kj-%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        lost, 2,
+        "both runs of the pod that never ran carry its reason"
+    );
+    // Cancel deletes what is still active (nothing now) and says so.
+    let out = kube_run(&s, &kc, &["cancel", "study.yaml"]);
+    assert!(
+        stdout(&out).contains("has no submitted jobs"),
+        "{}",
+        stdout(&out)
     );
 }

@@ -35,13 +35,16 @@ pub fn run(
         simforge_core::study::Backend::Slurm(slurm) => {
             return run_slurm(file, store, &study, slurm, &sim, retry_failed, poll);
         }
-        simforge_core::study::Backend::Kubernetes(_) => {
-            return Err(crate::cmd::UsageError(format!(
-                "{}: submitting to a live Kubernetes cluster is not built yet; `simforge run --dry-run {}` writes the Indexed Jobs for `kubectl apply -f`",
-                file.display(),
-                file.display()
-            ))
-            .into());
+        simforge_core::study::Backend::Kubernetes(kube) => {
+            if kube.pilot.is_some() {
+                return Err(crate::cmd::UsageError(format!(
+                    "{}: pilot mode on Kubernetes is not built into `simforge run` yet; `simforge run --dry-run {}` writes the worker Deployment",
+                    file.display(),
+                    file.display()
+                ))
+                .into());
+            }
+            return run_kubernetes(file, store, &study, kube, &sim, retry_failed, poll);
         }
         simforge_core::study::Backend::Local => {}
     }
@@ -165,30 +168,7 @@ fn run_slurm(
         s.lost,
         s.wall.as_secs_f64()
     );
-    let totals: Vec<String> = s
-        .totals
-        .iter()
-        .map(|(st, n)| format!("{n} {}", st.as_str()))
-        .collect();
-    println!("study now: {}", totals.join(", "));
-    if !s.top_reasons.is_empty() {
-        println!("most common failure reasons:");
-        for (reason, n) in &s.top_reasons {
-            println!("  {n:>6} × {reason}");
-        }
-    }
-    println!("store:   {}", db.display());
-    if s.interrupted {
-        println!(
-            "interrupted: submitted jobs keep running; run the same command again to re-attach, or `simforge cancel`"
-        );
-        return Ok(EXIT_INTERRUPTED);
-    }
-    let failed = s
-        .totals
-        .iter()
-        .any(|(st, n)| matches!(st, RunState::Failed | RunState::TimedOut) && *n > 0);
-    Ok(if failed { EXIT_RUNS_FAILED } else { 0 })
+    finish_cluster(&db, &s.totals, &s.top_reasons, s.interrupted)
 }
 
 /// Cancels a SLURM study's submitted jobs.
@@ -196,7 +176,12 @@ pub fn cancel(file: &Path, store: Option<&Path>) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let (dir, _, mut handle) = open_store(file, store)?;
     let _lock = simforge_exec::runner::StudyLock::acquire(&dir.join("locks"), &study.spec.name)?;
-    let jobs = simforge_exec::slurm_runner::cancel_jobs(&mut handle, &study.spec.name)?;
+    let jobs = match &study.backend {
+        simforge_core::study::Backend::Kubernetes(kube) => {
+            simforge_exec::kube_runner::cancel_kube_jobs(&mut handle, &study.spec.name, kube)?
+        }
+        _ => simforge_exec::slurm_runner::cancel_jobs(&mut handle, &study.spec.name)?,
+    };
     if jobs.is_empty() {
         println!("study `{}` has no submitted jobs", study.spec.name);
     } else {
@@ -242,6 +227,85 @@ pub fn exec_bundle(path: &Path, task: Option<usize>, offset: usize) -> Result<u8
     } else {
         0
     })
+}
+
+/// Runs a study with `backend: {kubernetes: ...}`: creates Indexed Jobs, polls, ingests.
+fn run_kubernetes(
+    file: &Path,
+    store: Option<&Path>,
+    study: &simforge_core::Study,
+    kube: &simforge_core::study::KubernetesBackend,
+    sim: &RunnableSimulator,
+    retry_failed: bool,
+    poll: f64,
+) -> Result<u8> {
+    let (dir, db, mut handle) = open_store(file, store)?;
+    let dir = std::path::absolute(&dir).context("resolving the store directory")?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, cancel.clone())
+            .context("installing the Ctrl-C handler")?;
+    }
+    let opts = simforge_exec::kube_runner::KubeRunOptions {
+        runs_root: runs_root(&dir, &study.spec.name),
+        store_dir: dir,
+        poll: std::time::Duration::from_secs_f64(poll.max(0.05)),
+        retry_failed,
+    };
+    let s = simforge_exec::kube_runner::run_on_kubernetes(
+        &mut handle,
+        study,
+        kube,
+        sim,
+        file,
+        &opts,
+        &cancel,
+    )?;
+    println!(
+        "study `{}` on Kubernetes (namespace {}): {} runs planned ({} new); {} Indexed Jobs created ({} API calls), {} jobs re-attached; {} results ingested from run directories, {} runs lost by their pods; {:.1}s",
+        study.spec.name,
+        kube.namespace,
+        s.planned,
+        s.new,
+        s.submitted_jobs,
+        s.api_calls,
+        s.reattached_jobs,
+        s.harvested,
+        s.lost,
+        s.wall.as_secs_f64()
+    );
+    finish_cluster(&db, &s.totals, &s.top_reasons, s.interrupted)
+}
+
+/// The end of a cluster run's report: totals, reasons, exit code.
+fn finish_cluster(
+    db: &Path,
+    totals: &[(RunState, u64)],
+    top_reasons: &[(String, u64)],
+    interrupted: bool,
+) -> Result<u8> {
+    let line: Vec<String> = totals
+        .iter()
+        .map(|(st, n)| format!("{n} {}", st.as_str()))
+        .collect();
+    println!("study now: {}", line.join(", "));
+    if !top_reasons.is_empty() {
+        println!("most common failure reasons:");
+        for (reason, n) in top_reasons {
+            println!("  {n:>6} × {reason}");
+        }
+    }
+    println!("store:   {}", db.display());
+    if interrupted {
+        println!(
+            "interrupted: submitted jobs keep running; run the same command again to re-attach, or `simforge cancel`"
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
+    let failed = totals
+        .iter()
+        .any(|(st, n)| matches!(st, RunState::Failed | RunState::TimedOut) && *n > 0);
+    Ok(if failed { EXIT_RUNS_FAILED } else { 0 })
 }
 
 /// `simforge run --dry-run`: what a cluster backend would submit.
