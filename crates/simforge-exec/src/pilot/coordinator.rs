@@ -108,15 +108,25 @@ impl Coordinator<'_> {
             let back = self.leases.release_worker(w);
             store.release_runs(&back)?;
         }
-        let mut runs = Vec::new();
+        let mut runs: Vec<BundleRun> = Vec::new();
         if !req.leaving && !stopping && self.finishing.is_none() {
+            let mut chosen = std::collections::HashSet::new();
             for _ in 0..req.want {
                 if self.queue.is_empty() {
+                    // Runs chosen above are still `pending` in the store until
+                    // leased below: never hand one out twice.
                     let page = store.pending_page(&self.study.spec.name, None, QUEUE_PAGE)?;
-                    self.queue.extend(page.into_iter().map(BundleRun::from));
+                    self.queue.extend(
+                        page.into_iter()
+                            .filter(|r| !chosen.contains(&r.id))
+                            .map(BundleRun::from),
+                    );
                 }
                 match self.queue.pop_front() {
-                    Some(r) => runs.push(r),
+                    Some(r) => {
+                        chosen.insert(r.id.clone());
+                        runs.push(r);
+                    }
                     None => break,
                 }
             }
@@ -363,4 +373,96 @@ pub(crate) fn run_pilots(
     drop(server);
     summary.harvested += recover_results(store, study, &opts.runs_root)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::plan_into_store;
+
+    fn setup(dir: &Path, runs: u32) -> (SqliteStore, Study, PilotSettings) {
+        let text = format!(
+            "name: pc\nsimulator: {{builtin: analytic, options: {{function: branin}}}}\n\
+             parameters: {{x1: {{range: [-5, 10]}}, x2: {{range: [0, 15]}}}}\n\
+             design: {{sampler: random, samples: {runs}}}\n\
+             backend: {{slurm: {{mode: pilot}}}}\n"
+        );
+        let study = simforge_core::parse_study(&dir.join("study.yaml"), &text).unwrap();
+        let mut store = SqliteStore::open(&dir.join("s.db")).unwrap();
+        plan_into_store(&mut store, &study, "analytic", "study.yaml").unwrap();
+        let Some(pilot) = (match &study.backend {
+            simforge_core::study::Backend::Slurm(s) => s.pilot.clone(),
+            _ => None,
+        }) else {
+            panic!("pilot mode expected")
+        };
+        (store, study, pilot)
+    }
+
+    fn request(worker: &str, want: u32, held: Vec<String>) -> SyncRequest {
+        SyncRequest {
+            worker: worker.into(),
+            want,
+            held,
+            events: vec![],
+            leaving: false,
+        }
+    }
+
+    #[test]
+    fn no_run_is_leased_twice_even_when_the_queue_refills_mid_request() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut store, study, pilot) = setup(tmp.path(), 12);
+        let mut c = Coordinator {
+            study: &study,
+            pilot: &pilot,
+            study_ref: StudyRef {
+                study_file: "study.yaml".into(),
+                spec_hash: study.spec_hash.clone(),
+                runs_root: tmp.path().into(),
+            },
+            leases: Leases::new(Duration::from_secs(30)),
+            queue: VecDeque::new(),
+            finishing: None,
+            max_attempts: 1,
+        };
+        let mut summary = SlurmSummary::default();
+        let mut seen = std::collections::HashSet::new();
+        // 5 + 5 leaves 2 queued; asking for 5 more refills mid-request.
+        for (w, want) in [("a", 5), ("b", 5), ("a", 5)] {
+            let reply = c
+                .sync(&mut store, request(w, want, vec![]), false, &mut summary)
+                .unwrap();
+            for r in reply.runs {
+                assert!(seen.insert(r.id.clone()), "run {} leased twice", r.id);
+            }
+        }
+        assert_eq!(seen.len(), 12);
+        assert_eq!(c.leases.len(), 12);
+        let counts = store.state_counts("pc").unwrap();
+        assert_eq!(counts.get(&RunState::Running), Some(&12));
+        // Worker b leaves: its runs go back to pending and are leased again, once.
+        let mut bye = request("b", 0, vec![]);
+        bye.leaving = true;
+        c.sync(&mut store, bye, false, &mut summary).unwrap();
+        assert_eq!(
+            store.state_counts("pc").unwrap().get(&RunState::Pending),
+            Some(&5)
+        );
+        let reply = c
+            .sync(&mut store, request("c", 20, vec![]), false, &mut summary)
+            .unwrap();
+        assert_eq!(reply.runs.len(), 5);
+        // Worker a's heartbeat names a run it does not hold: it is revoked.
+        let stolen = reply.runs[0].id.clone();
+        let reply = c
+            .sync(
+                &mut store,
+                request("a", 0, vec![stolen.clone()]),
+                false,
+                &mut summary,
+            )
+            .unwrap();
+        assert_eq!(reply.revoked, vec![stolen]);
+    }
 }

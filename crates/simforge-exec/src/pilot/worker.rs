@@ -409,6 +409,10 @@ pub fn run_worker(opts: &WorkerOptions, cancel: &AtomicBool) -> Result<WorkerSum
                 next_poll = last_sync;
             }
             for run in reply.runs {
+                if held.contains_key(&run.id) {
+                    // Already executing here (a retried sync granted it again).
+                    continue;
+                }
                 let stop = Arc::new(AtomicBool::new(false));
                 held.insert(run.id.clone(), stop.clone());
                 summary.runs += 1;
