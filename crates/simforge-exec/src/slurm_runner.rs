@@ -264,17 +264,26 @@ pub fn run_on_slurm(
     summary.reattached_jobs = subs.active.len() as u64;
     summary.harvested += recover_results(store, study, &opts.runs_root)?;
     match &slurm.pilot {
-        Some(pilot) => crate::pilot::coordinator::run_pilots(
-            store,
-            study,
-            slurm,
-            pilot,
-            &abs_file,
-            opts,
-            &mut subs,
-            cancel,
-            &mut summary,
-        )?,
+        Some(pilot) => {
+            let mut pool = crate::pilot::coordinator::SlurmPilots {
+                study,
+                slurm,
+                pilot,
+                opts,
+                subs: &mut subs,
+            };
+            crate::pilot::coordinator::run_pilots(
+                store,
+                study,
+                pilot,
+                &abs_file,
+                &opts.runs_root,
+                opts.poll,
+                &mut pool,
+                cancel,
+                &mut summary,
+            )?
+        }
         None => {
             if !store.pilot_held(&name)?.is_empty() {
                 // Pilots of an earlier pilot-mode invocation hold runs; array

@@ -4,8 +4,8 @@
 //! call for the whole study) and submits more pilots while the backlog needs
 //! them.
 
-use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
@@ -202,18 +202,155 @@ impl Coordinator<'_> {
     }
 }
 
-/// Runs the study's pending runs on pilot workers until every run is settled
-/// or `cancel` is set. `subs` are the study's active submissions (pilot jobs
-/// and any job arrays of an earlier array-mode invocation).
+/// What the pilot loop needs of a pool: where pilots come from (SLURM jobs, a
+/// Kubernetes Deployment) and how to tell that some are gone.
+pub(crate) trait PilotPool {
+    /// Where the coordinator file goes (the shared filesystem).
+    fn connection_file(&self) -> PathBuf;
+    /// Checks on the pilots, once per poll interval: how many are queued or
+    /// running, and groups of workers known to be gone (worker-id prefix, why).
+    fn poll(
+        &mut self,
+        store: &mut SqliteStore,
+        summary: &mut SlurmSummary,
+    ) -> Result<PoolState, ExecError>;
+    /// Makes `want` pilots available, given `current` queued or running.
+    fn scale(
+        &mut self,
+        store: &mut SqliteStore,
+        want: u32,
+        current: u64,
+        summary: &mut SlurmSummary,
+    ) -> Result<(), ExecError>;
+    /// Other work of the study still running (job arrays of an earlier
+    /// array-mode invocation): the study is not done until it ends.
+    fn busy_elsewhere(&self) -> bool;
+    /// Whether any pilot is still around.
+    fn pilots_left(&self) -> bool;
+    /// The study is done: remove pilots that are left (never started, idle).
+    fn finish(&mut self, store: &mut SqliteStore) -> Result<(), ExecError>;
+}
+
+/// One poll of a pilot pool.
+#[derive(Debug, Default)]
+pub(crate) struct PoolState {
+    /// Pilots queued or running.
+    pub pilots: u64,
+    /// Workers known to be gone: (worker-id prefix, why).
+    pub gone: Vec<(String, String)>,
+}
+
+/// Pilots as SLURM job arrays of `simforge worker` tasks.
+pub(crate) struct SlurmPilots<'a> {
+    pub study: &'a Study,
+    pub slurm: &'a SlurmBackend,
+    pub pilot: &'a PilotSettings,
+    pub opts: &'a SlurmRunOptions,
+    pub subs: &'a mut Submissions,
+}
+
+impl PilotPool for SlurmPilots<'_> {
+    fn connection_file(&self) -> PathBuf {
+        self.subs.base.join("pilot.json")
+    }
+
+    fn poll(
+        &mut self,
+        store: &mut SqliteStore,
+        summary: &mut SlurmSummary,
+    ) -> Result<PoolState, ExecError> {
+        let max_attempts = self.study.resources.retries + 1;
+        let queued = self.subs.poll(summary)?;
+        let mut state = PoolState::default();
+        for job in self.subs.gone(&queued) {
+            if self.subs.is_pilot(&job) {
+                state
+                    .gone
+                    .push((format!("{job}_"), format!("ended (SLURM job {job})")));
+                self.subs.close(store, &job, &|_| None, max_attempts)?;
+            } else {
+                self.subs
+                    .close_array(store, self.study, self.opts, &job, max_attempts, summary)?;
+            }
+        }
+        state.pilots = queued
+            .iter()
+            .filter(|(job, _)| self.subs.is_pilot(job))
+            .map(|(_, n)| *n as u64)
+            .sum();
+        Ok(state)
+    }
+
+    fn scale(
+        &mut self,
+        store: &mut SqliteStore,
+        want: u32,
+        current: u64,
+        summary: &mut SlurmSummary,
+    ) -> Result<(), ExecError> {
+        if current >= u64::from(want) {
+            return Ok(());
+        }
+        let count = (u64::from(want) - current) as u32;
+        let connection = self.connection_file();
+        let input = PilotScriptInput {
+            study: &self.study.spec.name,
+            slurm: self.slurm,
+            pilot: self.pilot,
+            exe: &self.opts.exe,
+            connection: &connection,
+            log_dir: &self.subs.log_dir.clone(),
+        };
+        let job = self
+            .subs
+            .submit(&pilot_script(&input, count), PILOT_MANIFEST, summary)?;
+        store.record_submission(&self.study.spec.name, &job, PILOT_MANIFEST, 0, &[])?;
+        self.subs.active.push(job.clone());
+        self.subs.pilots.insert(job.clone());
+        summary.pilots_submitted += u64::from(count);
+        tracing::info!(job = %job, count, "submitted pilots");
+        Ok(())
+    }
+
+    fn busy_elsewhere(&self) -> bool {
+        self.subs.active.iter().any(|j| !self.subs.is_pilot(j))
+    }
+
+    fn pilots_left(&self) -> bool {
+        self.subs.active.iter().any(|j| self.subs.is_pilot(j))
+    }
+
+    fn finish(&mut self, store: &mut SqliteStore) -> Result<(), ExecError> {
+        let pilots: Vec<String> = self
+            .subs
+            .active
+            .iter()
+            .filter(|j| self.subs.is_pilot(j))
+            .cloned()
+            .collect();
+        if !pilots.is_empty() {
+            let args: Vec<&str> = pilots.iter().map(String::as_str).collect();
+            let _ = slurm_cmd("scancel", &args);
+            for job in &pilots {
+                self.subs.close(store, job, &|_| None, u32::MAX)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the study's pending runs on pilot workers from `pool` until every run
+/// is settled or `cancel` is set. `summary` collects the counts (SLURM's
+/// summary type serves every pool; Kubernetes copies what it reports).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_pilots(
     store: &mut SqliteStore,
     study: &Study,
-    slurm: &SlurmBackend,
     pilot: &PilotSettings,
     study_file: &Path,
-    opts: &SlurmRunOptions,
-    subs: &mut Submissions,
+    runs_root: &Path,
+    poll: Duration,
+    pool: &mut dyn PilotPool,
     cancel: &AtomicBool,
     summary: &mut SlurmSummary,
 ) -> Result<(), ExecError> {
@@ -224,12 +361,11 @@ pub(crate) fn run_pilots(
         .advertise
         .clone()
         .unwrap_or_else(|| format!("http://{}:{}", hostname(), server.addr().port()));
-    let conn_file = subs.base.join("pilot.json");
     Connection {
         url: url.clone(),
         token,
     }
-    .write(&conn_file)?;
+    .write(&pool.connection_file())?;
     tracing::info!(%url, "pilot endpoint listening");
     let ttl = pilot.heartbeat * 6;
     let mut c = Coordinator {
@@ -238,7 +374,7 @@ pub(crate) fn run_pilots(
         study_ref: StudyRef {
             study_file: study_file.to_path_buf(),
             spec_hash: study.spec_hash.clone(),
-            runs_root: opts.runs_root.clone(),
+            runs_root: runs_root.to_path_buf(),
         },
         leases: Leases::new(ttl),
         queue: VecDeque::new(),
@@ -252,15 +388,6 @@ pub(crate) fn run_pilots(
         c.leases.adopt(&worker, &id, attempts, grace);
     }
     summary.adopted_leases = c.leases.len() as u64;
-    let log_dir = subs.log_dir.clone();
-    let input = PilotScriptInput {
-        study: &name,
-        slurm,
-        pilot,
-        exe: &opts.exe,
-        connection: &conn_file,
-        log_dir: &log_dir,
-    };
     let mut next_tick = Instant::now();
     let mut drained_since: Option<Instant> = None;
     loop {
@@ -287,7 +414,7 @@ pub(crate) fn run_pilots(
         if Instant::now() < next_tick {
             continue;
         }
-        next_tick = Instant::now() + opts.poll;
+        next_tick = Instant::now() + poll;
 
         // Silent workers lose their leases.
         let expired = c.leases.expire(Instant::now());
@@ -295,83 +422,53 @@ pub(crate) fn run_pilots(
             tracing::warn!(runs = expired.len(), "pilot leases expired");
             c.take_back(store, expired, "stopped checking in", summary)?;
         }
-        // Jobs that left the queue.
-        let queued = subs.poll(summary)?;
-        for job in subs.gone(&queued) {
-            if subs.is_pilot(&job) {
-                let lost = c.leases.lose_workers(&format!("{job}_"));
-                c.take_back(store, lost, &format!("ended (SLURM job {job})"), summary)?;
-                subs.close(store, &job, &|_| None, c.max_attempts)?;
-            } else {
-                subs.close_array(store, study, opts, &job, c.max_attempts, summary)?;
-            }
+        // Pilots that are gone lose theirs at once.
+        let state = pool.poll(store, summary)?;
+        for (prefix, why) in &state.gone {
+            let lost = c.leases.lose_workers(prefix);
+            c.take_back(store, lost, why, summary)?;
         }
         // Scale the pilots with the backlog.
         let counts = store.state_counts(&name)?;
         let pending = counts.get(&RunState::Pending).copied().unwrap_or(0);
         let outstanding = pending + c.leases.len() as u64;
-        let arrays_left = subs.active.iter().any(|j| !subs.is_pilot(j));
-        if outstanding == 0 && !arrays_left {
+        if outstanding == 0 && !pool.busy_elsewhere() {
             // Done: tell the pilots (their next sync says exit), give them a
-            // moment to leave, then cancel what never started.
+            // moment to leave, then remove what is left.
             let since = *drained_since.get_or_insert_with(Instant::now);
             c.finishing = Some(since);
-            let pilots_left = subs.active.iter().any(|j| subs.is_pilot(j));
-            if !pilots_left || since.elapsed() > pilot.heartbeat * 2 + Duration::from_secs(2) {
+            if !pool.pilots_left() || since.elapsed() > pilot.heartbeat * 2 + Duration::from_secs(2)
+            {
                 break;
             }
             continue;
         }
         drained_since = None;
         c.finishing = None;
-        let per_pilot = u64::from(pilot.slots.max(1));
-        let want = outstanding.div_ceil(per_pilot).min(u64::from(pilot.max));
-        let queued_pilots: u64 = queued
-            .iter()
-            .filter(|(job, _)| subs.is_pilot(job))
-            .map(|(_, n)| *n as u64)
-            .sum();
-        if queued_pilots < want && pending > 0 {
-            let count = (want - queued_pilots) as u32;
-            let job = subs.submit(&pilot_script(&input, count), PILOT_MANIFEST, summary)?;
-            store.record_submission(&name, &job, PILOT_MANIFEST, 0, &[])?;
-            subs.active.push(job.clone());
-            subs.pilots.insert(job.clone());
-            summary.pilots_submitted += u64::from(count);
-            tracing::info!(job = %job, count, "submitted pilots");
+        if pending > 0 {
+            let per_pilot = u64::from(pilot.slots.max(1));
+            let want = outstanding.div_ceil(per_pilot).min(u64::from(pilot.max)) as u32;
+            pool.scale(store, want, state.pilots, summary)?;
         }
     }
-    // Leaving: answer syncs that are waiting, then stop listening. Pilots that
-    // are still queued (never started) are cancelled once the study is done;
-    // on interruption they keep running and find the next coordinator.
+    // Leaving: answer syncs that are waiting, then stop listening. When the
+    // study is done, pilots that are left are removed; on interruption they
+    // keep running and find the next coordinator.
     while let Ok(call) = calls.try_recv() {
         let reply = c.sync(store, call.request, true, summary)?;
         let _ = call.reply.send(reply);
     }
     if !summary.interrupted {
-        let pilots: Vec<String> = subs
-            .active
-            .iter()
-            .filter(|j| subs.is_pilot(j))
-            .cloned()
-            .collect();
-        if !pilots.is_empty() {
-            let args: Vec<&str> = pilots.iter().map(String::as_str).collect();
-            let _ = slurm_cmd("scancel", &args);
-            for job in &pilots {
-                subs.close(store, job, &|_| None, c.max_attempts)?;
-            }
-        }
-        let left: HashMap<String, String> = store
+        pool.finish(store)?;
+        let ids: Vec<String> = store
             .pilot_held(&name)?
             .into_iter()
-            .map(|(id, w, _)| (id, w))
+            .map(|(id, _, _)| id)
             .collect();
-        let ids: Vec<String> = left.into_keys().collect();
         store.release_runs(&ids)?;
     }
     drop(server);
-    summary.harvested += recover_results(store, study, &opts.runs_root)?;
+    summary.harvested += recover_results(store, study, runs_root)?;
     Ok(())
 }
 
