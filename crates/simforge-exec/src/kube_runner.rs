@@ -11,19 +11,23 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use simforge_core::study::KubernetesBackend;
 use simforge_core::{RunState, Study};
 use simforge_store::SqliteStore;
 
 use crate::bundle::{BundleManifest, BundleRun};
 use crate::kubernetes::{
-    ManifestInput, STUDY_LABEL, check_volume, dns_label, indexed_job, job_name, plan_jobs,
+    ManifestInput, STUDY_LABEL, check_volume, deployment_name, dns_label, indexed_job, job_name,
+    pilot_deployment, plan_jobs,
 };
+use crate::pilot::coordinator::{PilotPool, PoolState, run_pilots};
 use crate::runner::{ExecError, StudyLock, plan_into_store, recover_results};
 use crate::simulator::RunnableSimulator;
 use crate::slurm::{array_task_ids, choose_bundle, plan_arrays};
+use crate::slurm_runner::SlurmSummary;
 
 /// How to run a study on Kubernetes.
 #[derive(Debug, Clone)]
@@ -55,6 +59,12 @@ pub struct KubeSummary {
     pub lost: u64,
     /// Calls to the API server.
     pub api_calls: u64,
+    /// Pilot mode: worker pods asked for (the Deployment's replicas).
+    pub pilots: u64,
+    /// Pilot mode: worker syncs answered.
+    pub pilot_syncs: u64,
+    /// Pilot mode: runs held by workers of an earlier coordinator, adopted.
+    pub adopted_leases: u64,
     /// Runs per state after the invocation.
     pub totals: Vec<(RunState, u64)>,
     /// Most common failure reasons.
@@ -69,6 +79,7 @@ pub struct KubeSummary {
 struct Kube {
     rt: tokio::runtime::Runtime,
     jobs: Api<Job>,
+    deployments: Api<Deployment>,
     calls: u64,
 }
 
@@ -92,7 +103,8 @@ impl Kube {
             )
         })?;
         Ok(Kube {
-            jobs: Api::namespaced(client, namespace),
+            jobs: Api::namespaced(client.clone(), namespace),
+            deployments: Api::namespaced(client, namespace),
             rt,
             calls: 0,
         })
@@ -131,6 +143,117 @@ impl Kube {
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
             Err(e) => Err(api_error(&format!("deleting Job {name}"), e)),
         }
+    }
+}
+
+impl Kube {
+    fn deployment(&mut self, name: &str) -> Result<Option<Deployment>, ExecError> {
+        self.calls += 1;
+        self.rt
+            .block_on(self.deployments.get_opt(name))
+            .map_err(|e| api_error(&format!("reading Deployment {name}"), e))
+    }
+
+    fn create_deployment(&mut self, d: &Deployment) -> Result<(), ExecError> {
+        self.calls += 1;
+        let name = d.metadata.name.clone().unwrap_or_default();
+        self.rt
+            .block_on(self.deployments.create(&PostParams::default(), d))
+            .map(|_| ())
+            .map_err(|e| api_error(&format!("creating Deployment {name}"), e))
+    }
+
+    fn scale_deployment(&mut self, name: &str, replicas: u32) -> Result<(), ExecError> {
+        self.calls += 1;
+        let patch = serde_json::json!({"spec": {"replicas": replicas}});
+        self.rt
+            .block_on(
+                self.deployments
+                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch)),
+            )
+            .map(|_| ())
+            .map_err(|e| api_error(&format!("scaling Deployment {name}"), e))
+    }
+
+    fn delete_deployment(&mut self, name: &str) -> Result<(), ExecError> {
+        self.calls += 1;
+        match self
+            .rt
+            .block_on(self.deployments.delete(name, &DeleteParams::background()))
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(api_error(&format!("deleting Deployment {name}"), e)),
+        }
+    }
+}
+
+/// Pilots as a Deployment of `simforge worker` pods. Dead pods show up as
+/// silent workers (their leases lapse); the Deployment replaces them.
+struct KubePilots<'a> {
+    client: &'a mut Kube,
+    deployment: Deployment,
+    name: String,
+    connection: PathBuf,
+    /// Replicas asked for; `None` while no Deployment exists.
+    replicas: Option<u32>,
+}
+
+impl PilotPool for KubePilots<'_> {
+    fn connection_file(&self) -> PathBuf {
+        self.connection.clone()
+    }
+
+    fn poll(
+        &mut self,
+        _store: &mut SqliteStore,
+        _summary: &mut SlurmSummary,
+    ) -> Result<PoolState, ExecError> {
+        let found = self.client.deployment(&self.name)?;
+        self.replicas = found.map(|d| d.spec.replicas.unwrap_or(1).max(0) as u32);
+        Ok(PoolState {
+            pilots: u64::from(self.replicas.unwrap_or(0)),
+            gone: vec![],
+        })
+    }
+
+    fn scale(
+        &mut self,
+        _store: &mut SqliteStore,
+        want: u32,
+        current: u64,
+        summary: &mut SlurmSummary,
+    ) -> Result<(), ExecError> {
+        if current >= u64::from(want) {
+            return Ok(());
+        }
+        match self.replicas {
+            None => {
+                let mut d = self.deployment.clone();
+                d.spec.replicas = Some(want as i32);
+                self.client.create_deployment(&d)?;
+            }
+            Some(_) => self.client.scale_deployment(&self.name, want)?,
+        }
+        summary.pilots_submitted += u64::from(want) - current;
+        self.replicas = Some(want);
+        tracing::info!(deployment = %self.name, replicas = want, "scaled the workers");
+        Ok(())
+    }
+
+    fn busy_elsewhere(&self) -> bool {
+        false
+    }
+
+    fn pilots_left(&self) -> bool {
+        self.replicas.is_some()
+    }
+
+    fn finish(&mut self, _store: &mut SqliteStore) -> Result<(), ExecError> {
+        if self.replicas.take().is_some() {
+            self.client.delete_deployment(&self.name)?;
+        }
+        Ok(())
     }
 }
 
@@ -193,6 +316,39 @@ pub fn run_on_kubernetes(
         })?;
     }
     let mut client = Kube::connect(&kube.namespace)?;
+    if let Some(pilot) = &kube.pilot {
+        let connection = base.join("pilot.json");
+        let mut pool = KubePilots {
+            deployment: pilot_deployment(&input, pilot, &connection),
+            name: deployment_name(&input),
+            client: &mut client,
+            connection,
+            replicas: None,
+        };
+        let mut counts = SlurmSummary::default();
+        run_pilots(
+            store,
+            study,
+            pilot,
+            &abs_file,
+            &opts.runs_root,
+            opts.poll,
+            &mut pool,
+            cancel,
+            &mut counts,
+        )?;
+        summary.pilots = counts.pilots_submitted;
+        summary.pilot_syncs = counts.pilot_syncs;
+        summary.adopted_leases = counts.adopted_leases;
+        summary.lost = counts.lost;
+        summary.harvested += counts.harvested;
+        summary.interrupted = counts.interrupted;
+        summary.api_calls = client.calls;
+        summary.wall = started.elapsed();
+        summary.totals = store.state_counts(&name)?.into_iter().collect();
+        summary.top_reasons = store.failure_reasons(&name, 3)?;
+        return Ok(summary);
+    }
     let mut active: Vec<String> = store.active_submissions(&name)?;
     summary.reattached_jobs = active.len() as u64;
     let max_attempts = study.resources.retries + 1;
@@ -326,15 +482,34 @@ pub fn cancel_kube_jobs(
     study: &str,
     kube: &KubernetesBackend,
 ) -> Result<Vec<String>, ExecError> {
-    let jobs = store.active_submissions(study)?;
-    if !jobs.is_empty() {
-        let mut client = Kube::connect(&kube.namespace)?;
-        for job in &jobs {
-            client.delete(job)?;
-        }
+    let mut jobs = store.active_submissions(study)?;
+    let mut client = Kube::connect(&kube.namespace)?;
+    for job in &jobs {
+        client.delete(job)?;
     }
     for job in &jobs {
         store.close_submission(job, "cancelled", &|_| None, u32::MAX)?;
+    }
+    if kube.pilot.is_some() {
+        // The worker Deployment of this study's current spec, if any.
+        let row = store.study(study)?;
+        let input = ManifestInput {
+            study,
+            spec_hash: &row.spec_hash,
+            kube,
+            store_dir: Path::new("/"),
+        };
+        let name = deployment_name(&input);
+        if client.deployment(&name)?.is_some() {
+            client.delete_deployment(&name)?;
+            jobs.push(name);
+        }
+        let held: Vec<String> = store
+            .pilot_held(study)?
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        store.release_runs(&held)?;
     }
     Ok(jobs)
 }

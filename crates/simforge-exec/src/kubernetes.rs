@@ -257,6 +257,15 @@ pub fn indexed_job(
     }
 }
 
+/// The name of the study's worker Deployment.
+pub fn deployment_name(input: &ManifestInput<'_>) -> String {
+    let hash: String = input.spec_hash.chars().take(8).collect();
+    format!(
+        "simforge-{}-workers-{hash}",
+        dns_label(input.study, 63 - "simforge--workers-".len() - hash.len())
+    )
+}
+
 /// The Deployment of `pilot.max` worker pods, `pilot.slots` runs each, that
 /// pull runs from the coordinator named in `connection` (on the shared volume).
 pub fn pilot_deployment(
@@ -281,13 +290,9 @@ pub fn pilot_deployment(
         "--idle-exit".to_string(),
         "31536000".to_string(),
     ];
-    let hash: String = input.spec_hash.chars().take(8).collect();
     Deployment {
         metadata: ObjectMeta {
-            name: Some(format!(
-                "simforge-{}-workers-{hash}",
-                dns_label(input.study, 63 - "simforge--workers-".len() - hash.len())
-            )),
+            name: Some(deployment_name(input)),
             namespace: Some(input.kube.namespace.clone()),
             labels: Some(labels.clone()),
             ..Default::default()

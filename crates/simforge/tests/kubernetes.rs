@@ -222,6 +222,9 @@ mod mock_api {
     #[derive(Clone)]
     struct Shared {
         jobs: Arc<Mutex<BTreeMap<String, Value>>>,
+        deployments: Arc<Mutex<BTreeMap<String, Value>>>,
+        /// Worker processes standing in for each Deployment's pods.
+        pods: Arc<Mutex<BTreeMap<String, Vec<std::process::Child>>>>,
         exe: PathBuf,
         /// The first pod of the first Job fails without running (an image
         /// pull error, say): its runs are lost, not failed.
@@ -231,6 +234,9 @@ mod mock_api {
     pub struct MockApi {
         pub addr: SocketAddr,
         pub jobs: Arc<Mutex<BTreeMap<String, Value>>>,
+        pub deployments: Arc<Mutex<BTreeMap<String, Value>>>,
+        /// Deployments ever created, with the largest replica count asked for.
+        pub history: History,
     }
 
     fn kubelet(s: Shared, name: String, job: Value) {
@@ -321,10 +327,123 @@ mod mock_api {
         Json(json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success"}))
     }
 
+    /// Largest replica count asked for, per Deployment ever created.
+    type History = Arc<Mutex<BTreeMap<String, i64>>>;
+    /// State of the apps/v1 routes.
+    type AppsState = (Shared, History);
+
+    /// Starts worker processes until `name` has `replicas` pods.
+    fn reconcile(s: &Shared, name: &str, replicas: usize) {
+        let command: Vec<String> = s.deployments.lock().unwrap()[name]["spec"]["template"]["spec"]
+            ["containers"][0]["command"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut pods = s.pods.lock().unwrap();
+        let list = pods.entry(name.to_string()).or_default();
+        while list.len() < replicas {
+            let n = list.len();
+            list.push(
+                std::process::Command::new(&s.exe)
+                    .args(&command[1..])
+                    .args(["--id", &format!("{name}-{n}")])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+    }
+
+    fn stop_pods(s: &Shared, name: &str) {
+        for mut child in s.pods.lock().unwrap().remove(name).unwrap_or_default() {
+            // Pod deletion: SIGTERM, as the kubelet sends it.
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    async fn create_deployment(
+        State((s, history)): State<AppsState>,
+        body: axum::body::Bytes,
+    ) -> (StatusCode, Json<Value>) {
+        let mut d: Value = serde_json::from_slice(&body).unwrap();
+        let name = d["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
+        d["status"] = json!({"replicas": replicas});
+        s.deployments
+            .lock()
+            .unwrap()
+            .insert(name.clone(), d.clone());
+        history.lock().unwrap().insert(name.clone(), replicas);
+        reconcile(&s, &name, replicas as usize);
+        (StatusCode::CREATED, Json(d))
+    }
+
+    async fn get_deployment(
+        State((s, _)): State<AppsState>,
+        Path((_, name)): Path<(String, String)>,
+    ) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+        match s.deployments.lock().unwrap().get(&name) {
+            Some(d) => Ok(Json(d.clone())),
+            None => Err((
+                StatusCode::NOT_FOUND,
+                Json(
+                    json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
+                    "message": format!("deployments.apps \"{name}\" not found"), "reason": "NotFound", "code": 404}),
+                ),
+            )),
+        }
+    }
+
+    async fn patch_deployment(
+        State((s, history)): State<AppsState>,
+        Path((_, name)): Path<(String, String)>,
+        body: axum::body::Bytes,
+    ) -> Json<Value> {
+        let patch: Value = serde_json::from_slice(&body).unwrap();
+        let replicas = patch["spec"]["replicas"].as_i64().unwrap_or(1);
+        let d = {
+            let mut all = s.deployments.lock().unwrap();
+            let d = all.get_mut(&name).unwrap();
+            d["spec"]["replicas"] = json!(replicas);
+            d["status"] = json!({"replicas": replicas});
+            d.clone()
+        };
+        let mut h = history.lock().unwrap();
+        let e = h.entry(name.clone()).or_insert(0);
+        *e = (*e).max(replicas);
+        drop(h);
+        reconcile(&s, &name, replicas as usize);
+        Json(d)
+    }
+
+    async fn delete_deployment(
+        State((s, _)): State<AppsState>,
+        Path((_, name)): Path<(String, String)>,
+    ) -> Json<Value> {
+        s.deployments.lock().unwrap().remove(&name);
+        stop_pods(&s, &name);
+        Json(json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success"}))
+    }
+
     impl MockApi {
         pub fn start(exe: PathBuf, lose_first_pod: bool) -> MockApi {
             let jobs = Arc::new(Mutex::new(BTreeMap::new()));
+            let deployments = Arc::new(Mutex::new(BTreeMap::new()));
+            let history = Arc::new(Mutex::new(BTreeMap::new()));
             let shared = Shared {
+                deployments: deployments.clone(),
+                pods: Arc::new(Mutex::new(BTreeMap::new())),
                 jobs: jobs.clone(),
                 exe,
                 lose_first_pod: Arc::new(AtomicBool::new(lose_first_pod)),
@@ -338,7 +457,20 @@ mod mock_api {
                     get(list).post(create),
                 )
                 .route("/apis/batch/v1/namespaces/{ns}/jobs/{name}", delete(remove))
-                .with_state(shared);
+                .with_state(shared.clone());
+            let apps = axum::Router::new()
+                .route(
+                    "/apis/apps/v1/namespaces/{ns}/deployments",
+                    axum::routing::post(create_deployment),
+                )
+                .route(
+                    "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+                    get(get_deployment)
+                        .patch(patch_deployment)
+                        .delete(delete_deployment),
+                )
+                .with_state((shared, history.clone()));
+            let app = app.merge(apps);
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -349,7 +481,12 @@ mod mock_api {
                     axum::serve(l, app).await.unwrap();
                 });
             });
-            MockApi { addr, jobs }
+            MockApi {
+                addr,
+                jobs,
+                deployments,
+                history,
+            }
         }
 
         /// A kubeconfig pointing at the mock.
@@ -473,5 +610,47 @@ fn runs_of_a_pod_that_never_ran_are_resubmitted_mock_api_server() {
         stdout(&out).contains("has no submitted jobs"),
         "{}",
         stdout(&out)
+    );
+}
+
+#[test]
+fn pilot_workers_of_a_deployment_run_the_study_mock_api_server() {
+    let s = Scratch::new();
+    k8s_study(&s, 8, 0);
+    let text = std::fs::read_to_string(s.path().join("study.yaml")).unwrap();
+    s.write(
+        "study.yaml",
+        &text.replace(
+            "bundle: 2, max_completions: 2,",
+            "mode: pilot, pilot: {max: 2, slots: 2, heartbeat: 500ms},",
+        ),
+    );
+    let api = mock_api::MockApi::start(assert_cmd::cargo::cargo_bin("simforge"), false);
+    let kc = api.kubeconfig(s.path());
+    let out = kube_run(&s, &kc, &["run", "study.yaml", "--poll", "0.2"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(text.contains("study now: 7 succeeded, 1 failed"), "{text}");
+    assert!(
+        text.contains("2 worker pods asked for"),
+        "8 runs / 2 slots, at most 2: {text}"
+    );
+    let lines: Vec<String> = std::fs::read_to_string(s.path().join("done"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let unique: std::collections::HashSet<&String> = lines.iter().collect();
+    assert_eq!(
+        (lines.len(), unique.len()),
+        (7, 7),
+        "each run once: {lines:?}"
+    );
+    let history = api.history.lock().unwrap().clone();
+    assert_eq!(history.len(), 1, "one Deployment: {history:?}");
+    assert_eq!(history.values().next(), Some(&2));
+    assert!(
+        api.deployments.lock().unwrap().is_empty(),
+        "the Deployment is removed once the study is done"
     );
 }

@@ -36,14 +36,6 @@ pub fn run(
             return run_slurm(file, store, &study, slurm, &sim, retry_failed, poll);
         }
         simforge_core::study::Backend::Kubernetes(kube) => {
-            if kube.pilot.is_some() {
-                return Err(crate::cmd::UsageError(format!(
-                    "{}: pilot mode on Kubernetes is not built into `simforge run` yet; `simforge run --dry-run {}` writes the worker Deployment",
-                    file.display(),
-                    file.display()
-                ))
-                .into());
-            }
             return run_kubernetes(file, store, &study, kube, &sim, retry_failed, poll);
         }
         simforge_core::study::Backend::Local => {}
@@ -261,13 +253,20 @@ fn run_kubernetes(
         &opts,
         &cancel,
     )?;
+    let work = if kube.pilot.is_some() {
+        format!(
+            "{} worker pods asked for, {} worker syncs answered, {} leases adopted",
+            s.pilots, s.pilot_syncs, s.adopted_leases
+        )
+    } else {
+        format!("{} Indexed Jobs created", s.submitted_jobs)
+    };
     println!(
-        "study `{}` on Kubernetes (namespace {}): {} runs planned ({} new); {} Indexed Jobs created ({} API calls), {} jobs re-attached; {} results ingested from run directories, {} runs lost by their pods; {:.1}s",
+        "study `{}` on Kubernetes (namespace {}): {} runs planned ({} new); {work} ({} API calls), {} jobs re-attached; {} results ingested from run directories, {} runs lost by their pods; {:.1}s",
         study.spec.name,
         kube.namespace,
         s.planned,
         s.new,
-        s.submitted_jobs,
         s.api_calls,
         s.reattached_jobs,
         s.harvested,
