@@ -472,9 +472,25 @@ pub struct SlurmSpec {
     /// Shell lines run before simforge in each task (module loads, environments).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<String>,
+    /// Retry runs whose task ran out of memory (OUT_OF_MEMORY) with more
+    /// memory; without it such runs retry with the same `mem`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_retry: Option<OomRetrySpec>,
     /// Pilot-mode settings (only with `mode: pilot`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pilot: Option<PilotSpec>,
+}
+
+/// How runs lost to OUT_OF_MEMORY are retried.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OomRetrySpec {
+    /// Memory grows by this factor per out-of-memory loss (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
+    /// Never ask for more than this (e.g. the nodes' memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<Quantity>,
 }
 
 /// Pilot mode: SLURM jobs that each run `simforge worker`, which pulls runs from

@@ -157,6 +157,8 @@ pub struct SlurmBackend {
     pub gpus: u32,
     /// Pilot settings, in pilot mode.
     pub pilot: Option<PilotSettings>,
+    /// Memory growth for runs lost to OUT_OF_MEMORY: (factor, cap in bytes).
+    pub oom_retry: Option<(f64, Option<u64>)>,
 }
 
 /// Checked pilot-mode settings (see [`crate::spec::PilotSpec`]).
@@ -1036,7 +1038,34 @@ impl Checker<'_> {
         // A pilot job hosts `slots` runs at once: it asks for that many times
         // the per-run resources unless the user set them.
         let per = pilot.as_ref().map_or(1, |p| p.slots);
+        let oom_retry = spec.oom_retry.as_ref().and_then(|o| {
+            let factor = o.factor.unwrap_or(2.0);
+            if !(factor > 1.0 && factor.is_finite()) {
+                self.err(
+                    "backend.slurm.oom_retry.factor",
+                    format!("a growth factor of {factor}"),
+                    "a number > 1, e.g. 2 (double the memory per out-of-memory loss)",
+                    "",
+                );
+                return None;
+            }
+            if mem.is_none() {
+                self.err(
+                    "backend.slurm.oom_retry",
+                    "more memory than what? no memory is set",
+                    "`mem` here or `resources.memory`",
+                    "oom_retry multiplies the memory a task asks for",
+                );
+                return None;
+            }
+            let max = match &o.max {
+                Some(q) => Some(self.bytes("backend.slurm.oom_retry.max", q)?),
+                None => None,
+            };
+            Some((factor, max))
+        });
         Backend::Slurm(Box::new(SlurmBackend {
+            oom_retry,
             cpus_per_task: spec
                 .cpus_per_task
                 .unwrap_or(resources.cpus.ceil().max(1.0) as u32 * per),

@@ -77,6 +77,26 @@ pub fn slurm_time(d: Duration) -> String {
     )
 }
 
+/// Groups pending runs by the memory their next task should ask for: `mem`
+/// grown by `factor` for each time the run was lost to OUT_OF_MEMORY (from
+/// `ooms`), capped at `max`. Returns (memory, runs) in increasing memory.
+pub fn memory_levels(
+    runs: Vec<BundleRun>,
+    ooms: &HashMap<String, u32>,
+    mem: u64,
+    factor: f64,
+    max: Option<u64>,
+) -> Vec<(u64, Vec<BundleRun>)> {
+    let mut levels: std::collections::BTreeMap<u64, Vec<BundleRun>> = Default::default();
+    for run in runs {
+        let k = ooms.get(&run.id).copied().unwrap_or(0);
+        let grown = (mem as f64 * factor.powi(k as i32)).min(u64::MAX as f64) as u64;
+        let m = max.map_or(grown, |cap| grown.min(cap.max(mem)));
+        levels.entry(m).or_default().push(run);
+    }
+    levels.into_iter().collect()
+}
+
 /// Splits runs into bundles of `bundle` runs and groups the bundles into arrays
 /// of at most `max_array_size` tasks. Returns the bundles and, per array, the
 /// range of bundle indices it covers.
@@ -305,6 +325,7 @@ mod tests {
             cpus_per_task: 2,
             gpus: 1,
             pilot: None,
+            oom_retry: None,
         }
     }
 
@@ -353,6 +374,31 @@ mod tests {
             array_task_ids("5-2,x,4"),
             vec![4],
             "malformed parts are skipped"
+        );
+    }
+
+    #[test]
+    fn out_of_memory_runs_ask_for_more() {
+        let ooms: HashMap<String, u32> = [("r1".to_string(), 1), ("r2".to_string(), 3)].into();
+        let levels = memory_levels(
+            (0..4).map(run).collect(),
+            &ooms,
+            1 << 30,
+            2.0,
+            Some(6 << 30),
+        );
+        let shape: Vec<(u64, Vec<String>)> = levels
+            .into_iter()
+            .map(|(m, rs)| (m >> 30, rs.into_iter().map(|r| r.id).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (1, vec!["r0".to_string(), "r3".to_string()]),
+                (2, vec!["r1".to_string()]),
+                (6, vec!["r2".to_string()]),
+            ],
+            "1 GiB, doubled per loss, capped at 6 GiB"
         );
     }
 

@@ -17,7 +17,9 @@ use simforge_store::SqliteStore;
 use crate::bundle::{BundleManifest, BundleRun};
 use crate::runner::{ExecError, StudyLock, plan_into_store, recover_results};
 use crate::simulator::RunnableSimulator;
-use crate::slurm::{DEFAULT_MAX_ARRAY_SIZE, ScriptInput, bundle_size, plan_arrays, sbatch_script};
+use crate::slurm::{
+    DEFAULT_MAX_ARRAY_SIZE, ScriptInput, bundle_size, memory_levels, plan_arrays, sbatch_script,
+};
 
 /// How to run a study on SLURM.
 #[derive(Debug, Clone)]
@@ -363,50 +365,76 @@ fn run_arrays(
             runs.extend(page.into_iter().map(BundleRun::from));
         }
         if !runs.is_empty() {
-            let bundle = bundle_size(slurm, store.median_duration(&name)?);
-            let max_array = slurm.spec.max_array_size.unwrap_or(DEFAULT_MAX_ARRAY_SIZE) as usize;
-            let (bundles, arrays) = plan_arrays(runs, bundle, max_array);
-            let n = store.active_submissions(&name)?.len() + summary.submitted_jobs as usize;
-            let manifest_path = subs.base.join(format!(
-                "{}-{}-{}.json",
-                study.spec_hash,
-                std::process::id(),
-                n
-            ));
-            let manifest = BundleManifest {
-                study_file: abs_file.to_path_buf(),
-                spec_hash: study.spec_hash.clone(),
-                runs_root: opts.runs_root.clone(),
-                bundles,
+            // Runs lost to OUT_OF_MEMORY before go out with more memory, in
+            // arrays of their own.
+            let groups: Vec<(Option<u64>, Vec<BundleRun>)> = match (slurm.oom_retry, slurm.mem) {
+                (Some((factor, max)), Some(mem)) => {
+                    let ooms = store.oom_losses(&name, OOM_REASON)?;
+                    memory_levels(runs, &ooms, mem, factor, max)
+                        .into_iter()
+                        .map(|(m, r)| (Some(m), r))
+                        .collect()
+                }
+                _ => vec![(slurm.mem, runs)],
             };
-            manifest.write(&manifest_path)?;
-            let log_dir = subs.log_dir.clone();
-            let input = ScriptInput {
-                study: &name,
-                slurm,
-                resources: &study.resources,
-                exe: &opts.exe,
-                manifest: &manifest_path,
-                log_dir: &log_dir,
-                bundle,
-            };
-            for tasks in &arrays {
-                let job = subs.submit(&sbatch_script(&input, tasks), "array", summary)?;
-                let ids: Vec<String> = manifest.bundles[tasks.clone()]
-                    .iter()
-                    .flatten()
-                    .map(|r| r.id.clone())
-                    .collect();
-                store.record_submission(
-                    &name,
-                    &job,
-                    &manifest_path.display().to_string(),
-                    tasks.start,
-                    &ids,
-                )?;
-                tracing::info!(job = %job, runs = ids.len(), tasks = tasks.len(), "submitted a job array");
-                subs.active.push(job);
-                summary.submitted_jobs += 1;
+            for (mem, runs) in groups {
+                let level = SlurmBackend {
+                    mem,
+                    ..slurm.clone()
+                };
+                if mem != slurm.mem {
+                    tracing::info!(
+                        runs = runs.len(),
+                        mem,
+                        "retrying out-of-memory runs with more memory"
+                    );
+                }
+                let bundle = bundle_size(&level, store.median_duration(&name)?);
+                let max_array =
+                    slurm.spec.max_array_size.unwrap_or(DEFAULT_MAX_ARRAY_SIZE) as usize;
+                let (bundles, arrays) = plan_arrays(runs, bundle, max_array);
+                let n = store.submission_count(&name)? as usize;
+                let manifest_path = subs.base.join(format!(
+                    "{}-{}-{}.json",
+                    study.spec_hash,
+                    std::process::id(),
+                    n
+                ));
+                let manifest = BundleManifest {
+                    study_file: abs_file.to_path_buf(),
+                    spec_hash: study.spec_hash.clone(),
+                    runs_root: opts.runs_root.clone(),
+                    bundles,
+                };
+                manifest.write(&manifest_path)?;
+                let log_dir = subs.log_dir.clone();
+                let input = ScriptInput {
+                    study: &name,
+                    slurm: &level,
+                    resources: &study.resources,
+                    exe: &opts.exe,
+                    manifest: &manifest_path,
+                    log_dir: &log_dir,
+                    bundle,
+                };
+                for tasks in &arrays {
+                    let job = subs.submit(&sbatch_script(&input, tasks), "array", summary)?;
+                    let ids: Vec<String> = manifest.bundles[tasks.clone()]
+                        .iter()
+                        .flatten()
+                        .map(|r| r.id.clone())
+                        .collect();
+                    store.record_submission(
+                        &name,
+                        &job,
+                        &manifest_path.display().to_string(),
+                        tasks.start,
+                        &ids,
+                    )?;
+                    tracing::info!(job = %job, runs = ids.len(), tasks = tasks.len(), "submitted a job array");
+                    subs.active.push(job);
+                    summary.submitted_jobs += 1;
+                }
             }
             last_poll = Some(Instant::now());
         }
@@ -416,6 +444,9 @@ fn run_arrays(
     }
     Ok(())
 }
+
+/// How a run lost to OUT_OF_MEMORY is explained; `oom_retry` counts these.
+const OOM_REASON: &str = "the SLURM task ran out of memory";
 
 /// Why the runs of a finished job that left no result were lost, from the
 /// states SLURM reports for its array tasks (`scontrol show job`).
@@ -441,7 +472,7 @@ impl LostReasons {
         let what = match state {
             Some("NODE_FAIL" | "PREEMPTED" | "BOOT_FAIL" | "REQUEUED") => return None,
             Some("TIMEOUT") => "the SLURM task hit its time limit".to_string(),
-            Some("OUT_OF_MEMORY") => "the SLURM task ran out of memory".to_string(),
+            Some("OUT_OF_MEMORY") => OOM_REASON.to_string(),
             Some("CANCELLED") => "the SLURM task was cancelled".to_string(),
             Some("COMPLETED") => {
                 "the SLURM task completed without a result for this run".to_string()

@@ -648,6 +648,24 @@ impl SqliteStore {
         Ok(rows)
     }
 
+    /// For each pending run of `study`, how many of its attempts failed with a
+    /// reason starting with `reason` (e.g. lost to OUT_OF_MEMORY).
+    pub fn oom_losses(
+        &self,
+        study: &str,
+        reason: &str,
+    ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT a.run_id, count(*) FROM attempts a JOIN runs r ON r.id = a.run_id
+             WHERE r.study = ?1 AND r.state = 'pending' AND substr(a.reason, 1, length(?2)) = ?2
+             GROUP BY a.run_id",
+        )?;
+        let rows = stmt
+            .query_map(params![study, reason], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// How many submissions `study` has ever made (numbers new ones uniquely).
     pub fn submission_count(&self, study: &str) -> Result<u64, StoreError> {
         Ok(self.conn.query_row(

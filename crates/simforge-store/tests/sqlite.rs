@@ -165,3 +165,69 @@ fn transitions_attempts_and_lookups() {
         .unwrap();
     assert_eq!(failed.len(), 2);
 }
+
+#[test]
+fn pilot_leases_submissions_and_out_of_memory_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(&dir.path().join("simforge.db")).unwrap();
+    s.store_plan(
+        &study("a", "h1"),
+        &mut runs(&["r1", "r2", "r3"]).into_iter(),
+    )
+    .unwrap();
+    // Leasing marks pending runs running under the worker; release undoes it.
+    s.lease_runs(&["r1".into(), "r2".into()], "pilot:7_0")
+        .unwrap();
+    let mut held = s.pilot_held("a").unwrap();
+    held.sort();
+    assert_eq!(
+        held,
+        vec![
+            ("r1".to_string(), "7_0".to_string(), 0),
+            ("r2".to_string(), "7_0".to_string(), 0)
+        ]
+    );
+    s.lease_runs(&["r1".into()], "pilot:8_0").unwrap();
+    assert_eq!(
+        s.pilot_held("a")
+            .unwrap()
+            .iter()
+            .filter(|h| h.1 == "8_0")
+            .count(),
+        0,
+        "a leased run is not leased again"
+    );
+    s.release_runs(&["r1".into(), "r2".into()]).unwrap();
+    assert!(s.pilot_held("a").unwrap().is_empty());
+    assert_eq!(
+        s.state_counts("a").unwrap().get(&RunState::Pending),
+        Some(&3)
+    );
+    // Two losses to OUT_OF_MEMORY for r1, another failure for r2.
+    let mut oom = |id: &str, attempt: u32, reason: &str| {
+        let Update::Finished { mut record, .. } =
+            finished(id, attempt, RunState::Failed, RunState::Pending)
+        else {
+            unreachable!()
+        };
+        record.reason = Some(reason.into());
+        s.apply(&[Update::Finished {
+            record,
+            run_state: RunState::Pending,
+        }])
+        .unwrap();
+    };
+    oom("r1", 1, "the SLURM task ran out of memory (job 5)");
+    oom("r1", 2, "the SLURM task ran out of memory (job 6)");
+    oom("r2", 1, "exit code 1");
+    let losses = s
+        .oom_losses("a", "the SLURM task ran out of memory")
+        .unwrap();
+    assert_eq!(losses.len(), 1);
+    assert_eq!(losses["r1"], 2);
+    assert_eq!(s.submission_count("a").unwrap(), 0);
+    s.record_submission("a", "9", "m.json", 0, &["r3".into()])
+        .unwrap();
+    assert_eq!(s.submission_count("a").unwrap(), 1);
+    assert_eq!(s.submission("9").unwrap(), ("m.json".to_string(), 0));
+}

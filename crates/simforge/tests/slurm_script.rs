@@ -68,11 +68,12 @@ fn slurm_settings_are_checked() {
     );
     s.write(
         "study.yaml",
-        &format!("{STUDY}backend: {{slurm: {{extra: [\"exclusive\"], bundle: 0}}}}\n"),
+        &format!("{STUDY}backend: {{slurm: {{extra: [\"exclusive\"], bundle: 0, oom_retry: {{factor: 1}}}}}}\n"),
     );
     let err = stderr(&s.simforge(&["check", "study.yaml"]));
     assert!(err.contains("`exclusive` is not an sbatch option"), "{err}");
     assert!(err.contains("a bundle of zero runs"), "{err}");
+    assert!(err.contains("a growth factor of 1"), "{err}");
     s.write("study.yaml", STUDY);
     let out = s.simforge(&["slurm", "script", "study.yaml"]);
     assert_eq!(out.status.code(), Some(2));
