@@ -201,6 +201,7 @@ impl Submissions {
         &mut self,
         script: &str,
         tag: &str,
+        comment: Option<&str>,
         summary: &mut SlurmSummary,
     ) -> Result<String, ExecError> {
         self.scripts += 1;
@@ -214,7 +215,12 @@ impl Submissions {
             source,
         })?;
         summary.sbatch_calls += 1;
-        let out = slurm_cmd("sbatch", &["--parsable", &path.display().to_string()])?;
+        let comment = comment.map(|c| format!("--comment={c}"));
+        let mut args = vec!["--parsable"];
+        args.extend(comment.as_deref());
+        let script_path = path.display().to_string();
+        args.push(&script_path);
+        let out = slurm_cmd("sbatch", &args)?;
         let job = out.trim().split(';').next().unwrap_or("").to_string();
         if job.is_empty() {
             return Err(ExecError::Bundle(format!(
@@ -224,6 +230,70 @@ impl Submissions {
         }
         Ok(job)
     }
+}
+
+/// A token unique to one submission (process, time, counter), carried in the
+/// job's comment.
+fn submission_token() -> String {
+    use std::sync::atomic::AtomicU64;
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Finds the jobs of submissions a killed coordinator made but never
+/// recorded (their runs are still marked `submitting:`): a job in the queue
+/// whose comment carries the submission's token is recorded and re-attached;
+/// otherwise the runs go back to pending (results they left are harvested).
+fn recover_unrecorded(
+    store: &mut SqliteStore,
+    study: &str,
+    subs: &mut Submissions,
+    summary: &mut SlurmSummary,
+) -> Result<(), ExecError> {
+    let marked = store.submitting(study)?;
+    if marked.is_empty() {
+        return Ok(());
+    }
+    summary.squeue_calls += 1;
+    let out = slurm_cmd(
+        "squeue",
+        &["-h", "--name", &format!("simforge-{study}"), "-o", "%F %k"],
+    )?;
+    let by_comment: HashMap<&str, &str> = out
+        .lines()
+        .filter_map(|l| {
+            let (job, comment) = l.trim().split_once(' ')?;
+            Some((comment.trim(), job))
+        })
+        .collect();
+    for (marker, ids) in marked {
+        let rest = marker.trim_start_matches("submitting:");
+        let mut parts = rest.splitn(3, '|');
+        let (token, first, manifest) = (parts.next(), parts.next(), parts.next());
+        let job = token.and_then(|t| by_comment.get(format!("simforge:{t}").as_str()).copied());
+        match (job, first.and_then(|f| f.parse::<usize>().ok()), manifest) {
+            (Some(job), Some(first), Some(manifest)) => {
+                tracing::info!(
+                    job,
+                    runs = ids.len(),
+                    "found a job submitted but not recorded"
+                );
+                store.record_submission(study, job, manifest, first, &ids)?;
+                subs.active.push(job.to_string());
+                summary.reattached_jobs += 1;
+            }
+            _ => store.release_runs(&ids)?,
+        }
+    }
+    Ok(())
 }
 
 /// Runs `study` on SLURM until every run is settled or the user stops.
@@ -264,6 +334,7 @@ pub fn run_on_slurm(
         })?;
     }
     summary.reattached_jobs = subs.active.len() as u64;
+    recover_unrecorded(store, &name, &mut subs, &mut summary)?;
     summary.harvested += recover_results(store, study, &opts.runs_root)?;
     match &slurm.pilot {
         Some(pilot) => {
@@ -418,12 +489,26 @@ fn run_arrays(
                     bundle,
                 };
                 for tasks in &arrays {
-                    let job = subs.submit(&sbatch_script(&input, tasks), "array", summary)?;
                     let ids: Vec<String> = manifest.bundles[tasks.clone()]
                         .iter()
                         .flatten()
                         .map(|r| r.id.clone())
                         .collect();
+                    let token = submission_token();
+                    store.mark_submitting(
+                        &ids,
+                        &format!(
+                            "submitting:{token}|{}|{}",
+                            tasks.start,
+                            manifest_path.display()
+                        ),
+                    )?;
+                    let job = subs.submit(
+                        &sbatch_script(&input, tasks),
+                        "array",
+                        Some(&format!("simforge:{token}")),
+                        summary,
+                    )?;
                     store.record_submission(
                         &name,
                         &job,
@@ -530,6 +615,10 @@ fn sleep_unless(cancel: &AtomicBool, d: Duration) {
 /// Cancels every job the store lists as active for `study` (`scancel`) and
 /// closes them; their unfinished runs go back to pending. Returns the job ids.
 pub fn cancel_jobs(store: &mut SqliteStore, study: &str) -> Result<Vec<String>, ExecError> {
+    // Jobs a killed coordinator submitted without recording them are found by
+    // their comment and cancelled too.
+    let mut subs = Submissions::load(store, study, PathBuf::new())?;
+    recover_unrecorded(store, study, &mut subs, &mut SlurmSummary::default())?;
     let jobs = store.active_submissions(study)?;
     if !jobs.is_empty() {
         let args: Vec<&str> = jobs.iter().map(String::as_str).collect();

@@ -575,7 +575,10 @@ impl SqliteStore {
             params![job_id, study, manifest, first_task as i64, run_ids.len() as i64, simforge_core::clock::now_rfc3339()],
         )?;
         {
-            let mut mark = tx.prepare("UPDATE runs SET state = 'running', job = ?2, host = ?3 WHERE id = ?1 AND state = 'pending'")?;
+            let mut mark = tx.prepare(
+                "UPDATE runs SET state = 'running', job = ?2, host = ?3
+                 WHERE id = ?1 AND (state = 'pending' OR (state = 'running' AND job LIKE 'submitting:%'))",
+            )?;
             let host = format!("slurm job {job_id}");
             for id in run_ids {
                 mark.execute(params![id, job_id, host])?;
@@ -583,6 +586,34 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Marks pending runs `running` under `marker` (`submitting:...`) just
+    /// before their job is submitted, so a coordinator killed between sbatch
+    /// and [`Self::record_submission`] can find the job again (by its
+    /// comment) instead of submitting the runs twice.
+    pub fn mark_submitting(&mut self, run_ids: &[String], marker: &str) -> Result<(), StoreError> {
+        self.lease_runs(run_ids, marker)
+    }
+
+    /// Runs of `study` marked by [`Self::mark_submitting`] whose submission was
+    /// never recorded, grouped by marker.
+    pub fn submitting(&self, study: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT job, id FROM runs WHERE study = ?1 AND state = 'running' AND job LIKE 'submitting:%'
+             ORDER BY job",
+        )?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map(params![study], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (marker, id) in rows {
+            match out.last_mut() {
+                Some((m, ids)) if *m == marker => ids.push(id),
+                _ => out.push((marker, vec![id])),
+            }
+        }
+        Ok(out)
     }
 
     /// Job ids of a study's submissions that have not been closed, oldest first.

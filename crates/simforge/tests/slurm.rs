@@ -418,3 +418,65 @@ fn a_killed_pilot_and_a_restarted_coordinator_lose_and_repeat_no_run() {
     );
     queue_drains(&conf, "slkill");
 }
+
+#[test]
+fn a_job_submitted_but_not_recorded_is_found_by_its_comment() {
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    study(&s, "slunrec", 6, "");
+    let text = std::fs::read_to_string(s.path().join("study.yaml")).unwrap();
+    s.write(
+        "study.yaml",
+        &text.replace("range: [1, 6]", "range: [5, 10]"),
+    );
+    ok(simforge(&s, &conf, &["plan", "study.yaml"]));
+    // The state a coordinator killed between sbatch and recording leaves: runs
+    // marked `submitting:` with a token, and (for the first three) a job in the
+    // queue whose comment carries that token. The job never writes results.
+    let wrap = std::process::Command::new("sbatch")
+        .args([
+            "--parsable",
+            "--job-name=simforge-slunrec",
+            "--comment=simforge:tok1",
+            "--output=/dev/null",
+            "--wrap",
+            "sleep 2",
+        ])
+        .env("SLURM_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(wrap.status.success(), "{}", stderr(&wrap));
+    let job = stdout(&wrap).trim().to_string();
+    let conn = rusqlite::Connection::open(s.store_db()).unwrap();
+    conn.execute_batch(
+        "UPDATE runs SET state = 'running', job = 'submitting:tok1|0|/nonexistent.json'
+           WHERE id IN (SELECT id FROM runs ORDER BY idx LIMIT 3);
+         UPDATE runs SET state = 'running', job = 'submitting:tok2|0|/nonexistent.json'
+           WHERE state = 'pending';",
+    )
+    .unwrap();
+    let out = simforge(&s, &conf, &["run", "study.yaml", "--poll", "0.3"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("1 jobs re-attached"),
+        "the queued job was adopted: {text}"
+    );
+    assert!(text.contains("study now: 6 succeeded"), "{text}");
+    let adopted: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM attempts WHERE reason LIKE ?1",
+            [format!("%(job {job}%")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        adopted, 3,
+        "the adopted job's three runs were accounted to it"
+    );
+    let counted = counter(&s).len();
+    assert_eq!(
+        counted, 6,
+        "each run executed once by simforge's own arrays"
+    );
+}

@@ -303,7 +303,7 @@ impl PilotPool for SlurmPilots<'_> {
         };
         let job = self
             .subs
-            .submit(&pilot_script(&input, count), PILOT_MANIFEST, summary)?;
+            .submit(&pilot_script(&input, count), PILOT_MANIFEST, None, summary)?;
         store.record_submission(&self.study.spec.name, &job, PILOT_MANIFEST, 0, &[])?;
         self.subs.active.push(job.clone());
         self.subs.pilots.insert(job.clone());
