@@ -504,12 +504,7 @@ pub fn cancel_kube_jobs(
             client.delete_deployment(&name)?;
             jobs.push(name);
         }
-        let held: Vec<String> = store
-            .pilot_held(study)?
-            .into_iter()
-            .map(|(id, _, _)| id)
-            .collect();
-        store.release_runs(&held)?;
+        store.release_pilot_held(study)?;
     }
     Ok(jobs)
 }

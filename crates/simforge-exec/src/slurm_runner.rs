@@ -358,16 +358,9 @@ pub fn run_on_slurm(
             )?
         }
         None => {
-            if !store.pilot_held(&name)?.is_empty() {
-                // Pilots of an earlier pilot-mode invocation hold runs; array
-                // mode cannot adopt them, so they run again as arrays.
-                let ids: Vec<String> = store
-                    .pilot_held(&name)?
-                    .into_iter()
-                    .map(|(id, _, _)| id)
-                    .collect();
-                store.release_runs(&ids)?;
-            }
+            // Pilots of an earlier pilot-mode invocation may hold runs; array
+            // mode cannot adopt them, so they run again as arrays.
+            store.release_pilot_held(&name)?;
             run_arrays(
                 store,
                 study,
@@ -628,11 +621,6 @@ pub fn cancel_jobs(store: &mut SqliteStore, study: &str) -> Result<Vec<String>, 
         // The user's decision, not the runs' fault: no attempt is counted.
         store.close_submission(job, "cancelled", &|_| None, u32::MAX)?;
     }
-    let held: Vec<String> = store
-        .pilot_held(study)?
-        .into_iter()
-        .map(|(id, _, _)| id)
-        .collect();
-    store.release_runs(&held)?;
+    store.release_pilot_held(study)?;
     Ok(jobs)
 }

@@ -665,6 +665,16 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Puts every run of `study` that pilot workers hold back to `pending`
+    /// (their pilots are gone or being replaced). Returns how many.
+    pub fn release_pilot_held(&mut self, study: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE runs SET state = 'pending', job = NULL
+             WHERE study = ?1 AND state = 'running' AND job LIKE 'pilot:%'",
+            params![study],
+        )? as u64)
+    }
+
     /// Runs of `study` that pilot workers hold (`running` under a job named
     /// `pilot:<worker>`): (run id, worker, attempts). A restarted coordinator
     /// adopts these leases instead of running the runs twice.

@@ -67,6 +67,24 @@ fn submissions(s: &Scratch) -> i64 {
         .unwrap_or(0)
 }
 
+/// Starts `simforge run` in the background (output piped) and waits until it
+/// has recorded its first submission.
+fn start_coordinator(s: &Scratch, conf: &str) -> std::process::Child {
+    let child = bin()
+        .args(["run", "study.yaml", "--poll", "0.3"])
+        .current_dir(s.path())
+        .env("SLURM_CONF", conf)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while submissions(s) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 #[test]
 fn job_arrays_run_bundles_and_record_failures_and_time_limits() {
     let Some(conf) = cluster() else { return };
@@ -113,18 +131,7 @@ fn a_restarted_coordinator_reattaches_and_cancel_scancels() {
             .replace("slow: \"\"", "slow: \"1\"")
             .replace("range: [1, 6]", "range: [5, 10]"),
     );
-    let mut coordinator = bin()
-        .args(["run", "study.yaml", "--poll", "0.3"])
-        .current_dir(s.path())
-        .env("SLURM_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while submissions(&s) == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut coordinator = start_coordinator(&s, &conf);
     assert_eq!(submissions(&s), 1, "the coordinator submitted its array");
     coordinator.kill().unwrap(); // SIGKILL: the jobs keep running
     coordinator.wait().unwrap();
@@ -150,18 +157,7 @@ fn a_restarted_coordinator_reattaches_and_cancel_scancels() {
             .replace("slow: \"\"", "slow: \"20\"")
             .replace("time: 2s", "time: 60s"),
     );
-    let mut coordinator = bin()
-        .args(["run", "study.yaml", "--poll", "0.3"])
-        .current_dir(s2.path())
-        .env("SLURM_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while submissions(&s2) == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut coordinator = start_coordinator(&s2, &conf);
     coordinator.kill().unwrap();
     coordinator.wait().unwrap();
     let out = ok(simforge(&s2, &conf, &["cancel", "study.yaml"]));
@@ -200,18 +196,7 @@ fn runs_lost_by_a_cancelled_task_are_resubmitted_with_the_reason() {
             .replace("time: 2s", "time: 30s")
             .replace("range: [1, 6]", "range: [5, 10]"),
     );
-    let coordinator = bin()
-        .args(["run", "study.yaml", "--poll", "0.3"])
-        .current_dir(s.path())
-        .env("SLURM_CONF", &conf)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while submissions(&s) == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let coordinator = start_coordinator(&s, &conf);
     let job: String = rusqlite::Connection::open(s.store_db())
         .unwrap()
         .query_row("SELECT job_id FROM submissions", [], |r| r.get(0))

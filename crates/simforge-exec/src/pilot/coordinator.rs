@@ -460,12 +460,7 @@ pub(crate) fn run_pilots(
     }
     if !summary.interrupted {
         pool.finish(store)?;
-        let ids: Vec<String> = store
-            .pilot_held(&name)?
-            .into_iter()
-            .map(|(id, _, _)| id)
-            .collect();
-        store.release_runs(&ids)?;
+        store.release_pilot_held(&name)?;
     }
     drop(server);
     summary.harvested += recover_results(store, study, runs_root)?;

@@ -44,11 +44,7 @@ pub fn run(
         return Err(crate::cmd::UsageError("--jobs must be at least 1".into()).into());
     }
     let (dir, db, mut store) = open_store(file, store)?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, cancel.clone())
-            .context("installing the Ctrl-C handler")?;
-    }
+    let cancel = stop_on_signals()?;
     let opts = RunOptions {
         jobs,
         retry_failed,
@@ -119,11 +115,7 @@ fn run_slurm(
 ) -> Result<u8> {
     let (dir, db, mut handle) = open_store(file, store)?;
     let dir = std::path::absolute(&dir).context("resolving the store directory")?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, cancel.clone())
-            .context("installing the Ctrl-C handler")?;
-    }
+    let cancel = stop_on_signals()?;
     let opts = simforge_exec::slurm_runner::SlurmRunOptions {
         runs_root: runs_root(&dir, &study.spec.name),
         store_dir: dir,
@@ -202,11 +194,7 @@ pub fn exec_bundle(path: &Path, task: Option<usize>, offset: usize) -> Result<u8
     };
     let task = index + offset;
     let manifest = simforge_exec::bundle::BundleManifest::read(path)?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, cancel.clone())
-            .context("installing the signal handler")?;
-    }
+    let cancel = stop_on_signals()?;
     let o = simforge_exec::bundle::run_bundle(&manifest, task, &cancel)?;
     println!(
         "bundle {task}: {} succeeded, {} failed, {} timed out, {} unfinished",
@@ -233,11 +221,7 @@ fn run_kubernetes(
 ) -> Result<u8> {
     let (dir, db, mut handle) = open_store(file, store)?;
     let dir = std::path::absolute(&dir).context("resolving the store directory")?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, cancel.clone())
-            .context("installing the Ctrl-C handler")?;
-    }
+    let cancel = stop_on_signals()?;
     let opts = simforge_exec::kube_runner::KubeRunOptions {
         runs_root: runs_root(&dir, &study.spec.name),
         store_dir: dir,
@@ -333,17 +317,24 @@ pub fn dry_run(file: &Path, store: Option<&Path>, output: Option<&Path>) -> Resu
 
 /// `simforge worker`: a pilot pulling runs from its coordinator.
 pub fn worker(opts: simforge_exec::pilot::worker::WorkerOptions) -> Result<u8> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, cancel.clone())
-            .context("installing the signal handler")?;
-    }
+    let cancel = stop_on_signals()?;
     let s = simforge_exec::pilot::worker::run_worker(&opts, &cancel)?;
     println!(
         "worker {}: {} runs taken, {} syncs; stopped: {}",
         opts.id, s.runs, s.syncs, s.stopped
     );
     Ok(0)
+}
+
+/// A flag that SIGINT (Ctrl-C) and SIGTERM (scancel, pod deletion) set: long
+/// commands stop cleanly at their next check.
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, cancel.clone())
+            .context("installing the signal handler")?;
+    }
+    Ok(cancel)
 }
 
 /// Opens (creating if needed) the store for the study file `file`; returns its
