@@ -465,3 +465,41 @@ fn a_job_submitted_but_not_recorded_is_found_by_its_comment() {
         "each run executed once by simforge's own arrays"
     );
 }
+
+#[test]
+fn a_task_past_its_slurm_time_limit_loses_only_its_unfinished_run() {
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    // Two runs of 50 s in one task limited to 1 minute: the first finishes,
+    // SLURM stops the task (TIMEOUT; slurmctld checks limits every 30 s, so
+    // between 60 and 90 s) during the second, which is retried in an array of
+    // its own. About 2.5 minutes: SLURM's time limits are whole minutes.
+    study(&s, "sltime", 2, ", time: 1m, bundle: 2");
+    let text = std::fs::read_to_string(s.path().join("study.yaml")).unwrap();
+    s.write(
+        "study.yaml",
+        &text
+            .replace("slow: \"\"", "slow: \"50\"")
+            .replace("time: 2s", "time: 100s")
+            .replace("range: [1, 2]", "range: [5, 6]")
+            .replace("bundle: 3, ", ""),
+    );
+    let out = simforge(&s, &conf, &["run", "study.yaml", "--poll", "1"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(text.contains("study now: 2 succeeded"), "{text}");
+    assert!(text.contains("2 job arrays submitted"), "{text}");
+    let conn = rusqlite::Connection::open(s.store_db()).unwrap();
+    let timed_out: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM attempts WHERE reason LIKE 'the SLURM task hit its time limit (job %'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(timed_out, 1, "only the run in progress was lost: {text}");
+    let mut lines = counter(&s);
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines.len(), 2);
+}
