@@ -559,6 +559,13 @@ fn indexed_jobs_run_through_the_api_and_results_are_ingested_mock_api_server() {
             .count(),
         5
     );
+    let csv = std::fs::read_to_string(s.path().join(".simforge/results/kj.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        7,
+        "a header and one row per run:\n{csv}"
+    );
+    assert!(s.path().join(".simforge/reports/kj.html").is_file());
     let jobs = api.jobs.lock().unwrap().clone();
     assert_eq!(jobs.len(), 2);
     let completions: Vec<i64> = jobs

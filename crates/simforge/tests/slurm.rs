@@ -308,6 +308,10 @@ fn pilot_workers_run_a_study_with_failures_and_time_limits_then_leave() {
         "one array of two pilots serves every run: {text}"
     );
     assert_eq!(done_once(&s), 10);
+    assert!(
+        text.contains("report:") && s.path().join(".simforge/reports/slpil.html").is_file(),
+        "{text}"
+    );
     // Attempts went through the coordinator: the failing run has both.
     let conn = rusqlite::Connection::open(s.store_db()).unwrap();
     let attempts: i64 = conn

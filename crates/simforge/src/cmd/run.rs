@@ -33,10 +33,20 @@ pub fn run(
     let sim = RunnableSimulator::new(&study)?;
     match &study.backend {
         simforge_core::study::Backend::Slurm(slurm) => {
-            return run_slurm(file, store, &study, slurm, &sim, retry_failed, poll);
+            let flags = ClusterFlags {
+                retry_failed,
+                poll,
+                no_report,
+            };
+            return run_slurm(file, store, &study, slurm, &sim, &flags);
         }
         simforge_core::study::Backend::Kubernetes(kube) => {
-            return run_kubernetes(file, store, &study, kube, &sim, retry_failed, poll);
+            let flags = ClusterFlags {
+                retry_failed,
+                poll,
+                no_report,
+            };
+            return run_kubernetes(file, store, &study, kube, &sim, &flags);
         }
         simforge_core::study::Backend::Local => {}
     }
@@ -68,30 +78,13 @@ pub fn run(
     )?;
     print_summary(&study.spec.name, &summary);
     if !no_report && !summary.interrupted {
-        if summary.planned <= AUTO_REPORT_MAX_RUNS {
-            let csv = dir.join("results").join(format!("{}.csv", study.spec.name));
-            let html = dir
-                .join("reports")
-                .join(format!("{}.html", study.spec.name));
-            super::export::write_results_file(
-                &store,
-                &study.spec.name,
-                crate::cli::FormatArg::Csv,
-                &csv,
-            )?;
-            super::export::write_report_file(
-                &store,
-                &study.spec.name,
-                &html,
-                Some(summary.wall.as_secs_f64()),
-            )?;
-            println!("results: {}", csv.display());
-            println!("report:  {}", html.display());
-        } else {
-            println!(
-                "(no automatic report for more than {AUTO_REPORT_MAX_RUNS} runs; use `simforge report` / `simforge results`)"
-            );
-        }
+        write_outputs(
+            &dir,
+            &store,
+            &study.spec.name,
+            summary.planned,
+            summary.wall,
+        )?;
     }
     println!("store:   {}", db.display());
     Ok(if summary.interrupted {
@@ -103,6 +96,14 @@ pub fn run(
     })
 }
 
+/// `simforge run` options that cluster backends use.
+#[derive(Debug, Clone, Copy)]
+struct ClusterFlags {
+    retry_failed: bool,
+    poll: f64,
+    no_report: bool,
+}
+
 /// Runs a study with `backend: {slurm: ...}`: submits job arrays, polls, ingests.
 fn run_slurm(
     file: &Path,
@@ -110,9 +111,13 @@ fn run_slurm(
     study: &simforge_core::Study,
     slurm: &simforge_core::study::SlurmBackend,
     sim: &RunnableSimulator,
-    retry_failed: bool,
-    poll: f64,
+    flags: &ClusterFlags,
 ) -> Result<u8> {
+    let ClusterFlags {
+        retry_failed,
+        poll,
+        no_report,
+    } = *flags;
     let (dir, db, mut handle) = open_store(file, store)?;
     let dir = std::path::absolute(&dir).context("resolving the store directory")?;
     let cancel = stop_on_signals()?;
@@ -152,7 +157,18 @@ fn run_slurm(
         s.lost,
         s.wall.as_secs_f64()
     );
-    finish_cluster(&db, &s.totals, &s.top_reasons, s.interrupted)
+    finish_cluster(ClusterEnd {
+        dir: &opts.store_dir,
+        db: &db,
+        store: &handle,
+        name: &study.spec.name,
+        planned: s.planned,
+        wall: s.wall,
+        totals: &s.totals,
+        top_reasons: &s.top_reasons,
+        interrupted: s.interrupted,
+        no_report,
+    })
 }
 
 /// Cancels a SLURM study's submitted jobs.
@@ -216,9 +232,13 @@ fn run_kubernetes(
     study: &simforge_core::Study,
     kube: &simforge_core::study::KubernetesBackend,
     sim: &RunnableSimulator,
-    retry_failed: bool,
-    poll: f64,
+    flags: &ClusterFlags,
 ) -> Result<u8> {
+    let ClusterFlags {
+        retry_failed,
+        poll,
+        no_report,
+    } = *flags;
     let (dir, db, mut handle) = open_store(file, store)?;
     let dir = std::path::absolute(&dir).context("resolving the store directory")?;
     let cancel = stop_on_signals()?;
@@ -257,16 +277,68 @@ fn run_kubernetes(
         s.lost,
         s.wall.as_secs_f64()
     );
-    finish_cluster(&db, &s.totals, &s.top_reasons, s.interrupted)
+    finish_cluster(ClusterEnd {
+        dir: &opts.store_dir,
+        db: &db,
+        store: &handle,
+        name: &study.spec.name,
+        planned: s.planned,
+        wall: s.wall,
+        totals: &s.totals,
+        top_reasons: &s.top_reasons,
+        interrupted: s.interrupted,
+        no_report,
+    })
 }
 
-/// The end of a cluster run's report: totals, reasons, exit code.
-fn finish_cluster(
-    db: &Path,
-    totals: &[(RunState, u64)],
-    top_reasons: &[(String, u64)],
+/// Writes `results/<study>.csv` and `reports/<study>.html` in the store
+/// directory, unless the study is too large for an automatic report.
+fn write_outputs(
+    dir: &Path,
+    store: &SqliteStore,
+    name: &str,
+    planned: u64,
+    wall: std::time::Duration,
+) -> Result<()> {
+    if planned > AUTO_REPORT_MAX_RUNS {
+        println!(
+            "(no automatic report for more than {AUTO_REPORT_MAX_RUNS} runs; use `simforge report` / `simforge results`)"
+        );
+        return Ok(());
+    }
+    let csv = dir.join("results").join(format!("{name}.csv"));
+    let html = dir.join("reports").join(format!("{name}.html"));
+    super::export::write_results_file(store, name, crate::cli::FormatArg::Csv, &csv)?;
+    super::export::write_report_file(store, name, &html, Some(wall.as_secs_f64()))?;
+    println!("results: {}", csv.display());
+    println!("report:  {}", html.display());
+    Ok(())
+}
+
+/// What a cluster run's summary ends with.
+struct ClusterEnd<'a> {
+    dir: &'a Path,
+    db: &'a Path,
+    store: &'a SqliteStore,
+    name: &'a str,
+    planned: u64,
+    wall: std::time::Duration,
+    totals: &'a [(RunState, u64)],
+    top_reasons: &'a [(String, u64)],
     interrupted: bool,
-) -> Result<u8> {
+    no_report: bool,
+}
+
+/// The end of a cluster run's report: totals, reasons, results and report
+/// files, exit code.
+fn finish_cluster(end: ClusterEnd<'_>) -> Result<u8> {
+    let ClusterEnd {
+        db,
+        totals,
+        top_reasons,
+        interrupted,
+        ..
+    } = end;
     let line: Vec<String> = totals
         .iter()
         .map(|(st, n)| format!("{n} {}", st.as_str()))
@@ -277,6 +349,9 @@ fn finish_cluster(
         for (reason, n) in top_reasons {
             println!("  {n:>6} × {reason}");
         }
+    }
+    if !interrupted && !end.no_report {
+        write_outputs(end.dir, end.store, end.name, end.planned, end.wall)?;
     }
     println!("store:   {}", db.display());
     if interrupted {
