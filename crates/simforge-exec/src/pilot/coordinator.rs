@@ -242,10 +242,15 @@ pub(crate) struct PoolState {
 
 /// Pilots as SLURM job arrays of `simforge worker` tasks.
 pub(crate) struct SlurmPilots<'a> {
+    /// The study.
     pub study: &'a Study,
+    /// Its SLURM settings (pilot jobs use the same partition, account, ...).
     pub slurm: &'a SlurmBackend,
+    /// Pilot settings.
     pub pilot: &'a PilotSettings,
+    /// Where the store, run directories and simforge executable are.
     pub opts: &'a SlurmRunOptions,
+    /// The study's jobs: pilots, and arrays of an earlier array-mode run.
     pub subs: &'a mut Submissions,
 }
 
