@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod report;
+pub mod sensitivity;
 pub mod stats;
 pub mod svg;
 
