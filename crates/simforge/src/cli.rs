@@ -149,6 +149,12 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Analyse finished runs (sensitivity).
+    Analyze {
+        /// What to analyse.
+        #[command(subcommand)]
+        command: AnalyzeCommand,
+    },
     /// Print the JSON Schema of study files.
     Schema,
     /// SLURM backend tools.
@@ -193,6 +199,29 @@ pub enum Command {
         /// Added to the task index (a Job's first bundle).
         #[arg(long, default_value_t = 0)]
         task_offset: usize,
+    },
+}
+
+/// `simforge analyze` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AnalyzeCommand {
+    /// Sobol' indices (first order, total, and second order when the design
+    /// has it) of a metric, from a Saltelli design, with bootstrap intervals.
+    Sensitivity {
+        /// Study file or study name (default: the only study in the store).
+        study: Option<String>,
+        /// Metric to analyse (default: the study's first metric, or its only numeric one).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Bootstrap resamples for the confidence intervals.
+        #[arg(long, default_value_t = 100)]
+        bootstrap: usize,
+        /// Confidence level of the intervals.
+        #[arg(long, default_value_t = 0.95)]
+        confidence: f64,
     },
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod analyze;
 mod check;
 mod export;
 mod inspect;
@@ -59,6 +60,25 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             format,
             output,
         } => export::results(store, study.as_deref(), format, output.as_deref()),
+        Command::Analyze {
+            command:
+                crate::cli::AnalyzeCommand::Sensitivity {
+                    study,
+                    metric,
+                    json,
+                    bootstrap,
+                    confidence,
+                },
+        } => analyze::sensitivity(
+            store,
+            &analyze::SensitivityArgs {
+                study: study.as_deref(),
+                metric: metric.as_deref(),
+                json,
+                bootstrap,
+                confidence,
+            },
+        ),
         Command::Report { study, output } => {
             export::report(store, study.as_deref(), output.as_deref())
         }

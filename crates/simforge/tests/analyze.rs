@@ -1,0 +1,118 @@
+//! `simforge analyze sensitivity` on real studies of the `analytic` builtin,
+//! against the closed-form Sobol' indices.
+
+mod common;
+use common::*;
+
+const PI: &str = "3.141592653589793";
+
+fn indices(s: &Scratch) -> serde_json::Value {
+    let out = s.simforge(&["analyze", "sensitivity", "--json"]);
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+#[test]
+fn ishigami_indices_from_a_real_saltelli_study() {
+    // Reference: Ishigami a=7, b=0.1 (Saltelli et al. 2008): S1 = 0.3139,
+    // 0.4424, 0; ST = 0.5576, 0.4424, 0.2437. N = 2048 base samples
+    // (10240 runs); tolerance 0.06 absolute, and each reference value inside
+    // twice the reported 95% half-width.
+    let s = Scratch::new();
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: ishi\nsimulator: {{builtin: analytic, options: {{function: ishigami}}}}\n\
+             parameters:\n  x1: {{range: [-{PI}, {PI}]}}\n  x2: {{range: [-{PI}, {PI}]}}\n  x3: {{range: [-{PI}, {PI}]}}\n\
+             design: {{sampler: saltelli, samples: 2048, seed: 11}}\nmetrics: [y]\n"
+        ),
+    );
+    ok(s.simforge(&["run", "study.yaml", "--progress", "none", "--no-report"]));
+    let v = indices(&s);
+    let want_s1 = [0.3139, 0.4424, 0.0];
+    let want_st = [0.5576, 0.4424, 0.2437];
+    for i in 0..3 {
+        for (key, want) in [("s1", want_s1[i]), ("st", want_st[i])] {
+            let got = v[key][i].as_f64().unwrap();
+            let half = v[format!("{key}_conf")][i].as_f64().unwrap();
+            assert!((got - want).abs() < 0.06, "{key}[{i}] = {got} vs {want}");
+            assert!(
+                (got - want).abs() < 2.0 * half,
+                "{key}[{i}] = {got} ± {half} vs {want}"
+            );
+        }
+    }
+    assert_eq!(v["samples"], 2048);
+    assert_eq!(v["names"], serde_json::json!(["x1", "x2", "x3"]));
+    // The table names every input.
+    let table = ok(s.simforge(&["analyze", "sensitivity", "ishi"]));
+    assert!(
+        table.contains("2048 base samples") && table.contains("x3"),
+        "{table}"
+    );
+}
+
+#[test]
+fn sobol_g_indices_from_a_real_saltelli_study() {
+    // Reference: Sobol G, a = [0, 1, 4.5, 9, 99, 99, 99, 99]: S1 = 0.7162,
+    // 0.1790, 0.0237, 0.0072, ~0; ST = 0.7871, 0.2422, 0.0343, 0.0105, ~0.
+    // N = 1024 base samples (10240 runs); tolerance 0.06 absolute.
+    let s = Scratch::new();
+    let params: String = (1..=8)
+        .map(|i| format!("  x{i}: {{range: [0, 1]}}\n"))
+        .collect();
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: gfun\nsimulator: {{builtin: analytic, options: {{function: sobol_g, a: [0, 1, 4.5, 9, 99, 99, 99, 99]}}}}\n\
+             parameters:\n{params}design: {{sampler: saltelli, samples: 1024, seed: 5}}\n"
+        ),
+    );
+    ok(s.simforge(&["run", "study.yaml", "--progress", "none", "--no-report"]));
+    let v = indices(&s);
+    let want_s1 = [0.7162, 0.1790, 0.0237, 0.0072, 0.0, 0.0, 0.0, 0.0];
+    let want_st = [0.7871, 0.2422, 0.0343, 0.0105, 0.0, 0.0, 0.0, 0.0];
+    for i in 0..8 {
+        let (s1, st) = (v["s1"][i].as_f64().unwrap(), v["st"][i].as_f64().unwrap());
+        assert!(
+            (s1 - want_s1[i]).abs() < 0.06,
+            "S1[{i}] = {s1} vs {}",
+            want_s1[i]
+        );
+        assert!(
+            (st - want_st[i]).abs() < 0.06,
+            "ST[{i}] = {st} vs {}",
+            want_st[i]
+        );
+    }
+}
+
+#[test]
+fn other_designs_and_unknown_metrics_get_clear_errors() {
+    let s = Scratch::new();
+    s.write(
+        "study.yaml",
+        "name: rnd\nsimulator: {builtin: analytic, options: {function: branin}}\n\
+         parameters: {x1: {range: [-5, 10]}, x2: {range: [0, 15]}}\ndesign: {sampler: random, samples: 20}\n",
+    );
+    ok(s.simforge(&["run", "study.yaml", "--progress", "none", "--no-report"]));
+    let out = s.simforge(&["analyze", "sensitivity"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not use a Saltelli design"),
+        "{}",
+        stderr(&out)
+    );
+    s.write(
+        "study.yaml",
+        "name: rnd\nsimulator: {builtin: analytic, options: {function: branin}}\n\
+         parameters: {x1: {range: [-5, 10]}, x2: {range: [0, 15]}}\ndesign: {sampler: saltelli, samples: 8}\n",
+    );
+    ok(s.simforge(&["run", "study.yaml", "--progress", "none", "--no-report"]));
+    let out = s.simforge(&["analyze", "sensitivity", "--metric", "latency"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no numeric metric `latency`"),
+        "{}",
+        stderr(&out)
+    );
+}
