@@ -2,7 +2,7 @@
 //! opening an older store applies the missing migrations in one transaction each.
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migrations in order; `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -72,5 +72,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         state TEXT NOT NULL
     );
     CREATE INDEX runs_by_job ON runs (job) WHERE job IS NOT NULL;
+    "#,
+    // v4: every tagged design row of the current plan and the run it maps to.
+    // Identical points share one run; this keeps each Saltelli block and Morris
+    // step even when its point coincides with another.
+    r#"
+    CREATE TABLE design_rows (
+        study TEXT NOT NULL,
+        plan_gen INTEGER NOT NULL,
+        tag TEXT NOT NULL,
+        replicate INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (study, plan_gen, tag, replicate)
+    ) WITHOUT ROWID;
     "#,
 ];

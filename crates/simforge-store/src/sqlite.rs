@@ -209,8 +209,15 @@ impl SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)
                  ON CONFLICT (id) DO UPDATE SET plan_gen = excluded.plan_gen, idx = excluded.idx, tag = excluded.tag",
             )?;
+            let mut tagged = tx.prepare(
+                "INSERT OR REPLACE INTO design_rows (study, plan_gen, tag, replicate, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             let mut params_buf = String::new();
             for run in runs {
+                if let Some(tag) = &run.tag {
+                    tagged.execute(params![study.name, gen_, tag, run.replicate, run.id])?;
+                }
                 params_buf.clear();
                 params_buf.push_str(&serde_json::to_string(&run.params).unwrap_or_default());
                 insert.execute(params![
@@ -227,6 +234,10 @@ impl SqliteStore {
                 planned += 1;
             }
         }
+        tx.execute(
+            "DELETE FROM design_rows WHERE study = ?1 AND plan_gen < ?2",
+            params![study.name, gen_],
+        )?;
         let after: i64 = tx.query_row(
             "SELECT count(*) FROM runs WHERE study = ?1",
             params![study.name],
@@ -703,6 +714,20 @@ impl SqliteStore {
         )?;
         let rows = stmt
             .query_map(params![study, reason], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// The tagged rows of the study's current design (Saltelli blocks, Morris
+    /// steps): (tag, replicate, run id), several rows possibly sharing a run.
+    /// Empty for untagged designs and for plans stored before schema v4.
+    pub fn design_rows(&self, study: &str) -> Result<Vec<(String, u32, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT tag, replicate, run_id FROM design_rows
+             WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)",
+        )?;
+        let rows = stmt
+            .query_map(params![study], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }

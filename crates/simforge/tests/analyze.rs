@@ -98,7 +98,7 @@ fn other_designs_and_unknown_metrics_get_clear_errors() {
     let out = s.simforge(&["analyze", "sensitivity"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("does not use a Saltelli design"),
+        stderr(&out).contains("uses neither a Saltelli nor a Morris design"),
         "{}",
         stderr(&out)
     );
@@ -114,5 +114,35 @@ fn other_designs_and_unknown_metrics_get_clear_errors() {
         stderr(&out).contains("no numeric metric `latency`"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn morris_effects_rank_sobol_g_inputs_from_a_real_study() {
+    // Sobol G, a = [0, 1, 4.5, 9, 99]: μ* must rank the inputs in the order of
+    // their total indices (0.79, 0.24, 0.034, 0.011, ~0). 100 trajectories on
+    // 4 levels (600 runs).
+    let s = Scratch::new();
+    let params: String = (1..=5)
+        .map(|i| format!("  x{i}: {{range: [0, 1]}}\n"))
+        .collect();
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: gmorris\nsimulator: {{builtin: analytic, options: {{function: sobol_g, a: [0, 1, 4.5, 9, 99]}}}}\n\
+             parameters:\n{params}design: {{sampler: morris, samples: 100, levels: 4, seed: 2}}\n"
+        ),
+    );
+    ok(s.simforge(&["run", "study.yaml", "--progress", "none", "--no-report"]));
+    let v = indices(&s);
+    let mu_star: Vec<f64> = (0..5).map(|i| v["mu_star"][i].as_f64().unwrap()).collect();
+    for i in 0..4 {
+        assert!(mu_star[i] > mu_star[i + 1], "{mu_star:?}");
+    }
+    assert_eq!(v["effects"], serde_json::json!([100, 100, 100, 100, 100]));
+    let table = ok(s.simforge(&["analyze", "sensitivity"]));
+    assert!(
+        table.contains("Morris elementary effects") && table.contains("mu*"),
+        "{table}"
     );
 }

@@ -3,7 +3,9 @@
 //! - [`sobol`]: first-order, total and second-order Sobol' indices from a
 //!   Saltelli design (Saltelli 2010 first-order and Jansen 1999 total-order
 //!   estimators, as in SALib), with bootstrap confidence intervals.
+//! - [`morris`]: elementary effects μ, μ*, σ from Morris trajectories.
 
+pub mod morris;
 pub mod sobol;
 
 /// Why an analysis could not be done.

@@ -47,16 +47,20 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
         ))
         .into());
     }
-    let DesignMethod::Saltelli { second_order, .. } = study.design.method else {
-        return Err(UsageError(format!(
-            "study `{}` does not use a Saltelli design; Sobol' indices need `design: {{sampler: saltelli, samples: N}}` \
-             (Morris and surrogate-based measures for other designs are not built yet)",
-            loc.study
-        ))
-        .into());
+    let (second_order, morris_levels) = match study.design.method {
+        DesignMethod::Saltelli { second_order, .. } => (second_order, None),
+        DesignMethod::Morris { levels, .. } => (false, Some(levels)),
+        _ => {
+            return Err(UsageError(format!(
+                "study `{}` uses neither a Saltelli nor a Morris design; use `design: {{sampler: saltelli, samples: N}}` \
+                 for Sobol' indices or `{{sampler: morris, samples: R}}` (R trajectories) for elementary effects \
+                 (rank and surrogate measures for other designs are not built yet)",
+                loc.study
+            ))
+            .into());
+        }
     };
     let names: Vec<String> = study.space.sampled().map(|p| p.name.clone()).collect();
-    let mut tagged = Vec::new();
     let mut numeric: std::collections::BTreeSet<String> = Default::default();
     let mut runs = Vec::new();
     loc.store
@@ -94,14 +98,11 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
         ))
         .into());
     }
-    for r in runs {
-        let Some(tag) = r.tag else { continue };
-        let y = match (r.state, r.metrics.get(&metric).and_then(|v| v.as_f64())) {
-            (RunState::Succeeded, Some(y)) => y,
-            _ => f64::NAN,
-        };
-        tagged.push((tag, y));
+    let rows = design_rows(&loc.store, &loc.study, &runs, &metric)?;
+    if let Some(levels) = morris_levels {
+        return print_morris(&study, &loc.study, &metric, &names, &rows, levels, args);
     }
+    let tagged: Vec<(String, f64)> = rows.into_iter().map(|(tag, y, _)| (tag, y)).collect();
     let opts = SobolOptions {
         second_order,
         bootstrap: args.bootstrap,
@@ -144,4 +145,123 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
         }
     }
     Ok(0)
+}
+
+/// Morris elementary effects of `metric`.
+fn print_morris(
+    study: &simforge_core::Study,
+    name: &str,
+    metric: &str,
+    names: &[String],
+    design: &[(String, f64, &simforge_core::results::RunRecord)],
+    levels: u32,
+    args: &SensitivityArgs<'_>,
+) -> Result<u8> {
+    use simforge_analysis::sensitivity::morris::{MorrisRow, morris_indices};
+    let params: Vec<&simforge_core::space::Parameter> = study.space.sampled().collect();
+    let rows: Vec<MorrisRow> = design
+        .iter()
+        .map(|(tag, y, r)| {
+            // Inputs as numbers (a choice by its position), to tell which way
+            // each step moved.
+            let x = params
+                .iter()
+                .map(|p| match r.params.get(&p.name) {
+                    Some(v) if v.is_number() => v.as_f64().unwrap_or(f64::NAN),
+                    Some(v) => p
+                        .grid_levels()
+                        .iter()
+                        .position(|l| l == v)
+                        .map_or(f64::NAN, |k| k as f64),
+                    None => f64::NAN,
+                })
+                .collect();
+            MorrisRow {
+                tag: tag.clone(),
+                y: *y,
+                x,
+            }
+        })
+        .collect();
+    let m = morris_indices(
+        names,
+        &rows,
+        levels,
+        args.bootstrap,
+        args.confidence,
+        study.design.seed,
+    )
+    .map_err(|e| UsageError(e.to_string()))?;
+    if args.json {
+        let mut v = serde_json::to_value(&m)?;
+        v["metric"] = serde_json::json!(metric);
+        v["study"] = serde_json::json!(name);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!(
+        "Morris elementary effects of `{metric}` in study `{name}`: {} effects per input, {} dropped for failed runs; μ* ± {:.0}% bootstrap half-width",
+        m.effects.iter().min().unwrap_or(&0),
+        m.dropped,
+        args.confidence * 100.0
+    );
+    let w = names.iter().map(String::len).max().unwrap_or(5).max(5);
+    println!(
+        "{:<w$}  {:>10}  {:>19}  {:>10}",
+        "input", "mu", "mu* (importance)", "sigma"
+    );
+    for (i, n) in names.iter().enumerate() {
+        println!(
+            "{n:<w$}  {:>10.4}  {:>10.4} ± {:<6.4}  {:>10.4}",
+            m.mu[i], m.mu_star[i], m.mu_star_conf[i], m.sigma[i]
+        );
+    }
+    Ok(0)
+}
+
+/// Every tagged row of the study's design with its metric value (NaN unless
+/// its run succeeded; the mean over replicates when there are several) and
+/// its run. Rows come from the store's design table, so points shared by
+/// several rows count for each; plans stored before it existed fall back to
+/// the runs' own tags.
+fn design_rows<'r>(
+    store: &simforge_store::SqliteStore,
+    study: &str,
+    runs: &'r [simforge_core::results::RunRecord],
+    metric: &str,
+) -> Result<Vec<(String, f64, &'r simforge_core::results::RunRecord)>> {
+    let by_id: std::collections::HashMap<&str, &simforge_core::results::RunRecord> =
+        runs.iter().map(|r| (r.id.as_str(), r)).collect();
+    let value = |r: &simforge_core::results::RunRecord| match (
+        r.state,
+        r.metrics.get(metric).and_then(|v| v.as_f64()),
+    ) {
+        (RunState::Succeeded, Some(y)) => y,
+        _ => f64::NAN,
+    };
+    let mut table = store.design_rows(study)?;
+    if table.is_empty() {
+        table = runs
+            .iter()
+            .filter_map(|r| Some((r.tag.clone()?, r.replicate, r.id.clone())))
+            .collect();
+    }
+    // tag → (sum, count, any run) over replicates; a failed replicate makes
+    // the row NaN, as a failed run does.
+    let mut rows: std::collections::BTreeMap<
+        String,
+        (f64, u32, &simforge_core::results::RunRecord),
+    > = Default::default();
+    for (tag, _, id) in table {
+        let Some(r) = by_id.get(id.as_str()) else {
+            continue;
+        };
+        let e = rows.entry(tag).or_insert((0.0, 0, r));
+        e.0 += value(r);
+        e.1 += 1;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(tag, (sum, n, r))| (tag, sum / f64::from(n), r))
+        .collect())
 }
