@@ -8,4 +8,4 @@ pub mod sensitivity;
 pub mod stats;
 pub mod svg;
 
-pub use report::{ReportInfo, render_report};
+pub use report::{ReportInfo, SensitivityChart, render_report};

@@ -30,6 +30,21 @@ pub struct ReportInfo {
     pub wall_time_s: Option<f64>,
     /// Where the store is.
     pub store: String,
+    /// Sensitivity charts (Saltelli and Morris designs), computed by the caller.
+    pub sensitivity: Vec<SensitivityChart>,
+}
+
+/// One sensitivity chart of the report.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SensitivityChart {
+    /// Heading, e.g. "Sobol' indices of y".
+    pub heading: String,
+    /// What the numbers rest on (design, samples, intervals).
+    pub note: String,
+    /// Input names.
+    pub labels: Vec<String>,
+    /// Series to draw (e.g. S1 and ST, or μ* and σ).
+    pub series: Vec<svg::BarSeries>,
 }
 
 const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1180px;color:#222;padding:0 1em}\
@@ -37,6 +52,22 @@ h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}table{border
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(370px,1fr));gap:8px}\
 .muted{color:#777}code{background:#f3f3f3;padding:0 3px}";
+
+fn sensitivity(h: &mut String, info: &ReportInfo) {
+    if info.sensitivity.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Sensitivity</h2><div class=\"grid\">");
+    for c in &info.sensitivity {
+        let _ = write!(
+            h,
+            "<div>{}<p class=\"muted\">{}</p></div>",
+            svg::bars(&c.heading, &c.labels, &c.series),
+            escape(&c.note)
+        );
+    }
+    h.push_str("</div>");
+}
 
 /// Renders the report. Never fails: missing data is said, not fatal.
 pub fn render_report(results: &StudyResults, info: &ReportInfo) -> String {
@@ -54,6 +85,7 @@ pub fn render_report(results: &StudyResults, info: &ReportInfo) -> String {
     summary(&mut h, results, info);
     failures(&mut h, results);
     parameters(&mut h, results);
+    sensitivity(&mut h, info);
     metrics(&mut h, results);
     h.push_str("</body></html>\n");
     h

@@ -183,6 +183,126 @@ pub fn histogram(title: &str, xlabel: &str, edges: &[f64], counts: &[usize]) -> 
     out
 }
 
+/// One series of a grouped bar chart: a value and an error half-width per label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarSeries {
+    /// Legend name.
+    pub name: String,
+    /// Bar heights, one per label.
+    pub values: Vec<f64>,
+    /// Error half-widths (NaN: none).
+    pub errors: Vec<f64>,
+}
+
+/// A grouped bar chart with error whiskers: one group per label, one bar per
+/// series (e.g. first-order and total Sobol' indices per input).
+pub fn bars(title: &str, labels: &[String], series: &[BarSeries]) -> String {
+    const COLORS: [&str; 3] = ["#4a7fb5", "#e08a3c", "#6aa84f"];
+    let mut out = String::new();
+    if labels.is_empty() || series.is_empty() {
+        return out;
+    }
+    let top = series
+        .iter()
+        .flat_map(|s| s.values.iter().zip(&s.errors).map(|(v, e)| v + e.max(0.0)))
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let bottom = series
+        .iter()
+        .flat_map(|s| s.values.iter().zip(&s.errors).map(|(v, e)| v - e.max(0.0)))
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::min);
+    let y = Axis::new(bottom, if top > bottom { top * 1.08 } else { 1.0 }, false);
+    let x = Axis {
+        lo: 0.0,
+        hi: labels.len() as f64,
+        log: false,
+    };
+    // The frame draws numeric x ticks; labels replace them below.
+    frame(
+        &mut out,
+        title,
+        "",
+        "",
+        &Axis {
+            lo: 0.0,
+            hi: 0.0,
+            log: false,
+        },
+        &y,
+    );
+    let (l, r, t, b) = M;
+    let (pw, ph) = (W - l - r, H - t - b);
+    let group = pw / labels.len() as f64;
+    let bar = group * 0.8 / series.len() as f64;
+    let zero = H - b - y.frac(0.0) * ph;
+    for (k, label) in labels.iter().enumerate() {
+        let gx = l + x.frac(k as f64) * pw;
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            gx + group / 2.0,
+            H - b + 14.0,
+            escape(label)
+        );
+        for (j, s) in series.iter().enumerate() {
+            let v = s.values.get(k).copied().unwrap_or(f64::NAN);
+            if !v.is_finite() {
+                continue;
+            }
+            let x0 = gx + group * 0.1 + j as f64 * bar;
+            let yv = H - b - y.frac(v) * ph;
+            let (y0, h) = if yv < zero {
+                (yv, zero - yv)
+            } else {
+                (zero, yv - zero)
+            };
+            let color = COLORS[j % COLORS.len()];
+            let e = s.errors.get(k).copied().unwrap_or(f64::NAN);
+            let _ = write!(
+                out,
+                r##"<rect x="{x0:.1}" y="{y0:.1}" width="{:.1}" height="{:.1}" fill="{color}"><title>{} {}: {}{}</title></rect>"##,
+                bar.max(0.5),
+                h.max(0.5),
+                escape(&s.name),
+                escape(label),
+                short(v),
+                if e.is_finite() {
+                    format!(" ± {}", short(e))
+                } else {
+                    String::new()
+                }
+            );
+            if e.is_finite() && e > 0.0 {
+                let cx = x0 + bar / 2.0;
+                let (hi, lo) = (H - b - y.frac(v + e) * ph, H - b - y.frac(v - e) * ph);
+                let _ = write!(
+                    out,
+                    r##"<path d="M{cx:.1} {hi:.1}V{lo:.1}M{:.1} {hi:.1}h{:.1}M{:.1} {lo:.1}h{:.1}" stroke="#222" fill="none"/>"##,
+                    cx - bar / 4.0,
+                    bar / 2.0,
+                    cx - bar / 4.0,
+                    bar / 2.0
+                );
+            }
+        }
+    }
+    for (j, s) in series.iter().enumerate() {
+        let lx = l + 8.0 + j as f64 * 90.0;
+        let _ = write!(
+            out,
+            r##"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"##,
+            t + 6.0,
+            COLORS[j % COLORS.len()],
+            lx + 14.0,
+            t + 15.0,
+            escape(&s.name)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 /// A scatter plot; `log_x` puts x on a log scale (all x must be positive).
 pub fn scatter(
     title: &str,
@@ -226,6 +346,38 @@ pub fn scatter(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bar_charts_have_a_bar_per_value_and_whiskers() {
+        let svg = bars(
+            "S <x>",
+            &["a".into(), "b".into()],
+            &[
+                BarSeries {
+                    name: "S1".into(),
+                    values: vec![0.3, -0.01],
+                    errors: vec![0.02, f64::NAN],
+                },
+                BarSeries {
+                    name: "ST".into(),
+                    values: vec![0.5, 0.2],
+                    errors: vec![0.03, 0.01],
+                },
+            ],
+        );
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("S &lt;x&gt;"));
+        assert_eq!(
+            svg.matches("<title>S1 ").count() + svg.matches("<title>ST ").count(),
+            4
+        );
+        assert_eq!(
+            svg.matches("<path d=\"M").count(),
+            3,
+            "three finite error bars"
+        );
+        assert!(bars("t", &[], &[]).is_empty());
+    }
 
     #[test]
     fn charts_are_well_formed_and_escaped() {

@@ -49,6 +49,19 @@ fn ishigami_indices_from_a_real_saltelli_study() {
         table.contains("2048 base samples") && table.contains("x3"),
         "{table}"
     );
+    // The HTML report charts S1 and ST per input.
+    ok(s.simforge(&["report", "ishi"]));
+    let html = std::fs::read_to_string(s.path().join(".simforge/reports/ishi.html")).unwrap();
+    assert!(
+        html.contains("<h2>Sensitivity</h2>"),
+        "no sensitivity section"
+    );
+    assert!(html.contains("Sobol&#39; indices of y"), "no Sobol chart");
+    assert_eq!(
+        html.matches("<title>S1 x").count(),
+        3,
+        "one S1 bar per input"
+    );
 }
 
 #[test]
@@ -145,4 +158,7 @@ fn morris_effects_rank_sobol_g_inputs_from_a_real_study() {
         table.contains("Morris elementary effects") && table.contains("mu*"),
         "{table}"
     );
+    ok(s.simforge(&["report"]));
+    let html = std::fs::read_to_string(s.path().join(".simforge/reports/gmorris.html")).unwrap();
+    assert!(html.contains("Morris effects on y"), "no Morris chart");
 }

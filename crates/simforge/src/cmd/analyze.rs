@@ -25,17 +25,36 @@ pub struct SensitivityArgs<'a> {
     pub confidence: f64,
 }
 
-/// Prints the Sobol' indices of one metric.
-pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u8> {
-    if !(args.confidence > 0.0 && args.confidence < 1.0) {
-        return Err(UsageError(format!(
-            "--confidence {}: expected a level between 0 and 1, e.g. 0.95",
-            args.confidence
-        ))
-        .into());
-    }
-    let loc = locate(store, args.study)?;
-    let row = loc.store.study(&loc.study)?;
+/// A study's sensitivity results for one metric.
+#[derive(Clone)]
+pub enum Analysis {
+    /// From a Saltelli design.
+    Sobol(simforge_analysis::sensitivity::sobol::SobolIndices),
+    /// From a Morris design.
+    Morris(simforge_analysis::sensitivity::morris::MorrisIndices),
+}
+
+/// What [`compute`] found.
+pub struct Computed {
+    /// The metric analysed.
+    pub metric: String,
+    /// Numeric metrics of the study.
+    pub numeric: Vec<String>,
+    /// The indices.
+    pub analysis: Analysis,
+}
+
+/// Loads the study behind `study_name` in `store` and estimates the
+/// sensitivity of `metric` (default: the study's first metric, or its only
+/// numeric one) from its Saltelli or Morris design.
+pub fn compute(
+    store: &simforge_store::SqliteStore,
+    study_name: &str,
+    metric: Option<&str>,
+    bootstrap: usize,
+    confidence: f64,
+) -> Result<Computed> {
+    let row = store.study(study_name)?;
     // The design's input order and kind come from the study file the plan was
     // made from, as long as it still describes the stored plan.
     let study = simforge_core::load_study(Path::new(&row.study_file))
@@ -52,10 +71,9 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
         DesignMethod::Morris { levels, .. } => (false, Some(levels)),
         _ => {
             return Err(UsageError(format!(
-                "study `{}` uses neither a Saltelli nor a Morris design; use `design: {{sampler: saltelli, samples: N}}` \
+                "study `{study_name}` uses neither a Saltelli nor a Morris design; use `design: {{sampler: saltelli, samples: N}}` \
                  for Sobol' indices or `{{sampler: morris, samples: R}}` (R trajectories) for elementary effects \
-                 (rank and surrogate measures for other designs are not built yet)",
-                loc.study
+                 (rank and surrogate measures for other designs are not built yet)"
             ))
             .into());
         }
@@ -63,11 +81,10 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
     let names: Vec<String> = study.space.sampled().map(|p| p.name.clone()).collect();
     let mut numeric: std::collections::BTreeSet<String> = Default::default();
     let mut runs = Vec::new();
-    loc.store
-        .for_each_run(&loc.study, &Default::default(), |r| {
-            runs.push(r);
-            Ok(())
-        })?;
+    store.for_each_run(study_name, &Default::default(), |r| {
+        runs.push(r);
+        Ok(())
+    })?;
     for r in &runs {
         for (k, v) in &r.metrics {
             if v.is_number() {
@@ -75,16 +92,16 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
             }
         }
     }
-    let metric = match args.metric {
+    let numeric: Vec<String> = numeric.into_iter().collect();
+    let metric = match metric {
         Some(m) => m.to_string(),
         None => match (study.spec.metrics.first(), numeric.len()) {
             (Some(m), _) => m.clone(),
-            (None, 1) => numeric.iter().next().cloned().unwrap_or_default(),
+            (None, 1) => numeric[0].clone(),
             _ => {
                 return Err(UsageError(format!(
-                    "which metric? pass --metric (numeric metrics of `{}`: {})",
-                    loc.study,
-                    numeric.into_iter().collect::<Vec<_>>().join(", ")
+                    "which metric? pass --metric (numeric metrics of `{study_name}`: {})",
+                    numeric.join(", ")
                 ))
                 .into());
             }
@@ -92,24 +109,74 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
     };
     if !numeric.contains(&metric) {
         return Err(UsageError(format!(
-            "no numeric metric `{metric}` in study `{}` (numeric metrics: {})",
-            loc.study,
-            numeric.into_iter().collect::<Vec<_>>().join(", ")
+            "no numeric metric `{metric}` in study `{study_name}` (numeric metrics: {})",
+            numeric.join(", ")
         ))
         .into());
     }
-    let rows = design_rows(&loc.store, &loc.study, &runs, &metric)?;
-    if let Some(levels) = morris_levels {
-        return print_morris(&study, &loc.study, &metric, &names, &rows, levels, args);
-    }
-    let tagged: Vec<(String, f64)> = rows.into_iter().map(|(tag, y, _)| (tag, y)).collect();
-    let opts = SobolOptions {
-        second_order,
-        bootstrap: args.bootstrap,
-        confidence: args.confidence,
-        seed: study.design.seed,
+    let rows = design_rows(store, study_name, &runs, &metric)?;
+    let analysis = match morris_levels {
+        Some(levels) => Analysis::Morris(morris(
+            &study, &names, &rows, levels, bootstrap, confidence,
+        )?),
+        None => {
+            let tagged: Vec<(String, f64)> = rows.into_iter().map(|(tag, y, _)| (tag, y)).collect();
+            let opts = SobolOptions {
+                second_order,
+                bootstrap,
+                confidence,
+                seed: study.design.seed,
+            };
+            Analysis::Sobol(
+                sobol_indices(&names, &tagged, &opts).map_err(|e| UsageError(e.to_string()))?,
+            )
+        }
     };
-    let s = sobol_indices(&names, &tagged, &opts).map_err(|e| UsageError(e.to_string()))?;
+    Ok(Computed {
+        metric,
+        numeric,
+        analysis,
+    })
+}
+
+/// Names of the study's numeric metrics (empty if the store cannot say).
+pub fn numeric_metrics(store: &simforge_store::SqliteStore, study: &str) -> Vec<String> {
+    let mut numeric = std::collections::BTreeSet::new();
+    let _ = store.for_each_run(study, &Default::default(), |r| {
+        for (k, v) in &r.metrics {
+            if v.is_number() {
+                numeric.insert(k.clone());
+            }
+        }
+        Ok(())
+    });
+    numeric.into_iter().collect()
+}
+
+/// Prints the sensitivity of one metric: Sobol' indices (Saltelli designs)
+/// or elementary effects (Morris designs).
+pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u8> {
+    if !(args.confidence > 0.0 && args.confidence < 1.0) {
+        return Err(UsageError(format!(
+            "--confidence {}: expected a level between 0 and 1, e.g. 0.95",
+            args.confidence
+        ))
+        .into());
+    }
+    let loc = locate(store, args.study)?;
+    let c = compute(
+        &loc.store,
+        &loc.study,
+        args.metric,
+        args.bootstrap,
+        args.confidence,
+    )?;
+    let metric = c.metric;
+    let s = match c.analysis {
+        Analysis::Morris(m) => return print_morris(&loc.study, &metric, &m, args),
+        Analysis::Sobol(s) => s,
+    };
+    let names = s.names.clone();
     if args.json {
         let mut v = serde_json::to_value(&s)?;
         v["metric"] = serde_json::json!(metric);
@@ -147,16 +214,15 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
     Ok(0)
 }
 
-/// Morris elementary effects of `metric`.
-fn print_morris(
+/// Morris elementary effects from the design rows.
+fn morris(
     study: &simforge_core::Study,
-    name: &str,
-    metric: &str,
     names: &[String],
     design: &[(String, f64, &simforge_core::results::RunRecord)],
     levels: u32,
-    args: &SensitivityArgs<'_>,
-) -> Result<u8> {
+    bootstrap: usize,
+    confidence: f64,
+) -> Result<simforge_analysis::sensitivity::morris::MorrisIndices> {
     use simforge_analysis::sensitivity::morris::{MorrisRow, morris_indices};
     let params: Vec<&simforge_core::space::Parameter> = study.space.sampled().collect();
     let rows: Vec<MorrisRow> = design
@@ -183,17 +249,27 @@ fn print_morris(
             }
         })
         .collect();
-    let m = morris_indices(
+    Ok(morris_indices(
         names,
         &rows,
         levels,
-        args.bootstrap,
-        args.confidence,
+        bootstrap,
+        confidence,
         study.design.seed,
     )
-    .map_err(|e| UsageError(e.to_string()))?;
+    .map_err(|e| UsageError(e.to_string()))?)
+}
+
+/// Prints Morris elementary effects of `metric`.
+fn print_morris(
+    name: &str,
+    metric: &str,
+    m: &simforge_analysis::sensitivity::morris::MorrisIndices,
+    args: &SensitivityArgs<'_>,
+) -> Result<u8> {
+    let names = &m.names;
     if args.json {
-        let mut v = serde_json::to_value(&m)?;
+        let mut v = serde_json::to_value(m)?;
         v["metric"] = serde_json::json!(metric);
         v["study"] = serde_json::json!(name);
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -138,6 +138,76 @@ pub fn study_results(store: &SqliteStore, study: &str) -> Result<StudyResults> {
     })
 }
 
+/// Most metrics charted in the report's sensitivity section.
+const MAX_SENSITIVITY_CHARTS: usize = 6;
+
+/// Sensitivity charts of every numeric metric (up to a few) when the study's
+/// design supports them (Saltelli, Morris); none otherwise.
+fn sensitivity_charts(
+    store: &SqliteStore,
+    study: &str,
+) -> Vec<simforge_analysis::SensitivityChart> {
+    use crate::cmd::analyze::{Analysis, compute};
+    use simforge_analysis::svg::BarSeries;
+    let first = match compute(store, study, None, 100, 0.95) {
+        Ok(c) => c,
+        // No default metric among several: start with the first numeric one.
+        Err(_) => match crate::cmd::analyze::numeric_metrics(store, study)
+            .first()
+            .map(|m| compute(store, study, Some(m), 100, 0.95))
+        {
+            Some(Ok(c)) => c,
+            _ => return Vec::new(),
+        },
+    };
+    let mut metrics = vec![first.metric.clone()];
+    metrics.extend(
+        first
+            .numeric
+            .iter()
+            .filter(|m| **m != first.metric)
+            .cloned(),
+    );
+    metrics.truncate(MAX_SENSITIVITY_CHARTS);
+    let mut charts = Vec::new();
+    for (k, metric) in metrics.iter().enumerate() {
+        let c = if k == 0 {
+            Ok(first.analysis.clone())
+        } else {
+            compute(store, study, Some(metric), 100, 0.95).map(|c| c.analysis)
+        };
+        let Ok(analysis) = c else { continue };
+        charts.push(match analysis {
+            Analysis::Sobol(s) => simforge_analysis::SensitivityChart {
+                heading: format!("Sobol' indices of {metric}"),
+                note: format!(
+                    "Saltelli design, {} base samples ({} dropped); whiskers: 95% bootstrap intervals",
+                    s.samples, s.dropped
+                ),
+                labels: s.names.clone(),
+                series: vec![
+                    BarSeries { name: "S1".into(), values: s.s1.clone(), errors: s.s1_conf.clone() },
+                    BarSeries { name: "ST".into(), values: s.st.clone(), errors: s.st_conf.clone() },
+                ],
+            },
+            Analysis::Morris(m) => simforge_analysis::SensitivityChart {
+                heading: format!("Morris effects on {metric}"),
+                note: format!(
+                    "{} elementary effects per input ({} dropped); whiskers: 95% bootstrap interval of mu*",
+                    m.effects.iter().min().unwrap_or(&0),
+                    m.dropped
+                ),
+                labels: m.names.clone(),
+                series: vec![
+                    BarSeries { name: "mu*".into(), values: m.mu_star.clone(), errors: m.mu_star_conf.clone() },
+                    BarSeries { name: "sigma".into(), values: m.sigma.clone(), errors: vec![f64::NAN; m.sigma.len()] },
+                ],
+            },
+        });
+    }
+    charts
+}
+
 /// Writes the HTML report of `study` to `path`.
 pub fn write_report_file(
     store: &SqliteStore,
@@ -154,6 +224,7 @@ pub fn write_report_file(
         simulator: row.simulator.clone(),
         wall_time_s,
         store: store.path().display().to_string(),
+        sensitivity: sensitivity_charts(store, study),
     };
     let html = simforge_analysis::render_report(&results, &info);
     if let Some(parent) = path.parent()

@@ -1,6 +1,6 @@
 //! One module per subcommand.
 
-mod analyze;
+pub(crate) mod analyze;
 mod check;
 mod export;
 mod inspect;
