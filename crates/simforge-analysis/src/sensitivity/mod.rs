@@ -4,8 +4,10 @@
 //!   Saltelli design (Saltelli 2010 first-order and Jansen 1999 total-order
 //!   estimators, as in SALib), with bootstrap confidence intervals.
 //! - [`morris`]: elementary effects μ, μ*, σ from Morris trajectories.
+//! - [`rank`]: SRRC and PRCC for any other design.
 
 pub mod morris;
+pub mod rank;
 pub mod sobol;
 
 /// Why an analysis could not be done.

@@ -32,6 +32,8 @@ pub enum Analysis {
     Sobol(simforge_analysis::sensitivity::sobol::SobolIndices),
     /// From a Morris design.
     Morris(simforge_analysis::sensitivity::morris::MorrisIndices),
+    /// From any other design: rank measures.
+    Rank(simforge_analysis::sensitivity::rank::RankIndices),
 }
 
 /// What [`compute`] found.
@@ -66,17 +68,10 @@ pub fn compute(
         ))
         .into());
     }
-    let (second_order, morris_levels) = match study.design.method {
-        DesignMethod::Saltelli { second_order, .. } => (second_order, None),
-        DesignMethod::Morris { levels, .. } => (false, Some(levels)),
-        _ => {
-            return Err(UsageError(format!(
-                "study `{study_name}` uses neither a Saltelli nor a Morris design; use `design: {{sampler: saltelli, samples: N}}` \
-                 for Sobol' indices or `{{sampler: morris, samples: R}}` (R trajectories) for elementary effects \
-                 (rank and surrogate measures for other designs are not built yet)"
-            ))
-            .into());
-        }
+    let (second_order, morris_levels, rank_only) = match study.design.method {
+        DesignMethod::Saltelli { second_order, .. } => (second_order, None, false),
+        DesignMethod::Morris { levels, .. } => (false, Some(levels), false),
+        _ => (false, None, true),
     };
     let names: Vec<String> = study.space.sampled().map(|p| p.name.clone()).collect();
     let mut numeric: std::collections::BTreeSet<String> = Default::default();
@@ -113,6 +108,20 @@ pub fn compute(
             numeric.join(", ")
         ))
         .into());
+    }
+    if rank_only {
+        let params: Vec<&simforge_core::space::Parameter> = study.space.sampled().collect();
+        let x: Vec<Vec<f64>> = runs.iter().map(|r| numeric_inputs(&params, r)).collect();
+        let y: Vec<f64> = runs.iter().map(|r| metric_value(r, &metric)).collect();
+        let analysis = Analysis::Rank(
+            simforge_analysis::sensitivity::rank::rank_indices(&names, &x, &y)
+                .map_err(|e| UsageError(e.to_string()))?,
+        );
+        return Ok(Computed {
+            metric,
+            numeric,
+            analysis,
+        });
     }
     let rows = design_rows(store, study_name, &runs, &metric)?;
     let analysis = match morris_levels {
@@ -174,6 +183,7 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
     let metric = c.metric;
     let s = match c.analysis {
         Analysis::Morris(m) => return print_morris(&loc.study, &metric, &m, args),
+        Analysis::Rank(r) => return print_rank(&loc.study, &metric, &r, args),
         Analysis::Sobol(s) => s,
     };
     let names = s.names.clone();
@@ -230,18 +240,7 @@ fn morris(
         .map(|(tag, y, r)| {
             // Inputs as numbers (a choice by its position), to tell which way
             // each step moved.
-            let x = params
-                .iter()
-                .map(|p| match r.params.get(&p.name) {
-                    Some(v) if v.is_number() => v.as_f64().unwrap_or(f64::NAN),
-                    Some(v) => p
-                        .grid_levels()
-                        .iter()
-                        .position(|l| l == v)
-                        .map_or(f64::NAN, |k| k as f64),
-                    None => f64::NAN,
-                })
-                .collect();
+            let x = numeric_inputs(&params, r);
             MorrisRow {
                 tag: tag.clone(),
                 y: *y,
@@ -340,4 +339,63 @@ fn design_rows<'r>(
         .into_iter()
         .map(|(tag, (sum, n, r))| (tag, sum / f64::from(n), r))
         .collect())
+}
+
+/// A run's inputs as numbers in design order (a choice by its position).
+fn numeric_inputs(
+    params: &[&simforge_core::space::Parameter],
+    r: &simforge_core::results::RunRecord,
+) -> Vec<f64> {
+    params
+        .iter()
+        .map(|p| match r.params.get(&p.name) {
+            Some(v) if v.is_number() => v.as_f64().unwrap_or(f64::NAN),
+            Some(v) => p
+                .grid_levels()
+                .iter()
+                .position(|l| l == v)
+                .map_or(f64::NAN, |k| k as f64),
+            None => f64::NAN,
+        })
+        .collect()
+}
+
+/// A run's metric value, NaN unless it succeeded with a number.
+fn metric_value(r: &simforge_core::results::RunRecord, metric: &str) -> f64 {
+    match (r.state, r.metrics.get(metric).and_then(|v| v.as_f64())) {
+        (RunState::Succeeded, Some(y)) => y,
+        _ => f64::NAN,
+    }
+}
+
+/// Prints rank measures of `metric`.
+fn print_rank(
+    name: &str,
+    metric: &str,
+    r: &simforge_analysis::sensitivity::rank::RankIndices,
+    args: &SensitivityArgs<'_>,
+) -> Result<u8> {
+    if args.json {
+        let mut v = serde_json::to_value(r)?;
+        v["metric"] = serde_json::json!(metric);
+        v["study"] = serde_json::json!(name);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!(
+        "Rank measures of `{metric}` in study `{name}`: {} points ({} dropped for failed runs); rank regression R² = {:.3}",
+        r.samples, r.dropped, r.r2
+    );
+    if r.r2 < 0.7 {
+        println!(
+            "warning: R² below 0.7 — the metric is not monotone in the inputs, so SRRC/PRCC miss part of the picture; \
+             a Saltelli design gives Sobol' indices that do not assume monotonicity"
+        );
+    }
+    let w = r.names.iter().map(String::len).max().unwrap_or(5).max(5);
+    println!("{:<w$}  {:>8}  {:>8}", "input", "SRRC", "PRCC");
+    for (i, n) in r.names.iter().enumerate() {
+        println!("{n:<w$}  {:>8.4}  {:>8.4}", r.srrc[i], r.prcc[i]);
+    }
+    Ok(0)
 }

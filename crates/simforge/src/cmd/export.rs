@@ -190,6 +190,21 @@ fn sensitivity_charts(
                     BarSeries { name: "ST".into(), values: s.st.clone(), errors: s.st_conf.clone() },
                 ],
             },
+            Analysis::Rank(r) => simforge_analysis::SensitivityChart {
+                heading: format!("Rank measures of {metric}"),
+                note: format!(
+                    "{} points ({} dropped); rank regression R² = {:.2}{}",
+                    r.samples,
+                    r.dropped,
+                    r.r2,
+                    if r.r2 < 0.7 { " — not monotone: read with care" } else { "" }
+                ),
+                labels: r.names.clone(),
+                series: vec![
+                    BarSeries { name: "SRRC".into(), values: r.srrc.clone(), errors: vec![f64::NAN; r.srrc.len()] },
+                    BarSeries { name: "PRCC".into(), values: r.prcc.clone(), errors: vec![f64::NAN; r.prcc.len()] },
+                ],
+            },
             Analysis::Morris(m) => simforge_analysis::SensitivityChart {
                 heading: format!("Morris effects on {metric}"),
                 note: format!(
