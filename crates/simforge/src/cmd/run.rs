@@ -104,6 +104,23 @@ struct ClusterFlags {
     no_report: bool,
 }
 
+/// What every cluster coordinator starts with: the store (its directory
+/// absolute, since compute nodes and pods are handed paths in it) and a stop
+/// flag set by Ctrl-C or SIGTERM.
+fn cluster_setup(
+    file: &Path,
+    store: Option<&Path>,
+) -> Result<(
+    std::path::PathBuf,
+    std::path::PathBuf,
+    SqliteStore,
+    Arc<AtomicBool>,
+)> {
+    let (dir, db, handle) = open_store(file, store)?;
+    let dir = std::path::absolute(&dir).context("resolving the store directory")?;
+    Ok((dir, db, handle, stop_on_signals()?))
+}
+
 /// Runs a study with `backend: {slurm: ...}`: submits job arrays, polls, ingests.
 fn run_slurm(
     file: &Path,
@@ -118,9 +135,7 @@ fn run_slurm(
         poll,
         no_report,
     } = *flags;
-    let (dir, db, mut handle) = open_store(file, store)?;
-    let dir = std::path::absolute(&dir).context("resolving the store directory")?;
-    let cancel = stop_on_signals()?;
+    let (dir, db, mut handle, cancel) = cluster_setup(file, store)?;
     let opts = simforge_exec::slurm_runner::SlurmRunOptions {
         runs_root: runs_root(&dir, &study.spec.name),
         store_dir: dir,
@@ -239,9 +254,7 @@ fn run_kubernetes(
         poll,
         no_report,
     } = *flags;
-    let (dir, db, mut handle) = open_store(file, store)?;
-    let dir = std::path::absolute(&dir).context("resolving the store directory")?;
-    let cancel = stop_on_signals()?;
+    let (dir, db, mut handle, cancel) = cluster_setup(file, store)?;
     let opts = simforge_exec::kube_runner::KubeRunOptions {
         runs_root: runs_root(&dir, &study.spec.name),
         store_dir: dir,
