@@ -6,6 +6,7 @@ pub mod export;
 pub mod report;
 pub mod sensitivity;
 pub mod stats;
+pub mod surrogate;
 pub mod svg;
 
 pub use report::{ReportInfo, SensitivityChart, render_report};

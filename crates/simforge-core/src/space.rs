@@ -56,6 +56,36 @@ impl Parameter {
         !matches!(self.domain, Domain::Constant(_))
     }
 
+    /// The unit-interval coordinate of a value of this parameter (the inverse
+    /// of [`Self::from_unit`] up to rounding): linear or logarithmic position
+    /// in a range, a choice's position among `n` choices as `(k + 0.5) / n`.
+    /// `None` for constants and for values outside the domain's kind.
+    pub fn to_unit(&self, v: &Value) -> Option<f64> {
+        let pos = |x: f64, lo: f64, hi: f64, log: bool| -> Option<f64> {
+            let (x, lo, hi) = if log {
+                (x.ln(), lo.ln(), hi.ln())
+            } else {
+                (x, lo, hi)
+            };
+            if hi > lo {
+                Some(((x - lo) / (hi - lo)).clamp(0.0, 1.0))
+            } else {
+                Some(0.5)
+            }
+        };
+        match &self.domain {
+            Domain::Real { low, high, log, .. } => pos(v.as_f64()?, *low, *high, *log),
+            Domain::Integer { low, high, log, .. } => {
+                pos(v.as_f64()?, *low as f64, *high as f64, *log)
+            }
+            Domain::Choice(values) => {
+                let k = values.iter().position(|c| c == v)?;
+                Some((k as f64 + 0.5) / values.len() as f64)
+            }
+            Domain::Constant(_) => None,
+        }
+    }
+
     /// The value at unit coordinate `u` (clamped to `[0, 1]`).
     pub fn from_unit(&self, u: f64) -> Value {
         let u = if u.is_nan() { 0.0 } else { u.clamp(0.0, 1.0) };

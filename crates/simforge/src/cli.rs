@@ -222,6 +222,10 @@ pub enum AnalyzeCommand {
         /// Confidence level of the intervals.
         #[arg(long, default_value_t = 0.95)]
         confidence: f64,
+        /// Designs other than Saltelli and Morris: skip the Sobol' indices on
+        /// a Gaussian-process surrogate (rank measures only).
+        #[arg(long)]
+        no_surrogate: bool,
     },
 }
 

@@ -5,8 +5,11 @@
 //!   estimators, as in SALib), with bootstrap confidence intervals.
 //! - [`morris`]: elementary effects μ, μ*, σ from Morris trajectories.
 //! - [`rank`]: SRRC and PRCC for any other design.
+//! - [`on_surrogate`]: Sobol' indices on a Gaussian-process surrogate of any
+//!   other design, with the surrogate's cross-validated R².
 
 pub mod morris;
+pub mod on_surrogate;
 pub mod rank;
 pub mod sobol;
 

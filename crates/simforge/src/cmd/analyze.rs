@@ -23,6 +23,9 @@ pub struct SensitivityArgs<'a> {
     pub bootstrap: usize,
     /// Confidence level.
     pub confidence: f64,
+    /// For designs without their own estimator: also Sobol' indices on a
+    /// Gaussian-process surrogate.
+    pub surrogate: bool,
 }
 
 /// A study's sensitivity results for one metric.
@@ -32,8 +35,12 @@ pub enum Analysis {
     Sobol(simforge_analysis::sensitivity::sobol::SobolIndices),
     /// From a Morris design.
     Morris(simforge_analysis::sensitivity::morris::MorrisIndices),
-    /// From any other design: rank measures.
-    Rank(simforge_analysis::sensitivity::rank::RankIndices),
+    /// From any other design: rank measures, and Sobol' indices on a
+    /// Gaussian-process surrogate when asked for.
+    Rank(
+        simforge_analysis::sensitivity::rank::RankIndices,
+        Option<simforge_analysis::sensitivity::on_surrogate::SurrogateSobol>,
+    ),
 }
 
 /// What [`compute`] found.
@@ -55,6 +62,7 @@ pub fn compute(
     metric: Option<&str>,
     bootstrap: usize,
     confidence: f64,
+    surrogate: bool,
 ) -> Result<Computed> {
     let row = store.study(study_name)?;
     // The design's input order and kind come from the study file the plan was
@@ -113,10 +121,37 @@ pub fn compute(
         let params: Vec<&simforge_core::space::Parameter> = study.space.sampled().collect();
         let x: Vec<Vec<f64>> = runs.iter().map(|r| numeric_inputs(&params, r)).collect();
         let y: Vec<f64> = runs.iter().map(|r| metric_value(r, &metric)).collect();
-        let analysis = Analysis::Rank(
-            simforge_analysis::sensitivity::rank::rank_indices(&names, &x, &y)
+        let rank = simforge_analysis::sensitivity::rank::rank_indices(&names, &x, &y)
+            .map_err(|e| UsageError(e.to_string()))?;
+        let on_gp = if surrogate {
+            let unit: Vec<Vec<f64>> = runs
+                .iter()
+                .map(|r| {
+                    params
+                        .iter()
+                        .map(|p| {
+                            r.params
+                                .get(&p.name)
+                                .and_then(|v| p.to_unit(v))
+                                .unwrap_or(f64::NAN)
+                        })
+                        .collect()
+                })
+                .collect();
+            Some(
+                simforge_analysis::sensitivity::on_surrogate::sobol_on_surrogate(
+                    &names,
+                    &unit,
+                    &y,
+                    1024,
+                    study.design.seed,
+                )
                 .map_err(|e| UsageError(e.to_string()))?,
-        );
+            )
+        } else {
+            None
+        };
+        let analysis = Analysis::Rank(rank, on_gp);
         return Ok(Computed {
             metric,
             numeric,
@@ -179,11 +214,12 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
         args.metric,
         args.bootstrap,
         args.confidence,
+        args.surrogate,
     )?;
     let metric = c.metric;
     let s = match c.analysis {
         Analysis::Morris(m) => return print_morris(&loc.study, &metric, &m, args),
-        Analysis::Rank(r) => return print_rank(&loc.study, &metric, &r, args),
+        Analysis::Rank(r, gp) => return print_rank(&loc.study, &metric, &r, gp.as_ref(), args),
         Analysis::Sobol(s) => s,
     };
     let names = s.names.clone();
@@ -373,10 +409,14 @@ fn print_rank(
     name: &str,
     metric: &str,
     r: &simforge_analysis::sensitivity::rank::RankIndices,
+    gp: Option<&simforge_analysis::sensitivity::on_surrogate::SurrogateSobol>,
     args: &SensitivityArgs<'_>,
 ) -> Result<u8> {
     if args.json {
         let mut v = serde_json::to_value(r)?;
+        if let Some(gp) = gp {
+            v["surrogate"] = serde_json::to_value(gp)?;
+        }
         v["metric"] = serde_json::json!(metric);
         v["study"] = serde_json::json!(name);
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -396,6 +436,24 @@ fn print_rank(
     println!("{:<w$}  {:>8}  {:>8}", "input", "SRRC", "PRCC");
     for (i, n) in r.names.iter().enumerate() {
         println!("{n:<w$}  {:>8.4}  {:>8.4}", r.srrc[i], r.prcc[i]);
+    }
+    if let Some(gp) = gp {
+        let good = simforge_analysis::sensitivity::on_surrogate::GOOD_R2;
+        println!(
+            "Sobol' indices on a Gaussian-process surrogate ({} points; 5-fold cross-validated R² = {:.3}):",
+            gp.points, gp.cv_r2
+        );
+        if gp.cv_r2 < good {
+            println!(
+                "warning: the surrogate explains less than {:.0}% of held-out variance; treat these indices as rough \
+                 (more points, or a Saltelli design, give reliable ones)",
+                good * 100.0
+            );
+        }
+        println!("{:<w$}  {:>8}  {:>8}", "input", "S1", "ST");
+        for (i, n) in gp.sobol.names.iter().enumerate() {
+            println!("{n:<w$}  {:>8.4}  {:>8.4}", gp.sobol.s1[i], gp.sobol.st[i]);
+        }
     }
     Ok(0)
 }

@@ -149,12 +149,12 @@ fn sensitivity_charts(
 ) -> Vec<simforge_analysis::SensitivityChart> {
     use crate::cmd::analyze::{Analysis, compute};
     use simforge_analysis::svg::BarSeries;
-    let first = match compute(store, study, None, 100, 0.95) {
+    let first = match compute(store, study, None, 100, 0.95, false) {
         Ok(c) => c,
         // No default metric among several: start with the first numeric one.
         Err(_) => match crate::cmd::analyze::numeric_metrics(store, study)
             .first()
-            .map(|m| compute(store, study, Some(m), 100, 0.95))
+            .map(|m| compute(store, study, Some(m), 100, 0.95, false))
         {
             Some(Ok(c)) => c,
             _ => return Vec::new(),
@@ -174,7 +174,7 @@ fn sensitivity_charts(
         let c = if k == 0 {
             Ok(first.analysis.clone())
         } else {
-            compute(store, study, Some(metric), 100, 0.95).map(|c| c.analysis)
+            compute(store, study, Some(metric), 100, 0.95, false).map(|c| c.analysis)
         };
         let Ok(analysis) = c else { continue };
         charts.push(match analysis {
@@ -190,7 +190,7 @@ fn sensitivity_charts(
                     BarSeries { name: "ST".into(), values: s.st.clone(), errors: s.st_conf.clone() },
                 ],
             },
-            Analysis::Rank(r) => simforge_analysis::SensitivityChart {
+            Analysis::Rank(r, _) => simforge_analysis::SensitivityChart {
                 heading: format!("Rank measures of {metric}"),
                 note: format!(
                     "{} points ({} dropped); rank regression R² = {:.2}{}",

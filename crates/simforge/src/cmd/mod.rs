@@ -68,6 +68,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                     json,
                     bootstrap,
                     confidence,
+                    no_surrogate,
                 },
         } => analyze::sensitivity(
             store,
@@ -77,6 +78,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 json,
                 bootstrap,
                 confidence,
+                surrogate: !no_surrogate,
             },
         ),
         Command::Report { study, output } => {

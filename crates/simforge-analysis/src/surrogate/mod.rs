@@ -1,0 +1,6 @@
+//! Surrogate models of a metric over the unit cube.
+//!
+//! - [`gp`]: Gaussian-process regression (Matérn 5/2 with one length scale
+//!   per input), hyperparameters by maximum marginal likelihood.
+
+pub mod gp;
