@@ -149,6 +149,18 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Evaluate a Gaussian-process surrogate of a metric, fitted to the
+    /// study's succeeded runs, at a point (mean and standard deviation).
+    Predict {
+        /// Study file or study name (default: the only study in the store).
+        study: Option<String>,
+        /// The point: every sampled parameter, e.g. `x1=0.5,x2=2,model=ac`.
+        #[arg(long)]
+        at: String,
+        /// Metric (default: the study's first metric, or its only numeric one).
+        #[arg(long)]
+        metric: Option<String>,
+    },
     /// Analyse finished runs (sensitivity).
     Analyze {
         /// What to analyse.

@@ -238,3 +238,42 @@ fn a_surrogate_recovers_what_rank_measures_miss_on_a_real_lhs_study() {
         assert!((a - s1[i]).abs() < 0.1 && (b - st[i]).abs() < 0.1, "{gp}");
     }
 }
+
+#[test]
+fn predict_evaluates_the_surrogate_and_checks_the_point() {
+    // Branin on 60 LHS points: the GP mean at a fresh point lies within three
+    // standard deviations (and 1.0 absolute) of the true value; Branin(2.5, 7.5)
+    // = (7.5 − 5.1·2.5²/(4π²) + 5·2.5/π − 6)² + 10(1 − 1/(8π))cos(2.5) + 10.
+    let s = Scratch::new();
+    s.write(
+        "study.yaml",
+        "name: br\nsimulator: {builtin: analytic, options: {function: branin}}\n\
+         parameters: {x1: {range: [-5, 10]}, x2: {range: [0, 15]}}\n\
+         design: {sampler: lhs, samples: 60, seed: 4}\n",
+    );
+    ok(s.simforge(&["run", "study.yaml", "--progress", "none", "--no-report"]));
+    let pi = std::f64::consts::PI;
+    let (x1, x2) = (2.5f64, 7.5f64);
+    let truth = (x2 - 5.1 * x1 * x1 / (4.0 * pi * pi) + 5.0 * x1 / pi - 6.0).powi(2)
+        + 10.0 * (1.0 - 1.0 / (8.0 * pi)) * x1.cos()
+        + 10.0;
+    let out = ok(s.simforge(&["predict", "--at", "x1=2.5,x2=7.5"]));
+    let nums: Vec<f64> = out
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect();
+    // "y at x1=2.5, x2=7.5: MEAN ± SD (... 60 succeeded runs)"
+    let (mean, sd) = (nums[0], nums[1]);
+    assert!(
+        sd > 0.0 && (mean - truth).abs() < (3.0 * sd).max(1.0),
+        "{out} (truth {truth})"
+    );
+    assert!(out.contains("fitted to 60 succeeded runs"), "{out}");
+    let err = stderr(&s.simforge(&["predict", "--at", "x1=2.5,x3=1"]));
+    assert!(
+        err.contains("`x3`") && err.contains("(parameters: x1, x2)"),
+        "{err}"
+    );
+    let err = stderr(&s.simforge(&["predict", "--at", "x1=2.5"]));
+    assert!(err.contains("missing `x2`"), "{err}");
+}

@@ -5,6 +5,7 @@ mod check;
 mod export;
 mod inspect;
 mod kubernetes;
+mod predict;
 mod run;
 mod slurm;
 
@@ -81,6 +82,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 surrogate: !no_surrogate,
             },
         ),
+        Command::Predict { study, at, metric } => {
+            predict::predict(store, study.as_deref(), metric.as_deref(), &at)
+        }
         Command::Report { study, output } => {
             export::report(store, study.as_deref(), output.as_deref())
         }
