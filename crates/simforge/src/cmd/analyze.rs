@@ -82,41 +82,8 @@ pub fn compute(
         _ => (false, None, true),
     };
     let names: Vec<String> = study.space.sampled().map(|p| p.name.clone()).collect();
-    let mut numeric: std::collections::BTreeSet<String> = Default::default();
-    let mut runs = Vec::new();
-    store.for_each_run(study_name, &Default::default(), |r| {
-        runs.push(r);
-        Ok(())
-    })?;
-    for r in &runs {
-        for (k, v) in &r.metrics {
-            if v.is_number() {
-                numeric.insert(k.clone());
-            }
-        }
-    }
-    let numeric: Vec<String> = numeric.into_iter().collect();
-    let metric = match metric {
-        Some(m) => m.to_string(),
-        None => match (study.spec.metrics.first(), numeric.len()) {
-            (Some(m), _) => m.clone(),
-            (None, 1) => numeric[0].clone(),
-            _ => {
-                return Err(UsageError(format!(
-                    "which metric? pass --metric (numeric metrics of `{study_name}`: {})",
-                    numeric.join(", ")
-                ))
-                .into());
-            }
-        },
-    };
-    if !numeric.contains(&metric) {
-        return Err(UsageError(format!(
-            "no numeric metric `{metric}` in study `{study_name}` (numeric metrics: {})",
-            numeric.join(", ")
-        ))
-        .into());
-    }
+    let (runs, numeric) = runs_and_metrics(store, study_name)?;
+    let metric = choose_metric(&study, study_name, metric, &numeric)?;
     if rank_only {
         let params: Vec<&simforge_core::space::Parameter> = study.space.sampled().collect();
         let x: Vec<Vec<f64>> = runs.iter().map(|r| numeric_inputs(&params, r)).collect();
@@ -183,18 +150,63 @@ pub fn compute(
     })
 }
 
+/// The metric to analyse: `asked` if it is a numeric metric of the study,
+/// else the study's first `metrics:` entry, else its only numeric metric.
+pub fn choose_metric(
+    study: &simforge_core::Study,
+    study_name: &str,
+    asked: Option<&str>,
+    numeric: &[String],
+) -> Result<String> {
+    let metric = match asked {
+        Some(m) => m.to_string(),
+        None => match (study.spec.metrics.first(), numeric.len()) {
+            (Some(m), _) => m.clone(),
+            (None, 1) => numeric[0].clone(),
+            _ => {
+                return Err(UsageError(format!(
+                    "which metric? pass --metric (numeric metrics of `{study_name}`: {})",
+                    numeric.join(", ")
+                ))
+                .into());
+            }
+        },
+    };
+    if !numeric.contains(&metric) {
+        return Err(UsageError(format!(
+            "no numeric metric `{metric}` in study `{study_name}` (numeric metrics: {})",
+            numeric.join(", ")
+        ))
+        .into());
+    }
+    Ok(metric)
+}
+
+/// Every run of the study and the names of its numeric metrics.
+pub fn runs_and_metrics(
+    store: &simforge_store::SqliteStore,
+    study: &str,
+) -> Result<(Vec<simforge_core::results::RunRecord>, Vec<String>)> {
+    let mut numeric = std::collections::BTreeSet::new();
+    let mut runs = Vec::new();
+    store.for_each_run(study, &Default::default(), |r| {
+        numeric.extend(
+            r.metrics
+                .iter()
+                .filter(|(_, v)| v.is_number())
+                .map(|(k, _)| k.clone()),
+        );
+        runs.push(r);
+        Ok(())
+    })?;
+    Ok((runs, numeric.into_iter().collect()))
+}
+
 /// Names of the study's numeric metrics (empty if the store cannot say).
 pub fn numeric_metrics(store: &simforge_store::SqliteStore, study: &str) -> Vec<String> {
-    let mut numeric = std::collections::BTreeSet::new();
-    let _ = store.for_each_run(study, &Default::default(), |r| {
-        for (k, v) in &r.metrics {
-            if v.is_number() {
-                numeric.insert(k.clone());
-            }
-        }
-        Ok(())
-    });
-    numeric.into_iter().collect()
+    runs_and_metrics(store, study)
+        .map(|(_, m)| m)
+        .unwrap_or_default()
 }
 
 /// Prints the sensitivity of one metric: Sobol' indices (Saltelli designs)

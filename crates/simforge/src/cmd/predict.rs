@@ -78,34 +78,8 @@ pub fn predict(
     }
     let mut x = Vec::new();
     let mut y = Vec::new();
-    let mut numeric = std::collections::BTreeSet::new();
-    let mut rows = Vec::new();
-    loc.store
-        .for_each_run(&loc.study, &Default::default(), |r| {
-            rows.push(r);
-            Ok(())
-        })?;
-    for r in &rows {
-        for (k, v) in &r.metrics {
-            if v.is_number() {
-                numeric.insert(k.clone());
-            }
-        }
-    }
-    let metric = match metric {
-        Some(m) => m.to_string(),
-        None => match (spec.spec.metrics.first(), numeric.len()) {
-            (Some(m), _) => m.clone(),
-            (None, 1) => numeric.iter().next().cloned().unwrap_or_default(),
-            _ => {
-                return Err(UsageError(format!(
-                    "which metric? pass --metric (numeric metrics: {})",
-                    numeric.into_iter().collect::<Vec<_>>().join(", ")
-                ))
-                .into());
-            }
-        },
-    };
+    let (rows, numeric) = crate::cmd::analyze::runs_and_metrics(&loc.store, &loc.study)?;
+    let metric = crate::cmd::analyze::choose_metric(&spec, &loc.study, metric, &numeric)?;
     for r in &rows {
         let (RunState::Succeeded, Some(v)) =
             (r.state, r.metrics.get(&metric).and_then(|v| v.as_f64()))
