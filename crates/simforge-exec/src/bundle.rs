@@ -4,12 +4,13 @@
 //! coordinator later ingests those files (see `runner::recover_results`), so it
 //! stays the only writer of the store.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 use simforge_core::RunState;
-use simforge_store::PendingRun;
+use simforge_store::{PendingRun, SqliteStore, StoreError};
 
 use crate::attempts::{AttemptEvent, RunEnv, execute_run};
 use crate::runner::{ExecError, hostname};
@@ -94,6 +95,36 @@ impl BundleManifest {
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
+}
+
+/// Every pending run of the study's current plan, in design order.
+pub fn pending_runs(store: &SqliteStore, study: &str) -> Result<Vec<BundleRun>, StoreError> {
+    let mut runs = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.pending_page(study, cursor, 10_000)?;
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.index, last.replicate));
+        runs.extend(page.into_iter().map(BundleRun::from));
+    }
+    Ok(runs)
+}
+
+/// The task (array task or completion index, from 0 within the job) that
+/// runs each run of submission `job`, from its recorded manifest; empty when
+/// the manifest is gone.
+pub fn tasks_of_job(store: &SqliteStore, job: &str) -> HashMap<String, usize> {
+    let mut task_of = HashMap::new();
+    if let Ok((manifest, first)) = store.submission(job)
+        && let Ok(m) = BundleManifest::read(Path::new(&manifest))
+    {
+        for (t, bundle) in m.bundles.iter().enumerate().skip(first) {
+            for r in bundle {
+                task_of.insert(r.id.clone(), t - first);
+            }
+        }
+    }
+    task_of
 }
 
 /// Counts of how the runs of one bundle settled in this task.

@@ -18,13 +18,13 @@ use simforge_core::study::KubernetesBackend;
 use simforge_core::{RunState, Study};
 use simforge_store::SqliteStore;
 
-use crate::bundle::{BundleManifest, BundleRun};
+use crate::bundle::BundleManifest;
 use crate::kubernetes::{
     ManifestInput, STUDY_LABEL, check_volume, deployment_name, dns_label, indexed_job, job_name,
     pilot_deployment, plan_jobs,
 };
 use crate::pilot::coordinator::{PilotPool, PoolState, run_pilots};
-use crate::runner::{ExecError, StudyLock, plan_into_store, recover_results};
+use crate::runner::{ExecError, recover_results, start_cluster_run};
 use crate::simulator::RunnableSimulator;
 use crate::slurm::{array_task_ids, choose_bundle, plan_arrays};
 use crate::slurm_runner::SlurmSummary;
@@ -286,26 +286,19 @@ pub fn run_on_kubernetes(
         store_dir: &opts.store_dir,
     };
     check_volume(&input)?;
-    let _lock = StudyLock::acquire(&opts.store_dir.join("locks"), &name)?;
     let started = Instant::now();
-    let abs_file = std::path::absolute(study_file).map_err(|source| ExecError::Io {
-        context: "resolving the study file".into(),
-        source,
-    })?;
-    let (planned, new) = plan_into_store(
+    let start = start_cluster_run(
         store,
         study,
-        &sim.identity(),
-        &abs_file.display().to_string(),
+        sim,
+        study_file,
+        &opts.store_dir,
+        opts.retry_failed,
     )?;
-    store.requeue_running(&name)?;
-    store.requeue_cancelled(&name)?;
-    if opts.retry_failed {
-        store.requeue_failed(&name)?;
-    }
+    let abs_file = start.study_file.clone();
     let mut summary = KubeSummary {
-        planned,
-        new,
+        planned: start.planned,
+        new: start.new,
         ..Default::default()
     };
     let base = opts.store_dir.join("kubernetes").join(&name);
@@ -341,7 +334,7 @@ pub fn run_on_kubernetes(
         summary.pilot_syncs = counts.pilot_syncs;
         summary.adopted_leases = counts.adopted_leases;
         summary.lost = counts.lost;
-        summary.harvested += counts.harvested;
+        summary.harvested += counts.harvested + recover_results(store, study, &opts.runs_root)?;
         summary.interrupted = counts.interrupted;
         summary.api_calls = client.calls;
         summary.wall = started.elapsed();
@@ -381,7 +374,7 @@ pub fn run_on_kubernetes(
                             .unwrap_or_default()
                             .into_iter()
                             .collect();
-                        let task_of = task_map(store, &job);
+                        let task_of = crate::bundle::tasks_of_job(store, &job);
                         let gone = found.is_none();
                         let reason_for = |id: &str| {
                             let task = task_of.get(id).copied();
@@ -402,14 +395,7 @@ pub fn run_on_kubernetes(
             }
             active = still;
         }
-        let mut runs: Vec<BundleRun> = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = store.pending_page(&name, cursor, 10_000)?;
-            let Some(last) = page.last() else { break };
-            cursor = Some((last.index, last.replicate));
-            runs.extend(page.into_iter().map(BundleRun::from));
-        }
+        let runs = crate::bundle::pending_runs(store, &name)?;
         if !runs.is_empty() {
             let bundle = choose_bundle(
                 kube.spec.bundle,
@@ -458,21 +444,6 @@ pub fn run_on_kubernetes(
     summary.totals = store.state_counts(&name)?.into_iter().collect();
     summary.top_reasons = store.failure_reasons(&name, 3)?;
     Ok(summary)
-}
-
-/// Completion index (within its Job) of each run of a submission.
-fn task_map(store: &SqliteStore, job: &str) -> HashMap<String, usize> {
-    let mut task_of = HashMap::new();
-    if let Ok((manifest, first)) = store.submission(job)
-        && let Ok(m) = BundleManifest::read(Path::new(&manifest))
-    {
-        for (t, bundle) in m.bundles.iter().enumerate().skip(first) {
-            for r in bundle {
-                task_of.insert(r.id.clone(), t - first);
-            }
-        }
-    }
-    task_of
 }
 
 /// Deletes every Job the store lists as active for `study` and closes them;

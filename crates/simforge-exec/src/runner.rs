@@ -216,6 +216,51 @@ fn settled_update(r: ResultFile) -> Option<Update> {
     .then_some(Update::Finished { record, run_state })
 }
 
+/// What a cluster coordinator starts from (see [`start_cluster_run`]).
+pub(crate) struct ClusterStart {
+    /// Held for the coordinator's life: one coordinator per study.
+    pub _lock: StudyLock,
+    /// The study file, absolute (tasks and pods are handed this path).
+    pub study_file: PathBuf,
+    /// Runs in the plan.
+    pub planned: u64,
+    /// Runs new to the store.
+    pub new: u64,
+}
+
+/// The start every cluster coordinator shares: lock the study, store its
+/// plan, and put back to pending the runs a dead local runner left running,
+/// the interrupted ones and (with `retry_failed`) the failed ones. Runs held
+/// by cluster jobs or pilots keep their owner; the coordinator re-attaches.
+pub(crate) fn start_cluster_run(
+    store: &mut SqliteStore,
+    study: &Study,
+    sim: &RunnableSimulator,
+    study_file: &Path,
+    store_dir: &Path,
+    retry_failed: bool,
+) -> Result<ClusterStart, ExecError> {
+    let name = &study.spec.name;
+    let lock = StudyLock::acquire(&store_dir.join("locks"), name)?;
+    let abs = std::path::absolute(study_file).map_err(|source| ExecError::Io {
+        context: "resolving the study file".into(),
+        source,
+    })?;
+    let (planned, new) =
+        plan_into_store(store, study, &sim.identity(), &abs.display().to_string())?;
+    store.requeue_running(name)?;
+    store.requeue_cancelled(name)?;
+    if retry_failed {
+        store.requeue_failed(name)?;
+    }
+    Ok(ClusterStart {
+        _lock: lock,
+        study_file: abs,
+        planned,
+        new,
+    })
+}
+
 /// Ingests the `result.json` files of settled runs (succeeded, or failed for
 /// good) that the store does not know as settled — written by a runner that died
 /// before recording them, or by a cluster task. Returns how many were recovered.

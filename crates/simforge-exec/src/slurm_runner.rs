@@ -15,7 +15,7 @@ use simforge_core::{RunState, Study};
 use simforge_store::SqliteStore;
 
 use crate::bundle::{BundleManifest, BundleRun};
-use crate::runner::{ExecError, StudyLock, plan_into_store, recover_results};
+use crate::runner::{ExecError, recover_results, start_cluster_run};
 use crate::simulator::RunnableSimulator;
 use crate::slurm::{
     DEFAULT_MAX_ARRAY_SIZE, ScriptInput, bundle_size, memory_levels, plan_arrays, sbatch_script,
@@ -307,22 +307,19 @@ pub fn run_on_slurm(
     cancel: &AtomicBool,
 ) -> Result<SlurmSummary, ExecError> {
     let name = study.spec.name.clone();
-    let _lock = StudyLock::acquire(&opts.store_dir.join("locks"), &name)?;
     let started = Instant::now();
-    let identity = sim.identity();
-    let abs_file = std::path::absolute(study_file).map_err(|source| ExecError::Io {
-        context: "resolving the study file".into(),
-        source,
-    })?;
-    let (planned, new) = plan_into_store(store, study, &identity, &abs_file.display().to_string())?;
-    store.requeue_running(&name)?;
-    store.requeue_cancelled(&name)?;
-    if opts.retry_failed {
-        store.requeue_failed(&name)?;
-    }
+    let start = start_cluster_run(
+        store,
+        study,
+        sim,
+        study_file,
+        &opts.store_dir,
+        opts.retry_failed,
+    )?;
+    let abs_file = start.study_file.clone();
     let mut summary = SlurmSummary {
-        planned,
-        new,
+        planned: start.planned,
+        new: start.new,
         ..Default::default()
     };
     let base = opts.store_dir.join("slurm").join(&name);
@@ -420,14 +417,7 @@ fn run_arrays(
             }
         }
         // Submit what is pending.
-        let mut runs: Vec<BundleRun> = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = store.pending_page(&name, cursor, 10_000)?;
-            let Some(last) = page.last() else { break };
-            cursor = Some((last.index, last.replicate));
-            runs.extend(page.into_iter().map(BundleRun::from));
-        }
+        let runs = crate::bundle::pending_runs(store, &name)?;
         if !runs.is_empty() {
             // Runs lost to OUT_OF_MEMORY before go out with more memory, in
             // arrays of their own.
@@ -568,16 +558,7 @@ fn lost_reasons(
     log_dir: &std::path::Path,
     calls: &mut u64,
 ) -> LostReasons {
-    let mut task_of = HashMap::new();
-    if let Ok((manifest, first)) = store.submission(job)
-        && let Ok(m) = BundleManifest::read(std::path::Path::new(&manifest))
-    {
-        for (t, bundle) in m.bundles.iter().enumerate().skip(first) {
-            for r in bundle {
-                task_of.insert(r.id.clone(), t - first);
-            }
-        }
-    }
+    let task_of = crate::bundle::tasks_of_job(store, job);
     *calls += 1;
     let mut states = slurm_cmd("scontrol", &["show", "job", job, "-o"])
         .map(|out| crate::slurm::array_task_states(&out))

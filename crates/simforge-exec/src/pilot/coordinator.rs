@@ -19,7 +19,7 @@ use super::leases::{Leases, Lost, MAX_LOSSES};
 use super::protocol::{Connection, PilotEvent, StudyRef, SyncReply, SyncRequest, new_token};
 use super::server::PilotServer;
 use crate::bundle::BundleRun;
-use crate::runner::{ExecError, hostname, recover_results};
+use crate::runner::{ExecError, hostname};
 use crate::slurm::{PilotScriptInput, pilot_script};
 use crate::slurm_runner::{SlurmRunOptions, SlurmSummary, Submissions, slurm_cmd};
 
@@ -468,7 +468,6 @@ pub(crate) fn run_pilots(
         store.release_pilot_held(&name)?;
     }
     drop(server);
-    summary.harvested += recover_results(store, study, runs_root)?;
     Ok(())
 }
 

@@ -109,17 +109,10 @@ pub fn pending_runs(
         .and_then(|s| s.study(&study.spec.name).ok())
         .is_some_and(|row| row.spec_hash == study.spec_hash && row.simulator == identity);
     let (runs, median) = match (&stored, current) {
-        (Some(s), true) => {
-            let mut runs = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = s.pending_page(&study.spec.name, cursor, 10_000)?;
-                let Some(last) = page.last() else { break };
-                cursor = Some((last.index, last.replicate));
-                runs.extend(page.into_iter().map(BundleRun::from));
-            }
-            (runs, s.median_duration(&study.spec.name)?)
-        }
+        (Some(s), true) => (
+            simforge_exec::bundle::pending_runs(s, &study.spec.name)?,
+            s.median_duration(&study.spec.name)?,
+        ),
         _ => {
             let plan = Plan::new(study, identity)?;
             let runs = plan
