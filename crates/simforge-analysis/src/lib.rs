@@ -1,8 +1,11 @@
-//! simforge-analysis: learning from results. For now: exporting the results
-//! table (CSV, JSON, Parquet), descriptive statistics and the HTML report;
-//! sensitivity analysis and optimisation build on the same types.
+//! simforge-analysis: learning from results: exporting the results table
+//! (CSV, JSON, Parquet), descriptive statistics, sensitivity analysis,
+//! Gaussian-process surrogates, Bayesian optimisation and active learning,
+//! and the HTML report.
 
 pub mod export;
+pub mod minimize;
+pub mod optimize;
 pub mod report;
 pub mod sensitivity;
 pub mod stats;
