@@ -12,4 +12,4 @@ pub mod stats;
 pub mod surrogate;
 pub mod svg;
 
-pub use report::{ReportInfo, SensitivityChart, render_report};
+pub use report::{ObjectiveInfo, ReportInfo, SensitivityChart, render_report};

@@ -32,6 +32,19 @@ pub struct ReportInfo {
     pub store: String,
     /// Sensitivity charts (Saltelli and Morris designs), computed by the caller.
     pub sensitivity: Vec<SensitivityChart>,
+    /// The study's objective, for the convergence curve.
+    pub objective: Option<ObjectiveInfo>,
+}
+
+/// What the study optimises.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ObjectiveInfo {
+    /// The metric.
+    pub metric: String,
+    /// Whether larger is better.
+    pub maximize: bool,
+    /// Constraints: metric, `true` for an upper limit, the limit.
+    pub constraints: Vec<(String, bool, f64)>,
 }
 
 /// One sensitivity chart of the report.
@@ -85,10 +98,86 @@ pub fn render_report(results: &StudyResults, info: &ReportInfo) -> String {
     summary(&mut h, results, info);
     failures(&mut h, results);
     parameters(&mut h, results);
+    convergence(&mut h, results, info);
     sensitivity(&mut h, info);
     metrics(&mut h, results);
     h.push_str("</body></html>\n");
     h
+}
+
+/// Best feasible objective so far against the run number (runs in design
+/// order, which for `simforge optimize` is the order they were proposed).
+fn convergence(h: &mut String, r: &StudyResults, info: &ReportInfo) {
+    let Some(obj) = &info.objective else { return };
+    let num = |run: &RunRecord, m: &str| {
+        run.metrics
+            .get(m)
+            .and_then(serde_json::Value::as_f64)
+            .filter(|v| v.is_finite())
+    };
+    let mut values = Vec::new();
+    let mut best_line = Vec::new();
+    let mut best: Option<f64> = None;
+    for (i, run) in r.runs.iter().enumerate() {
+        if run.state != RunState::Succeeded {
+            continue;
+        }
+        let Some(v) = num(run, &obj.metric) else {
+            continue;
+        };
+        let x = (i + 1) as f64;
+        values.push((x, v));
+        let feasible = obj.constraints.iter().all(|(m, upper, limit)| {
+            num(run, m).is_some_and(|c| if *upper { c <= *limit } else { c >= *limit })
+        });
+        if feasible {
+            let better = best.is_none_or(|b| if obj.maximize { v > b } else { v < b });
+            if better {
+                best = Some(v);
+            }
+            if let Some(b) = best {
+                best_line.push((x, b));
+            }
+        }
+    }
+    if values.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<h2>Convergence</h2><p>{} {} over {} runs{}: best so far {}.</p>",
+        if obj.maximize {
+            "Maximising"
+        } else {
+            "Minimising"
+        },
+        escape(&obj.metric),
+        values.len(),
+        if obj.constraints.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " subject to {}",
+                obj.constraints
+                    .iter()
+                    .map(|(m, u, l)| format!(
+                        "{} {} {}",
+                        escape(m),
+                        if *u { "&le;" } else { "&ge;" },
+                        short(*l)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        best.map_or("none feasible".to_string(), short)
+    );
+    h.push_str(&svg::convergence(
+        &format!("{} per run and best so far", obj.metric),
+        &obj.metric,
+        &values,
+        &best_line,
+    ));
 }
 
 fn summary(h: &mut String, r: &StudyResults, info: &ReportInfo) {

@@ -343,9 +343,75 @@ pub fn scatter(
     out
 }
 
+/// Every run's value as a dot and the best so far as a step line, against
+/// the run number: the convergence curve of an optimisation.
+pub fn convergence(
+    title: &str,
+    ylabel: &str,
+    values: &[(f64, f64)],
+    best: &[(f64, f64)],
+) -> String {
+    let mut out = String::new();
+    if values.is_empty() && best.is_empty() {
+        return out;
+    }
+    let all = values.iter().chain(best);
+    let (xl, xh) = all
+        .clone()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let (yl, yh) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+        (a.min(p.1), b.max(p.1))
+    });
+    let x = Axis::new(xl, xh, false);
+    let y = Axis::new(yl, yh, false);
+    frame(&mut out, title, "run", ylabel, &x, &y);
+    let (l, r, t, b) = M;
+    let (pw, ph) = (W - l - r, H - t - b);
+    let at = |p: &(f64, f64)| (l + x.frac(p.0) * pw, H - b - y.frac(p.1) * ph);
+    for p in values {
+        let (cx, cy) = at(p);
+        let _ = write!(
+            out,
+            r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="2.2" fill="#999" fill-opacity="0.6"/>"##
+        );
+    }
+    if let Some(first) = best.first() {
+        let (x0, y0) = at(first);
+        let mut d = format!("M{x0:.1},{y0:.1}");
+        let mut last_y = y0;
+        for p in &best[1..] {
+            let (px, py) = at(p);
+            let _ = write!(d, " L{px:.1},{last_y:.1} L{px:.1},{py:.1}");
+            last_y = py;
+        }
+        let _ = write!(
+            out,
+            r##"<path d="{d}" fill="none" stroke="#d9622b" stroke-width="2"><title>best so far</title></path>"##
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn convergence_draws_dots_and_a_step_line() {
+        let c = convergence(
+            "best",
+            "y",
+            &[(1.0, 3.0), (2.0, 1.0), (3.0, 2.0)],
+            &[(1.0, 3.0), (2.0, 1.0), (3.0, 1.0)],
+        );
+        assert_eq!(c.matches("<circle").count(), 3);
+        assert_eq!(c.matches("best so far").count(), 1);
+        assert!(!c.contains("NaN"));
+        assert!(convergence("t", "y", &[], &[]).is_empty());
+    }
 
     #[test]
     fn bar_charts_have_a_bar_per_value_and_whiskers() {

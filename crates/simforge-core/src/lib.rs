@@ -5,6 +5,7 @@
 //! runs with content-addressed ids. Nothing here touches the store, processes or
 //! the network.
 
+pub mod adaptive;
 pub mod clock;
 pub mod design;
 pub mod diagnostic;

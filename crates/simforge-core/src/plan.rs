@@ -157,6 +157,22 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// The runs (one per replicate) of a point outside the design, at design
+    /// index `index`, with ids and seeds made exactly as for design points:
+    /// the adaptive loop's proposals. Constants missing from `params` are
+    /// filled in.
+    pub fn runs_at(&self, index: u64, mut params: BTreeMap<String, Value>) -> Vec<PlannedRun> {
+        for p in &self.study.space.params {
+            if !params.contains_key(&p.name) {
+                params.insert(p.name.clone(), p.from_unit(0.0));
+            }
+        }
+        let canon = canonical_json(&Value::Object(params.clone().into_iter().collect()));
+        (0..self.study.design.replicates.max(1))
+            .map(|r| self.make_run(index, None, r, params.clone(), &canon))
+            .collect()
+    }
+
     fn make_run(
         &self,
         index: u64,

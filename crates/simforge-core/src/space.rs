@@ -127,6 +127,58 @@ impl Parameter {
     }
 }
 
+/// Integer parameters with more values than this are searched as continuous
+/// (and rounded): listing every level would cost more than it helps.
+pub const MAX_SEARCH_LEVELS: i64 = 1000;
+
+/// Coordinates for adaptive search (`simforge optimize`): numbers map to
+/// `[0, 1]` on their scale (as [`Parameter::to_unit`]), integers round to the
+/// nearest value, choices are indexed.
+impl Parameter {
+    /// The search coordinate of value `v`, or `None` for a constant or a
+    /// value outside the domain's type.
+    pub fn search_coord(&self, v: &Value) -> Option<f64> {
+        match &self.domain {
+            Domain::Choice(values) => values.iter().position(|c| c == v).map(|k| k as f64),
+            Domain::Constant(_) => None,
+            _ => self.to_unit(v),
+        }
+    }
+
+    /// The value at search coordinate `c`.
+    pub fn from_search_coord(&self, c: f64) -> Value {
+        let c = if c.is_nan() { 0.0 } else { c };
+        match &self.domain {
+            Domain::Integer { low, high, log, .. } => {
+                let (lo, hi) = (*low as f64, *high as f64);
+                let u = c.clamp(0.0, 1.0);
+                let v = if *log && lo > 0.0 {
+                    (lo.ln() + u * (hi.ln() - lo.ln())).exp()
+                } else {
+                    lo + u * (hi - lo)
+                };
+                Value::from((v.round() as i64).clamp(*low, *high))
+            }
+            Domain::Choice(options) => {
+                let k = (c.round().max(0.0) as usize).min(options.len().saturating_sub(1));
+                options.get(k).cloned().unwrap_or(Value::Null)
+            }
+            _ => self.from_unit(c),
+        }
+    }
+
+    /// The search coordinates of every value of an integer parameter with at
+    /// most [`MAX_SEARCH_LEVELS`] values; `None` otherwise.
+    pub fn search_levels(&self) -> Option<Vec<f64>> {
+        match &self.domain {
+            Domain::Integer { low, high, .. } if high - low < MAX_SEARCH_LEVELS => (*low..=*high)
+                .map(|k| self.to_unit(&Value::from(k)))
+                .collect(),
+            _ => None,
+        }
+    }
+}
+
 /// A JSON number for a finite float (non-finite values become `null`).
 pub fn number(v: f64) -> Value {
     serde_json::Number::from_f64(v)
@@ -204,6 +256,35 @@ mod tests {
             unit: None,
             description: None,
         }
+    }
+
+    #[test]
+    fn search_coordinates_round_trip() {
+        let int = Parameter {
+            domain: Domain::Integer {
+                low: 1,
+                high: 5,
+                log: false,
+                grid: vec![],
+            },
+            ..real(0.0, 1.0, false)
+        };
+        let levels = int.search_levels().unwrap();
+        assert_eq!(levels, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        for (k, c) in levels.iter().enumerate() {
+            assert_eq!(int.from_search_coord(*c), Value::from(k as i64 + 1));
+            assert_eq!(int.search_coord(&Value::from(k as i64 + 1)), Some(*c));
+        }
+        let logr = real(1.0, 100.0, true);
+        let c = logr.search_coord(&serde_json::json!(10.0)).unwrap();
+        assert!((c - 0.5).abs() < 1e-12);
+        let ch = Parameter {
+            domain: Domain::Choice(vec!["a".into(), "b".into(), "c".into()]),
+            ..real(0.0, 1.0, false)
+        };
+        assert_eq!(ch.search_coord(&Value::from("c")), Some(2.0));
+        assert_eq!(ch.from_search_coord(1.2), Value::from("b"));
+        assert_eq!(ch.search_coord(&Value::from("z")), None);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct StudySpec {
     /// The metric to optimise (used by `simforge optimize` and reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective: Option<ObjectiveSpec>,
+    /// The adaptive loop of `simforge optimize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimize: Option<OptimizeSpec>,
     /// Per-run resources, wall time and retry policy.
     #[serde(default)]
     pub resources: ResourcesSpec,
@@ -255,6 +258,45 @@ pub struct ObjectiveSpec {
     /// Metric to maximise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximize: Option<String>,
+    /// Constraints on other metrics, each `METRIC <= NUMBER` (or `<`, `>=`,
+    /// `>`), e.g. `p99_latency <= 200`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+}
+
+/// How `simforge optimize` runs the adaptive loop. The study's `design` is
+/// the initial space-filling design.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizeSpec {
+    /// `optimize` (default: find the objective's optimum) or
+    /// `active_learning` (build an accurate surrogate of `metric` with few runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Runs in all, the initial design included (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<u64>,
+    /// Points proposed per iteration (default: the executor's slots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
+    /// `log_ei` (default) or `ucb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquisition: Option<String>,
+    /// Exploration weight κ of `ucb` (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kappa: Option<f64>,
+    /// Active learning: `variance` (default) or `integrated_variance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criterion: Option<String>,
+    /// Active learning: the metric to model (default: the objective's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// Stop after this much wall time (e.g. `2h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time: Option<Quantity>,
+    /// Stop after this many iterations without improvement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<u32>,
 }
 
 /// Per-run resources and failure policy.

@@ -43,6 +43,9 @@ pub struct Study {
     pub resources: Resources,
     /// Where runs execute.
     pub backend: Backend,
+    /// Settings of the adaptive loop, when the study has an `objective` or an
+    /// `optimize` section.
+    pub adaptive: Option<crate::adaptive::Adaptive>,
     /// Hash of the spec (and any table file) — part of every result's provenance.
     pub spec_hash: String,
 }
@@ -385,6 +388,7 @@ impl Checker<'_> {
         let resources = self.check_resources(&spec);
         self.check_metrics(&spec);
         let backend = self.check_backend(&spec, &resources);
+        let adaptive = self.check_adaptive(&spec);
         let (design, table_text) = self.check_design(&spec.design, &space);
         if !self.diags.is_empty() {
             return Err(Diagnostics(self.diags));
@@ -407,7 +411,180 @@ impl Checker<'_> {
             design,
             resources,
             backend,
+            adaptive,
             spec_hash,
+        })
+    }
+
+    /// Checks `objective` and `optimize` into the adaptive loop's settings.
+    fn check_adaptive(&mut self, spec: &StudySpec) -> Option<crate::adaptive::Adaptive> {
+        use crate::adaptive::{
+            AcquisitionKind, Adaptive, DEFAULT_BUDGET, Goal, LearnCriterion, parse_constraint,
+        };
+        let opt = spec.optimize.clone().unwrap_or_default();
+        if spec.objective.is_none() && spec.optimize.is_none() {
+            return None;
+        }
+        let known = |m: &str| spec.metrics.is_empty() || spec.metrics.iter().any(|k| k == m);
+        let (objective, maximize) = match &spec.objective {
+            Some(o) => match (&o.minimize, &o.maximize) {
+                (Some(m), None) => (Some(m.clone()), false),
+                (None, Some(m)) => (Some(m.clone()), true),
+                _ => (None, false), // reported by check_metrics
+            },
+            None => (None, false),
+        };
+        let mut constraints = Vec::new();
+        for (i, text) in spec
+            .objective
+            .iter()
+            .flat_map(|o| o.constraints.iter())
+            .enumerate()
+        {
+            let path = join_index("objective.constraints", i);
+            match parse_constraint(text) {
+                Ok(c) if !known(&c.metric) => self.err(
+                    &path,
+                    format!(
+                        "the constraint names `{}`, which is not in `metrics`",
+                        c.metric
+                    ),
+                    &format!("one of {}", spec.metrics.join(", ")),
+                    "",
+                ),
+                Ok(c) => constraints.push(c),
+                Err(m) => self.err(
+                    &path,
+                    m,
+                    "`METRIC <= NUMBER` (or <, >=, >)",
+                    "e.g. `p99_latency <= 200`",
+                ),
+            }
+        }
+        let kappa = match opt.kappa {
+            Some(k) if !(k.is_finite() && k >= 0.0) => {
+                self.err(
+                    "optimize.kappa",
+                    format!("{k} is not a weight"),
+                    "a number ≥ 0",
+                    "",
+                );
+                2.0
+            }
+            Some(k) => k,
+            None => 2.0,
+        };
+        let mode = opt.mode.as_deref().unwrap_or("optimize");
+        let goal = match mode {
+            "optimize" => {
+                let acq = match opt.acquisition.as_deref() {
+                    None | Some("log_ei") | Some("ei") => AcquisitionKind::LogEi,
+                    Some("ucb") => AcquisitionKind::Ucb { kappa },
+                    Some(other) => {
+                        self.err(
+                            "optimize.acquisition",
+                            format!("unknown acquisition function `{other}`"),
+                            "`log_ei` or `ucb`",
+                            "",
+                        );
+                        AcquisitionKind::LogEi
+                    }
+                };
+                if objective.is_none() && spec.objective.is_none() {
+                    self.err(
+                        "optimize",
+                        "optimisation needs an objective",
+                        "`objective: {minimize: METRIC}` or `{maximize: METRIC}`",
+                        "or set `optimize.mode: active_learning` with `optimize.metric`",
+                    );
+                }
+                Goal::Optimize(acq)
+            }
+            "active_learning" => Goal::Learn(match opt.criterion.as_deref() {
+                None | Some("variance") => LearnCriterion::Variance,
+                Some("integrated_variance") | Some("ivr") => LearnCriterion::IntegratedVariance,
+                Some(other) => {
+                    self.err(
+                        "optimize.criterion",
+                        format!("unknown active-learning criterion `{other}`"),
+                        "`variance` or `integrated_variance`",
+                        "",
+                    );
+                    LearnCriterion::Variance
+                }
+            }),
+            other => {
+                self.err(
+                    "optimize.mode",
+                    format!("unknown mode `{other}`"),
+                    "`optimize` or `active_learning`",
+                    "",
+                );
+                Goal::Optimize(AcquisitionKind::LogEi)
+            }
+        };
+        let metric = match (&goal, &opt.metric, &objective) {
+            (Goal::Learn(_), Some(m), _) => {
+                if !known(m) {
+                    self.err(
+                        "optimize.metric",
+                        format!("`{m}` is not in `metrics`"),
+                        &format!("one of {}", spec.metrics.join(", ")),
+                        "",
+                    );
+                }
+                m.clone()
+            }
+            (_, _, Some(m)) => m.clone(),
+            (Goal::Learn(_), None, None) => {
+                self.err(
+                    "optimize.metric",
+                    "active learning needs a metric to model",
+                    "`optimize.metric: METRIC` (or an `objective`)",
+                    "",
+                );
+                String::new()
+            }
+            _ => String::new(),
+        };
+        let budget = opt.budget.unwrap_or(DEFAULT_BUDGET);
+        if budget == 0 {
+            self.err(
+                "optimize.budget",
+                "the budget is 0 runs",
+                "a positive number of runs",
+                "",
+            );
+        }
+        if opt.batch == Some(0) {
+            self.err(
+                "optimize.batch",
+                "a batch of 0 points",
+                "a positive number",
+                "",
+            );
+        }
+        let max_time = opt
+            .max_time
+            .as_ref()
+            .and_then(|q| self.duration("optimize.max_time", q));
+        if opt.patience == Some(0) {
+            self.err(
+                "optimize.patience",
+                "patience of 0 iterations",
+                "a positive number of iterations",
+                "leave it out to never stop for lack of progress",
+            );
+        }
+        Some(Adaptive {
+            goal,
+            metric,
+            maximize,
+            constraints,
+            budget,
+            batch: opt.batch,
+            max_time,
+            patience: opt.patience,
         })
     }
 

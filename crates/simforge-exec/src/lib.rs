@@ -5,6 +5,7 @@
 //! its templates and output rules (`simulator`, `outputs`), and the run
 //! directory with its atomic `result.json` (`rundir`).
 
+pub mod adaptive;
 pub mod attempts;
 pub mod bundle;
 pub mod guardian;

@@ -131,4 +131,6 @@ pub struct RunFilter {
     pub state: Option<RunState>,
     /// At most this many rows.
     pub limit: Option<u64>,
+    /// Include runs that left the plan (a re-planned study keeps them).
+    pub all_plans: bool,
 }

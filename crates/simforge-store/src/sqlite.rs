@@ -456,7 +456,8 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// Runs of the current plan in design order, optionally filtered.
+    /// Runs of the current plan (or of every plan) in design order, optionally
+    /// filtered.
     pub fn runs(&self, study: &str, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
         let mut out = Vec::new();
         self.for_each_run(study, filter, |r| {
@@ -476,14 +477,14 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs
-             WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
+             WHERE study = ?1 AND (?4 OR plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1))
                AND (?2 IS NULL OR state = ?2)
              ORDER BY idx, replicate LIMIT ?3"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let state = filter.state.map(RunState::as_str);
         let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
-        let mut rows = stmt.query(params![study, state, limit])?;
+        let mut rows = stmt.query(params![study, state, limit, filter.all_plans])?;
         while let Some(row) = rows.next()? {
             f(run_record(row)?)?;
         }

@@ -151,6 +151,22 @@ pub enum Command {
     },
     /// Evaluate a Gaussian-process surrogate of a metric, fitted to the
     /// study's succeeded runs, at a point (mean and standard deviation).
+    Optimize {
+        /// The study file: `objective` (and optionally `optimize`) say what to
+        /// optimise or learn; `design` is the initial design.
+        study: PathBuf,
+        /// Concurrent runs on the local backend; also the default batch size
+        /// (default: as many as cores and per-run resources allow).
+        #[arg(short, long)]
+        jobs: Option<usize>,
+        /// Do not write the HTML report and CSV results at the end.
+        #[arg(long)]
+        no_report: bool,
+        /// Cluster backends: seconds between queue polls.
+        #[arg(long, default_value_t = 5.0)]
+        poll: f64,
+    },
+    /// Evaluate a Gaussian-process surrogate of a metric at a point.
     Predict {
         /// Study file or study name (default: the only study in the store).
         study: Option<String>,

@@ -143,6 +143,28 @@ const MAX_SENSITIVITY_CHARTS: usize = 6;
 
 /// Sensitivity charts of every numeric metric (up to a few) when the study's
 /// design supports them (Saltelli, Morris); none otherwise.
+/// The objective recorded with the study's spec, for the convergence curve.
+fn objective_info(spec_json: &str) -> Option<simforge_analysis::ObjectiveInfo> {
+    let spec: simforge_core::spec::StudySpec = serde_json::from_str(spec_json).ok()?;
+    let obj = spec.objective?;
+    let (metric, maximize) = match (obj.minimize, obj.maximize) {
+        (Some(m), None) => (m, false),
+        (None, Some(m)) => (m, true),
+        _ => return None,
+    };
+    let constraints = obj
+        .constraints
+        .iter()
+        .filter_map(|c| simforge_core::adaptive::parse_constraint(c).ok())
+        .map(|c| (c.metric, c.upper, c.limit))
+        .collect();
+    Some(simforge_analysis::ObjectiveInfo {
+        metric,
+        maximize,
+        constraints,
+    })
+}
+
 fn sensitivity_charts(
     store: &SqliteStore,
     study: &str,
@@ -240,6 +262,7 @@ pub fn write_report_file(
         wall_time_s,
         store: store.path().display().to_string(),
         sensitivity: sensitivity_charts(store, study),
+        objective: objective_info(&row.spec_json),
     };
     let html = simforge_analysis::render_report(&results, &info);
     if let Some(parent) = path.parent()

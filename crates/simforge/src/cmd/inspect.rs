@@ -63,6 +63,7 @@ pub fn runs(
         &RunFilter {
             state,
             limit: Some(limit),
+            all_plans: false,
         },
     )?;
     if json {

@@ -5,6 +5,7 @@ mod check;
 mod export;
 mod inspect;
 mod kubernetes;
+mod optimize;
 mod predict;
 mod run;
 mod slurm;
@@ -82,6 +83,12 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 surrogate: !no_surrogate,
             },
         ),
+        Command::Optimize {
+            study,
+            jobs,
+            no_report,
+            poll,
+        } => optimize::optimize(&study, store, jobs, no_report, poll),
         Command::Predict { study, at, metric } => {
             predict::predict(store, study.as_deref(), metric.as_deref(), &at)
         }

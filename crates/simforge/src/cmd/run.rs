@@ -30,6 +30,13 @@ pub fn run(
     poll: f64,
 ) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
+    if study.spec.optimize.is_some() {
+        println!(
+            "study `{}` has an `optimize` section: running its adaptive loop (as `simforge optimize`)",
+            study.spec.name
+        );
+        return super::optimize::optimize(file, store, jobs, no_report, poll);
+    }
     let sim = RunnableSimulator::new(&study)?;
     match &study.backend {
         simforge_core::study::Backend::Slurm(slurm) => {
@@ -107,7 +114,7 @@ struct ClusterFlags {
 /// What every cluster coordinator starts with: the store (its directory
 /// absolute, since compute nodes and pods are handed paths in it) and a stop
 /// flag set by Ctrl-C or SIGTERM.
-fn cluster_setup(
+pub(crate) fn cluster_setup(
     file: &Path,
     store: Option<&Path>,
 ) -> Result<(
@@ -306,7 +313,7 @@ fn run_kubernetes(
 
 /// Writes `results/<study>.csv` and `reports/<study>.html` in the store
 /// directory, unless the study is too large for an automatic report.
-fn write_outputs(
+pub(crate) fn write_outputs(
     dir: &Path,
     store: &SqliteStore,
     name: &str,
@@ -416,7 +423,7 @@ pub fn worker(opts: simforge_exec::pilot::worker::WorkerOptions) -> Result<u8> {
 
 /// A flag that SIGINT (Ctrl-C) and SIGTERM (scancel, pod deletion) set: long
 /// commands stop cleanly at their next check.
-fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, cancel.clone())
@@ -427,7 +434,7 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 
 /// Opens (creating if needed) the store for the study file `file`; returns its
 /// directory, database path and handle.
-fn open_store(
+pub(crate) fn open_store(
     file: &Path,
     store: Option<&Path>,
 ) -> Result<(std::path::PathBuf, std::path::PathBuf, SqliteStore)> {
