@@ -90,12 +90,19 @@ impl<'a> Plan<'a> {
             DesignMethod::Morris {
                 trajectories,
                 levels,
-            } => Points::Unit(morris::points(
-                n(*trajectories)?,
-                dims,
-                *levels as usize,
-                seed,
-            )?),
+                groups,
+            } => {
+                let groups: Option<Vec<Vec<usize>>> = groups
+                    .as_ref()
+                    .map(|g| g.iter().map(|(_, members)| members.clone()).collect());
+                Points::Unit(morris::points(
+                    n(*trajectories)?,
+                    dims,
+                    *levels as usize,
+                    seed,
+                    groups.as_deref(),
+                )?)
+            }
         };
         Ok(Plan {
             study,

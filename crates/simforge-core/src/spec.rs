@@ -192,6 +192,11 @@ pub struct DesignSpec {
     /// `saltelli`: also produce the rows needed for second-order indices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_order: Option<bool>,
+    /// `morris`: groups of parameters moved together (Campolongo, Cariboni &
+    /// Saltelli 2007), e.g. `{geometry: [w, h], material: [e, nu]}`; every
+    /// sampled parameter in exactly one group. Measures are then per group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<IndexMap<String, Vec<String>>>,
     /// `table`: CSV file of points (header = parameter names), relative to the study file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,

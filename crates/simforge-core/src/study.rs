@@ -107,6 +107,9 @@ pub enum DesignMethod {
         trajectories: u64,
         /// Grid levels p.
         levels: u32,
+        /// Groups moved together: name and sampled-dimension indices; `None`
+        /// moves one parameter per step.
+        groups: Option<Vec<(String, Vec<usize>)>>,
     },
     /// Explicit points (values by parameter name; constants filled in).
     Table {
@@ -414,6 +417,72 @@ impl Checker<'_> {
             adaptive,
             spec_hash,
         })
+    }
+
+    /// Checks Morris `groups`: known, sampled parameters, each in exactly one
+    /// non-empty group. Returns groups as sampled-dimension indices.
+    fn check_groups(
+        &mut self,
+        groups: &indexmap::IndexMap<String, Vec<String>>,
+        space: &ParameterSpace,
+    ) -> Option<Vec<(String, Vec<usize>)>> {
+        let sampled: Vec<&str> = space.sampled().map(|p| p.name.as_str()).collect();
+        let mut seen = vec![false; sampled.len()];
+        let mut out = Vec::new();
+        let before = self.diags.len();
+        for (g, members) in groups {
+            let path = join_key("design.groups", g);
+            if members.is_empty() {
+                self.err(
+                    &path,
+                    format!("group `{g}` is empty"),
+                    "a list of parameter names",
+                    "",
+                );
+            }
+            let mut idx = Vec::new();
+            for m in members {
+                match sampled.iter().position(|s| s == m) {
+                    Some(i) if seen[i] => self.err(
+                        &path,
+                        format!("`{m}` is in more than one group"),
+                        "each parameter in exactly one group",
+                        "",
+                    ),
+                    Some(i) => {
+                        seen[i] = true;
+                        idx.push(i);
+                    }
+                    None => {
+                        let hint = did_you_mean(m, sampled.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_default();
+                        self.err(
+                            &path,
+                            format!("`{m}` is not a sampled parameter"),
+                            &format!("one of {}", sampled.join(", ")),
+                            &hint,
+                        );
+                    }
+                }
+            }
+            out.push((g.clone(), idx));
+        }
+        let missing: Vec<&str> = sampled
+            .iter()
+            .zip(&seen)
+            .filter(|(_, s)| !**s)
+            .map(|(n, _)| *n)
+            .collect();
+        if !missing.is_empty() {
+            self.err(
+                "design.groups",
+                format!("no group holds {}", missing.join(", ")),
+                "every sampled parameter in exactly one group",
+                "add them to a group, or a group of their own",
+            );
+        }
+        (self.diags.len() == before).then_some(out)
     }
 
     /// Checks `objective` and `optimize` into the adaptive loop's settings.
@@ -1509,7 +1578,7 @@ impl Checker<'_> {
             SamplerKind::Lhs => &["samples", "maximin"],
             SamplerKind::Sobol | SamplerKind::Halton => &["samples", "scramble"],
             SamplerKind::Saltelli => &["samples", "scramble", "second_order"],
-            SamplerKind::Morris => &["samples", "levels"],
+            SamplerKind::Morris => &["samples", "levels", "groups"],
             SamplerKind::Table => &["file"],
         };
         for (key, set) in [
@@ -1518,6 +1587,7 @@ impl Checker<'_> {
             ("maximin", d.maximin.is_some()),
             ("scramble", d.scramble.is_some()),
             ("second_order", d.second_order.is_some()),
+            ("groups", d.groups.is_some()),
             ("file", d.file.is_some()),
         ] {
             if set && !allowed.contains(&key) {
@@ -1593,9 +1663,11 @@ impl Checker<'_> {
                         "",
                     );
                 }
+                let groups = d.groups.as_ref().and_then(|g| self.check_groups(g, space));
                 DesignMethod::Morris {
                     trajectories: samples,
                     levels,
+                    groups,
                 }
             }
             SamplerKind::Table => match &d.file {
@@ -1830,7 +1902,11 @@ pub fn design_size(design: &Design, space: &ParameterSpace) -> Option<u64> {
         } else {
             dims + 2
         })?,
-        DesignMethod::Morris { trajectories, .. } => trajectories.checked_mul(dims + 1)?,
+        DesignMethod::Morris {
+            trajectories,
+            groups,
+            ..
+        } => trajectories.checked_mul(groups.as_ref().map_or(dims, |g| g.len() as u64) + 1)?,
         DesignMethod::Table { rows } => rows.len() as u64,
     };
     points.checked_mul(design.replicates as u64)

@@ -163,6 +163,52 @@ fn morris_effects_rank_sobol_g_inputs_from_a_real_study() {
 }
 
 #[test]
+fn morris_groups_rank_groups_of_sobol_g_inputs() {
+    // Sobol G, a = [0, 1, 4.5, 9, 99, 99, 99, 99] in groups {lead: x1},
+    // {second: x2}, {minor: x3, x4}, {inert: x5..x8}: μ* must rank the groups
+    // in that order (total indices 0.79, 0.24, ~0.045, ~0). 60 trajectories of
+    // 4 + 1 points (300 runs instead of 540 ungrouped).
+    let s = Scratch::new();
+    let params: String = (1..=8)
+        .map(|i| format!("  x{i}: {{range: [0, 1]}}\n"))
+        .collect();
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: groups\nsimulator: {{builtin: analytic, options: {{function: sobol_g, a: [0, 1, 4.5, 9, 99, 99, 99, 99]}}}}\n\
+             parameters:\n{params}design: {{sampler: morris, samples: 60, levels: 4, seed: 3,\n  \
+             groups: {{lead: [x1], second: [x2], minor: [x3, x4], inert: [x5, x6, x7, x8]}}}}\n"
+        ),
+    );
+    ok(s.simforge(&["run", "study.yaml", "--progress", "none", "--no-report"]));
+    let status = ok(s.simforge(&["status"]));
+    assert!(status.contains("300 runs planned"), "{status}");
+    let v = indices(&s);
+    assert_eq!(
+        v["names"],
+        serde_json::json!(["lead", "second", "minor", "inert"])
+    );
+    let mu_star: Vec<f64> = (0..4).map(|i| v["mu_star"][i].as_f64().unwrap()).collect();
+    for i in 0..3 {
+        assert!(mu_star[i] > mu_star[i + 1], "{mu_star:?}");
+    }
+    // A parameter in no group, or in two, is an error naming the field.
+    s.write(
+        "bad.yaml",
+        "name: bad\nsimulator: {builtin: analytic, options: {function: sobol_g, a: [0, 1, 2]}}\n\
+         parameters: {x1: {range: [0, 1]}, x2: {range: [0, 1]}, x3: {range: [0, 1]}}\n\
+         design: {sampler: morris, samples: 4, groups: {a: [x1, x2], b: [x2, x9]}}\n",
+    );
+    let out = s.simforge(&["check", "bad.yaml"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("design.groups"), "{err}");
+    assert!(err.contains("`x2` is in more than one group"), "{err}");
+    assert!(err.contains("`x9` is not a sampled parameter"), "{err}");
+    assert!(err.contains("no group holds x3"), "{err}");
+}
+
+#[test]
 fn rank_measures_of_a_monotone_model_from_a_real_lhs_study() {
     // Borehole is monotone in its inputs; with 400 LHS points the rank
     // regression explains most of the variance (R² > 0.9), and the known

@@ -507,3 +507,39 @@ fn a_task_past_its_slurm_time_limit_loses_only_its_unfinished_run() {
     lines.dedup();
     assert_eq!(lines.len(), 2);
 }
+
+#[test]
+fn optimize_runs_its_batches_as_slurm_job_arrays() {
+    // The adaptive loop on SLURM: 4 initial LHS points, then batches of 4
+    // proposals, each batch one job array, to a budget of 12 runs.
+    let Some(conf) = cluster() else { return };
+    let s = Scratch::new();
+    s.write(
+        "study.yaml",
+        "name: bo-slurm\nsimulator: {builtin: analytic, options: {function: branin}}\n\
+         parameters:\n  x1: {range: [-5, 10]}\n  x2: {range: [0, 15]}\n\
+         design: {sampler: lhs, samples: 4, seed: 3}\nmetrics: [y]\nobjective: {minimize: y}\n\
+         optimize: {budget: 12, batch: 4}\nresources: {time: 1m}\n\
+         backend: {slurm: {partition: debug}}\n",
+    );
+    let out = simforge(
+        &s,
+        &conf,
+        &["optimize", "study.yaml", "--poll", "0.3", "--no-report"],
+    );
+    let text = ok(out);
+    assert!(text.contains("stopped: the run budget is spent"), "{text}");
+    assert!(text.contains("iteration   2: +4 points, 12 runs"), "{text}");
+    let db = s.store_db();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let done: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM runs WHERE state = 'succeeded'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(done, 12);
+    // One job array per batch: the initial design and two proposal batches.
+    assert!(submissions(&s) >= 3, "{} submissions", submissions(&s));
+}

@@ -54,7 +54,12 @@ fn parse(tag: &str) -> Option<(usize, usize, Option<usize>)> {
     let t = parts.next()?.strip_prefix('t')?.parse().ok()?;
     let s = parts.next()?.strip_prefix('s')?.parse().ok()?;
     let i = match parts.next() {
-        Some(x) => Some(x.strip_prefix('x')?.parse().ok()?),
+        Some(x) => Some(
+            x.strip_prefix('x')
+                .or_else(|| x.strip_prefix('g'))?
+                .parse()
+                .ok()?,
+        ),
         None => None,
     };
     Some((t, s, i))
@@ -62,6 +67,11 @@ fn parse(tag: &str) -> Option<(usize, usize, Option<usize>)> {
 
 /// Morris measures for inputs `names` from the rows of a Morris design with
 /// `levels` grid levels; `bootstrap` resamples (seeded) give μ*'s interval.
+///
+/// With `groups` (inputs moved together; `names` then names the groups), the
+/// measures are per group. A group's effect takes the direction of the net
+/// move of its inputs; when they moved in different directions μ and σ mix
+/// them, so μ* is the measure to rank groups by (Campolongo et al. 2007).
 pub fn morris_indices(
     names: &[String],
     rows: &[MorrisRow],
@@ -69,8 +79,18 @@ pub fn morris_indices(
     bootstrap: usize,
     confidence: f64,
     seed: u64,
+    groups: Option<&[Vec<usize>]>,
 ) -> Result<MorrisIndices, SensitivityError> {
     let d = names.len();
+    let inputs = rows.first().map_or(0, |r| r.x.len());
+    let singletons: Vec<Vec<usize>> = (0..d).map(|i| vec![i]).collect();
+    let members = groups.unwrap_or(&singletons);
+    if members.len() != d || members.iter().flatten().any(|i| *i >= inputs) {
+        return Err(SensitivityError::Design(format!(
+            "{} groups for {d} names over {inputs} inputs",
+            members.len()
+        )));
+    }
     let p = f64::from(levels);
     let delta = p / (2.0 * (p - 1.0));
     let mut trajectories: BTreeMap<usize, BTreeMap<usize, (&MorrisRow, Option<usize>)>> =
@@ -82,9 +102,9 @@ pub fn morris_indices(
                 r.tag
             )));
         };
-        if i.is_some_and(|i| i >= d) || r.x.len() != d {
+        if i.is_some_and(|i| i >= d) || r.x.len() != inputs {
             return Err(SensitivityError::Design(format!(
-                "row `{}` does not match the design's {d} inputs",
+                "row `{}` does not match the design's {d} inputs or groups",
                 r.tag
             )));
         }
@@ -102,7 +122,7 @@ pub fn morris_indices(
                 dropped += 1;
                 continue;
             }
-            let moved = row.x[*i] - prev.x[*i];
+            let moved: f64 = members[*i].iter().map(|&k| row.x[k] - prev.x[k]).sum();
             let sign = if moved < 0.0 { -1.0 } else { 1.0 };
             ee[*i].push((row.y - prev.y) / (sign * delta));
         }
@@ -161,7 +181,7 @@ mod tests {
     use simforge_core::design::morris;
 
     fn run(f: impl Fn(&[f64]) -> f64, d: usize, r: usize, levels: usize) -> MorrisIndices {
-        let design = morris::points(r, d, levels, 3).unwrap();
+        let design = morris::points(r, d, levels, 3, None).unwrap();
         let tags = design.tags.clone().unwrap();
         let rows: Vec<MorrisRow> = tags
             .into_iter()
@@ -172,7 +192,38 @@ mod tests {
             })
             .collect();
         let names: Vec<String> = (0..d).map(|i| format!("x{i}")).collect();
-        morris_indices(&names, &rows, levels as u32, 100, 0.95, 1).unwrap()
+        morris_indices(&names, &rows, levels as u32, 100, 0.95, 1, None).unwrap()
+    }
+
+    #[test]
+    fn groups_rank_by_their_combined_effect() {
+        // y = 2 x0 + 2 x2 + 0.5 x1 with groups {x0, x2} and {x1}: the first
+        // group's |effect| is 4 when both move the same way and 0 when they
+        // move oppositely, so its μ* lies in [0, 4] and above the second's 0.5.
+        let groups = vec![vec![0, 2], vec![1]];
+        let design = morris::points(40, 3, 4, 5, Some(&groups)).unwrap();
+        let tags = design.tags.clone().unwrap();
+        let rows: Vec<MorrisRow> = tags
+            .into_iter()
+            .enumerate()
+            .map(|(k, tag)| {
+                let x = design.values[k * 3..(k + 1) * 3].to_vec();
+                MorrisRow {
+                    tag,
+                    y: 2.0 * x[0] + 2.0 * x[2] + 0.5 * x[1],
+                    x,
+                }
+            })
+            .collect();
+        let names = vec!["a".to_string(), "b".to_string()];
+        let m = morris_indices(&names, &rows, 4, 50, 0.95, 1, Some(&groups)).unwrap();
+        assert_eq!(m.effects, vec![40, 40]);
+        assert!((m.mu_star[1] - 0.5).abs() < 1e-9, "{:?}", m.mu_star);
+        assert!(
+            m.mu_star[0] > 1.0 && m.mu_star[0] <= 4.0 + 1e-9,
+            "{:?}",
+            m.mu_star
+        );
     }
 
     #[test]
@@ -236,7 +287,7 @@ mod tests {
                 x: vec![0.0],
             },
         ];
-        let m = morris_indices(&["x".into()], &rows, 2, 10, 0.95, 0).unwrap();
+        let m = morris_indices(&["x".into()], &rows, 2, 10, 0.95, 0, None).unwrap();
         // p = 2: Δ = 1; the second step moved x down by 1 and y fell by 1.
         assert_eq!((m.dropped, m.effects[0]), (1, 1));
         assert_eq!(m.mu[0], 1.0);
@@ -246,7 +297,7 @@ mod tests {
             x: vec![0.0],
         }];
         assert!(matches!(
-            morris_indices(&["x".into()], &bad, 4, 10, 0.95, 0),
+            morris_indices(&["x".into()], &bad, 4, 10, 0.95, 0, None),
             Err(SensitivityError::Design(_))
         ));
     }

@@ -81,7 +81,13 @@ pub fn compute(
         DesignMethod::Morris { levels, .. } => (false, Some(levels), false),
         _ => (false, None, true),
     };
-    let names: Vec<String> = study.space.sampled().map(|p| p.name.clone()).collect();
+    let names: Vec<String> = match &study.design.method {
+        DesignMethod::Morris {
+            groups: Some(groups),
+            ..
+        } => groups.iter().map(|(g, _)| g.clone()).collect(),
+        _ => study.space.sampled().map(|p| p.name.clone()).collect(),
+    };
     let (runs, numeric) = runs_and_metrics(store, study_name)?;
     let metric = choose_metric(&study, study_name, metric, &numeric)?;
     if rank_only {
@@ -296,6 +302,12 @@ fn morris(
             }
         })
         .collect();
+    let groups: Option<Vec<Vec<usize>>> = match &study.design.method {
+        simforge_core::study::DesignMethod::Morris {
+            groups: Some(g), ..
+        } => Some(g.iter().map(|(_, m)| m.clone()).collect()),
+        _ => None,
+    };
     Ok(morris_indices(
         names,
         &rows,
@@ -303,6 +315,7 @@ fn morris(
         bootstrap,
         confidence,
         study.design.seed,
+        groups.as_deref(),
     )
     .map_err(|e| UsageError(e.to_string()))?)
 }
