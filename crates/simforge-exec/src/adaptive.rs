@@ -543,11 +543,10 @@ pub fn run_adaptive(
         if step.points.is_empty() {
             break StopReason::Exhausted;
         }
-        let mut next = observed.runs.iter().map(|r| r.index + 1).max().unwrap_or(0);
+        let next = observed.runs.iter().map(|r| r.index + 1).max().unwrap_or(0);
         let mut runs = observed.runs;
-        for p in &step.points {
-            runs.extend(plan.runs_at(next, space.decode(p)));
-            next += 1;
+        for (index, p) in (next..).zip(&step.points) {
+            runs.extend(plan.runs_at(index, space.decode(p)));
         }
         runs.dedup_by(|a, b| a.id == b.id);
         store_plan(store, study, sim_identity, &opts.study_file, &runs)?;

@@ -84,6 +84,20 @@ fn plans_are_upserted_and_generations_scope_the_study() {
         Some(&4)
     );
     assert_eq!(s.study("a").unwrap().planned_runs, 4);
+    // ... but it is still in the store, for whoever asks for every plan (the
+    // adaptive loop keeps its points across re-plans).
+    let listed = |all_plans| {
+        s.runs(
+            "a",
+            &RunFilter {
+                all_plans,
+                ..RunFilter::default()
+            },
+        )
+        .unwrap()
+        .len()
+    };
+    assert_eq!((listed(false), listed(true)), (4, 5));
     let pending = s.pending_page("a", None, 2).unwrap();
     assert_eq!(
         pending.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
@@ -160,6 +174,7 @@ fn transitions_attempts_and_lookups() {
             &RunFilter {
                 state: Some(RunState::Pending),
                 limit: None,
+                all_plans: false,
             },
         )
         .unwrap();

@@ -214,7 +214,7 @@ fn bad_adaptive_settings_are_clear_errors() {
     let s = Scratch::new();
     s.write(
         "study.yaml",
-        &format!("{BRANIN}").replace(
+        &BRANIN.replace(
             "objective: {minimize: y}",
             "objective: {minimize: y, constraints: [\"y ~ 3\"]}\noptimize: {acquisition: thompson}",
         ),
