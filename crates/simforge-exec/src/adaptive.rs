@@ -491,7 +491,7 @@ pub fn run_adaptive(
         .count() as u64;
     store_plan(store, study, sim_identity, &opts.study_file, &observed.runs)?;
     let mut iterations = Vec::new();
-    let mut warm: Option<Vec<f64>> = None;
+    let mut refits = opt::Refits::default();
     let mut number = 0u32;
     let stop = loop {
         if cancel.load(Ordering::Relaxed) {
@@ -529,6 +529,7 @@ pub fn run_adaptive(
         }
         let q = (((adaptive.budget - runs_now) / replicates).max(1) as usize).min(batch);
         let (obs, pending) = observations(adaptive, &observed.points);
+        let (warm_start, keep) = refits.plan(obs.len());
         let step = opt::suggest(
             &problem,
             &obs,
@@ -536,10 +537,11 @@ pub fn run_adaptive(
             &StepOptions {
                 q,
                 seed: study.design.seed.wrapping_add(observed.points.len() as u64),
-                warm_start: warm.take(),
+                warm_start,
+                keep_hyperparameters: keep,
             },
         );
-        warm = step.theta.clone();
+        refits.record(obs.len(), &step, keep);
         if step.points.is_empty() {
             break StopReason::Exhausted;
         }

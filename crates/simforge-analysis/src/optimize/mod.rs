@@ -116,6 +116,39 @@ pub struct StepOptions {
     pub seed: u64,
     /// Objective-model hyperparameters of the previous step (a warm start).
     pub warm_start: Option<Vec<f64>>,
+    /// Reuse `warm_start` as it is instead of refitting: a step that adds a
+    /// few points to many barely moves the hyperparameters, and the fit is
+    /// most of a step's cost. See [`Refits`].
+    pub keep_hyperparameters: bool,
+}
+
+/// When to refit the objective model's hyperparameters: after the first
+/// step, again once the observations have grown by a tenth (at least one)
+/// since the last fit; in between the previous ones are reused.
+#[derive(Debug, Clone, Default)]
+pub struct Refits {
+    last: Option<(usize, Vec<f64>)>,
+}
+
+impl Refits {
+    /// The warm start and whether to keep it, for a step over `n` observations.
+    pub fn plan(&self, n: usize) -> (Option<Vec<f64>>, bool) {
+        match &self.last {
+            Some((at, theta)) => (Some(theta.clone()), n < at + (at / 10).max(1)),
+            None => (None, false),
+        }
+    }
+
+    /// Records a step's outcome over `n` observations.
+    pub fn record(&mut self, n: usize, step: &Step, kept: bool) {
+        if let Some(theta) = &step.theta {
+            let at = match (&self.last, kept) {
+                (Some((at, _)), true) => *at,
+                _ => n,
+            };
+            self.last = Some((at, theta.clone()));
+        }
+    }
 }
 
 /// The outcome of one step.
@@ -265,6 +298,7 @@ impl Models {
             warm_start: opts.warm_start.clone(),
             seed: opts.seed,
             max_iters: if opts.warm_start.is_some() { 60 } else { 0 },
+            fixed: opts.keep_hyperparameters,
         };
         let objective = Gp::fit_with(&x, &y, &fit_opts).map_err(|e| e.to_string())?;
         let (mean, scale) = objective.standardisation();
@@ -607,11 +641,13 @@ pub fn run_in_process(
             history.observations.push(f(&p));
         }
     }
-    let mut warm: Option<Vec<f64>> = None;
+    let mut refits = Refits::default();
     let mut step = 0u64;
     while history.observations.len() < budget {
         let q = q.min(budget - history.observations.len());
         let started = std::time::Instant::now();
+        let n = history.observations.len();
+        let (warm_start, keep) = refits.plan(n);
         let s = suggest(
             problem,
             &history.observations,
@@ -619,11 +655,12 @@ pub fn run_in_process(
             &StepOptions {
                 q,
                 seed: seed.wrapping_mul(1_000_003).wrapping_add(step),
-                warm_start: warm.take(),
+                warm_start,
+                keep_hyperparameters: keep,
             },
         );
         history.step_seconds.push(started.elapsed().as_secs_f64());
-        warm = s.theta;
+        refits.record(n, &s, keep);
         if s.points.is_empty() {
             break;
         }

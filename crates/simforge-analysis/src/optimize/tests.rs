@@ -84,7 +84,7 @@ fn batches_are_distinct_and_spread() {
         &StepOptions {
             q: 4,
             seed: 1,
-            warm_start: None,
+            ..Default::default()
         },
     );
     assert_eq!(s.points.len(), 4);

@@ -53,6 +53,9 @@ pub struct FitOptions {
     pub seed: u64,
     /// L-BFGS iterations per start (default 200 when 0).
     pub max_iters: usize,
+    /// Use `warm_start` as the hyperparameters without optimising them (when
+    /// it is given and of the right length).
+    pub fixed: bool,
 }
 
 /// A fitted Gaussian process.
@@ -297,6 +300,11 @@ impl Gp {
             .clone()
             .filter(|t| t.len() == d + 2 && t.iter().all(|v| v.is_finite()))
             .unwrap_or_else(default_start);
+        if opts.fixed && first.len() == d + 2 && opts.warm_start.is_some() {
+            let mut theta = first;
+            clamp_theta(&mut theta, d);
+            return Self::factor(flat, n, n, d, theta, &ys, mean, scale);
+        }
         let iters = if opts.max_iters == 0 {
             200
         } else {
