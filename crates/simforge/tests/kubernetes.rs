@@ -582,6 +582,41 @@ fn indexed_jobs_run_through_the_api_and_results_are_ingested_mock_api_server() {
 }
 
 #[test]
+fn optimize_runs_its_batches_as_indexed_jobs_mock_api_server() {
+    // The adaptive loop on the Kubernetes backend: 4 initial points, then
+    // batches of 2, each batch its own Indexed Job, to a budget of 8 runs.
+    let s = Scratch::new();
+    s.write(
+        "study.yaml",
+        &format!(
+            "name: bo-k8s\nsimulator: {{builtin: analytic, options: {{function: branin}}}}\n\
+             parameters: {{x1: {{range: [-5, 10]}}, x2: {{range: [0, 15]}}}}\n\
+             design: {{sampler: lhs, samples: 4, seed: 2}}\nmetrics: [y]\nobjective: {{minimize: y}}\n\
+             optimize: {{budget: 8, batch: 2}}\n\
+             backend: {{kubernetes: {{image: simforge:test, namespace: science, volume: {{claim: shared, mount: {}}}}}}}\n",
+            s.path().display()
+        ),
+    );
+    let api = mock_api::MockApi::start(assert_cmd::cargo::cargo_bin("simforge"), false);
+    let kc = api.kubeconfig(s.path());
+    let out = kube_run(
+        &s,
+        &kc,
+        &["optimize", "study.yaml", "--poll", "0.1", "--no-report"],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(text.contains("stopped: the run budget is spent"), "{text}");
+    assert!(text.contains("iteration   2: +2 points, 8 runs"), "{text}");
+    assert!(text.contains("best:    y = "), "{text}");
+    assert_eq!(
+        api.jobs.lock().unwrap().len(),
+        3,
+        "one Indexed Job for the initial design and one per batch"
+    );
+}
+
+#[test]
 fn runs_of_a_pod_that_never_ran_are_resubmitted_mock_api_server() {
     let s = Scratch::new();
     k8s_study(&s, 4, 1);
