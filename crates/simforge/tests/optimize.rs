@@ -210,6 +210,38 @@ fn active_learning_reports_the_surrogate_accuracy() {
 }
 
 #[test]
+fn patience_and_max_time_stop_the_loop() {
+    // A flat objective never improves: with patience 2 and batches of 1 the
+    // loop stops after the 4 initial points and 2 proposals.
+    let s = Scratch::new();
+    s.script("sim.sh", "echo y=1");
+    let study = |extra: &str| {
+        format!(
+            "name: flat\nsimulator: {{command: [\"./sim.sh\", \"{{{{ x }}}}\"], outputs: {{keyvalue: stdout}}}}\n\
+             parameters: {{x: {{range: [0, 1]}}}}\ndesign: {{sampler: lhs, samples: 4, seed: 1}}\nmetrics: [y]\n\
+             objective: {{minimize: y}}\noptimize: {{budget: 50, batch: 1, {extra}}}\n"
+        )
+    };
+    s.write("study.yaml", &study("patience: 2"));
+    let out = ok(s.simforge(&["optimize", "study.yaml", "--no-report"]));
+    assert!(
+        out.contains("stopped: no improvement in 2 iterations"),
+        "{out}"
+    );
+    assert!(out.contains("6 runs in the loop"), "{out}");
+    // max_time: the first check after the initial design is already late.
+    let t = Scratch::new();
+    t.script("sim.sh", "sleep 0.2; echo y=$1");
+    t.write(
+        "study.yaml",
+        &study("max_time: 100ms").replace("flat", "timed"),
+    );
+    let out = ok(t.simforge(&["optimize", "study.yaml", "--no-report"]));
+    assert!(out.contains("stopped: max_time passed"), "{out}");
+    assert!(out.contains("4 runs in the loop"), "{out}");
+}
+
+#[test]
 fn bad_adaptive_settings_are_clear_errors() {
     let s = Scratch::new();
     s.write(
