@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::minimize::nelder_mead;
-use crate::surrogate::gp::{FitOptions, Gp};
+use crate::surrogate::gp::{FitOptions, Gp, MAX_FIT_POINTS};
 use acquisition::{log_ei, log_prob_below, neg_lcb};
 pub use space::Dim;
 
@@ -270,6 +270,13 @@ struct Models {
 impl Models {
     fn fit(problem: &Problem, obs: &[Observation], opts: &StepOptions) -> Result<Models, String> {
         let dims = &problem.dims;
+        let kept;
+        let obs = if obs.len() > MAX_FIT_POINTS {
+            kept = fit_subset(obs, opts.seed);
+            &kept[..]
+        } else {
+            obs
+        };
         let ok: Vec<f64> = obs
             .iter()
             .filter_map(|o| o.value)
@@ -492,6 +499,33 @@ impl Models {
             }
         }
     }
+}
+
+/// At most [`MAX_FIT_POINTS`] observations for the models: the best quarter
+/// of them by value (the region the search is about) and a random sample of
+/// the rest (the shape of the space), so a long loop does not drop its
+/// incumbent from the model.
+fn fit_subset(obs: &[Observation], seed: u64) -> Vec<Observation> {
+    let mut order: Vec<usize> = (0..obs.len()).collect();
+    order.sort_by(|&a, &b| {
+        let v = |i: usize| {
+            obs[i]
+                .value
+                .filter(|v| v.is_finite())
+                .unwrap_or(f64::INFINITY)
+        };
+        v(a).total_cmp(&v(b))
+    });
+    let best = MAX_FIT_POINTS / 4;
+    let mut rest: Vec<usize> = order.split_off(best.min(order.len()));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5ab5e7);
+    for i in 0..(MAX_FIT_POINTS - order.len()).min(rest.len()) {
+        let j = rng.random_range(i..rest.len());
+        rest.swap(i, j);
+    }
+    rest.truncate(MAX_FIT_POINTS - order.len());
+    order.extend(rest);
+    order.into_iter().map(|i| obs[i].clone()).collect()
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

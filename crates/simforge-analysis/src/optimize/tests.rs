@@ -284,3 +284,23 @@ fn active_learning_builds_a_better_surrogate_than_random_points() {
         );
     }
 }
+
+#[test]
+fn long_loops_keep_their_best_points_in_the_model() {
+    // 500 observations, more than a model uses: the 100 best must all stay.
+    let obs: Vec<Observation> = (0..500)
+        .map(|i| Observation {
+            x: vec![i as f64 / 500.0],
+            value: Some(((i * 7919) % 500) as f64),
+            constraints: vec![],
+        })
+        .collect();
+    let kept = fit_subset(&obs, 1);
+    assert_eq!(kept.len(), MAX_FIT_POINTS);
+    for v in 0..100 {
+        assert!(
+            kept.iter().any(|o| o.value == Some(v as f64)),
+            "value {v} dropped"
+        );
+    }
+}
