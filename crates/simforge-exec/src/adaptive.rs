@@ -24,7 +24,7 @@ use simforge_core::adaptive::{AcquisitionKind, Adaptive, Goal, LearnCriterion};
 use simforge_core::space::Domain;
 use simforge_core::study::canonical_json;
 use simforge_core::{Plan, PlannedRun, RunState, Study};
-use simforge_store::{RunFilter, SqliteStore, StudyRow};
+use simforge_store::{RunFilter, SqliteStore};
 
 use crate::runner::{ExecError, StudyLock};
 
@@ -435,17 +435,7 @@ fn store_plan(
     study_file: &str,
     runs: &[PlannedRun],
 ) -> Result<(), AdaptiveError> {
-    let row = StudyRow {
-        name: study.spec.name.clone(),
-        spec_hash: study.spec_hash.clone(),
-        spec_json: serde_json::to_string(&study.spec).unwrap_or_default(),
-        study_file: study_file.to_string(),
-        simulator: identity.to_string(),
-        plan_gen: 0,
-        planned_runs: 0,
-        created_at: String::new(),
-        updated_at: String::new(),
-    };
+    let row = crate::runner::study_row(study, identity, study_file);
     store.store_plan(&row, &mut runs.iter().cloned())?;
     Ok(())
 }

@@ -174,6 +174,22 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// The store's row for `study` as planned now (generation and counts are
+/// the store's to fill in).
+pub(crate) fn study_row(study: &Study, sim_identity: &str, study_file: &str) -> StudyRow {
+    StudyRow {
+        name: study.spec.name.clone(),
+        spec_hash: study.spec_hash.clone(),
+        spec_json: serde_json::to_string(&study.spec).unwrap_or_default(),
+        study_file: study_file.to_string(),
+        simulator: sim_identity.to_string(),
+        plan_gen: 0,
+        planned_runs: 0,
+        created_at: String::new(),
+        updated_at: String::new(),
+    }
+}
+
 /// Plans `study` into `store` unless the stored plan is already current.
 /// Returns (planned, new).
 pub fn plan_into_store(
@@ -189,17 +205,7 @@ pub fn plan_into_store(
         return Ok((row.planned_runs as u64, 0));
     }
     let plan = Plan::new(study, sim_identity)?;
-    let row = StudyRow {
-        name: study.spec.name.clone(),
-        spec_hash: study.spec_hash.clone(),
-        spec_json: serde_json::to_string(&study.spec).unwrap_or_default(),
-        study_file: study_file.to_string(),
-        simulator: sim_identity.to_string(),
-        plan_gen: 0,
-        planned_runs: 0,
-        created_at: String::new(),
-        updated_at: String::new(),
-    };
+    let row = study_row(study, sim_identity, study_file);
     let (_, stats) = store.store_plan(&row, &mut plan.runs())?;
     Ok((stats.planned, stats.new))
 }

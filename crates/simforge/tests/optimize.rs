@@ -148,24 +148,11 @@ fn constraints_failures_and_a_mixed_space() {
     assert!(best < 0.05, "best {best}\n{out}");
     let line = out.lines().find(|l| l.starts_with("best:")).unwrap();
     assert!(line.contains("kind=\"b\""), "{line}");
-    let n: f64 = line
-        .split("n=")
-        .nth(1)
-        .unwrap()
-        .split([',', ')'])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let x: f64 = line
-        .split("x=")
-        .nth(1)
-        .unwrap()
-        .split([',', ')'])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let param = |name: &str| -> f64 {
+        let after = line.split(&format!("{name}=")).nth(1).unwrap();
+        after.split([',', ')']).next().unwrap().parse().unwrap()
+    };
+    let (n, x) = (param("n"), param("x"));
     assert_eq!(n.fract(), 0.0, "n must stay an integer: {line}");
     assert!(x + n / 10.0 <= 0.9 + 1e-9, "infeasible best: {line}");
     // Failed runs were recorded as such, and the loop still finished.
