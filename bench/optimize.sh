@@ -46,7 +46,7 @@ for prob in ("branin", "hartmann6", "rosenbrock"):
         ratio = med / base if base > 0 else float("inf")
         print(f"{prob:<11} {tool + ' ' + method:<16} {med:>10.3g} {q(reg, .25):>10.3g} {q(reg, .75):>10.3g} {ratio:>18.3g} {sum(r['wall_s'] for r in sel):>8.1f}")
 print()
-print("time per suggestion at 100 observations (Hartmann6, median of 5 per seed, ms)")
+print("time per suggestion at 100 observations (Hartmann6; median over 3 seeds of: simforge, the mean of 10 consecutive loop steps, refits included; Optuna, the median of 5 ask/tell cycles)")
 ours = [r["suggest_ms"] for r in rows if r["tool"] == "simforge" and "suggest_ms" in r]
 for tool, method in (("simforge", "gp"), ("optuna", "gp"), ("optuna", "tpe")):
     t = [r["suggest_ms"] for r in rows if r["tool"] == tool and r["method"] == method and "suggest_ms" in r]
