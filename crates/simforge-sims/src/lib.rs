@@ -5,6 +5,7 @@
 //! like an external command: same run directory, same `result.json`, same retries.
 
 pub mod analytic;
+pub mod des;
 mod registry;
 
 pub use registry::{builtin, builtin_names};
