@@ -43,8 +43,8 @@ pub struct ObjectiveInfo {
     pub metric: String,
     /// Whether larger is better.
     pub maximize: bool,
-    /// Constraints: metric, `true` for an upper limit, the limit.
-    pub constraints: Vec<(String, bool, f64)>,
+    /// Constraints on other metrics.
+    pub constraints: Vec<simforge_core::adaptive::Constraint>,
 }
 
 /// One sensitivity chart of the report.
@@ -127,9 +127,10 @@ fn convergence(h: &mut String, r: &StudyResults, info: &ReportInfo) {
         };
         let x = (i + 1) as f64;
         values.push((x, v));
-        let feasible = obj.constraints.iter().all(|(m, upper, limit)| {
-            num(run, m).is_some_and(|c| if *upper { c <= *limit } else { c >= *limit })
-        });
+        let feasible = obj
+            .constraints
+            .iter()
+            .all(|c| num(run, &c.metric).is_some_and(|v| c.holds(v)));
         if feasible {
             let better = best.is_none_or(|b| if obj.maximize { v > b } else { v < b });
             if better {
@@ -160,11 +161,11 @@ fn convergence(h: &mut String, r: &StudyResults, info: &ReportInfo) {
                 " subject to {}",
                 obj.constraints
                     .iter()
-                    .map(|(m, u, l)| format!(
+                    .map(|c| format!(
                         "{} {} {}",
-                        escape(m),
-                        if *u { "&le;" } else { "&ge;" },
-                        short(*l)
+                        escape(&c.metric),
+                        if c.upper { "&le;" } else { "&ge;" },
+                        short(c.limit)
                     ))
                     .collect::<Vec<_>>()
                     .join(", ")

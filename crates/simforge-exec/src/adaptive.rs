@@ -266,12 +266,15 @@ fn observe(
     let initial_ids: std::collections::HashSet<&str> =
         initial.iter().map(|r| r.id.as_str()).collect();
     let mut runs: Vec<PlannedRun> = initial.to_vec();
-    let mut groups: BTreeMap<String, Vec<&simforge_core::results::RunRecord>> = BTreeMap::new();
+    // Replicates of a point share its parameters: grouped by them, with the
+    // point's coordinates.
+    type Group<'r> = (Vec<f64>, Vec<&'r simforge_core::results::RunRecord>);
+    let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for r in &records {
-        if space.encode(&r.params).is_none() {
+        let Some(coords) = space.encode(&r.params) else {
             continue;
-        }
+        };
         let in_initial = initial_ids.contains(r.id.as_str());
         // Runs of an earlier design (another seed or sample count) are kept as
         // points: a point is a point.
@@ -289,13 +292,13 @@ fn observe(
         if !groups.contains_key(&key) {
             order.push(key.clone());
         }
-        groups.entry(key).or_default().push(r);
+        groups.entry(key).or_insert((coords, Vec::new())).1.push(r);
     }
     // Initial-design runs not yet in the store still count as pending points.
     let stored: std::collections::HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     let mut points = Vec::new();
     for key in &order {
-        let rs = &groups[key];
+        let (coords, rs) = &groups[key];
         let first = rs[0];
         let pending = rs.iter().any(|r| {
             matches!(
@@ -315,7 +318,7 @@ fn observe(
             (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
         };
         points.push(Point {
-            coords: space.encode(&first.params).unwrap_or_default(),
+            coords: coords.clone(),
             index: first.index,
             first_run: first.id.clone(),
             params: first.params.clone(),
@@ -474,10 +477,12 @@ pub fn run_adaptive(
         .max(1);
     let problem = problem(&space, adaptive);
     let observed = observe(store, &space, adaptive, &initial)?;
+    let initial_ids: std::collections::HashSet<&str> =
+        initial.iter().map(|r| r.id.as_str()).collect();
     let resumed = observed
         .runs
         .iter()
-        .filter(|r| !initial.iter().any(|i| i.id == r.id))
+        .filter(|r| !initial_ids.contains(r.id.as_str()))
         .count() as u64;
     store_plan(store, study, sim_identity, &opts.study_file, &observed.runs)?;
     let mut iterations = Vec::new();
@@ -537,10 +542,11 @@ pub fn run_adaptive(
         }
         let next = observed.runs.iter().map(|r| r.index + 1).max().unwrap_or(0);
         let mut runs = observed.runs;
+        // Proposals are untried points (`suggest` skips every observed or
+        // pending one), so their runs are new.
         for (index, p) in (next..).zip(&step.points) {
             runs.extend(plan.runs_at(index, space.decode(p)));
         }
-        runs.dedup_by(|a, b| a.id == b.id);
         store_plan(store, study, sim_identity, &opts.study_file, &runs)?;
         number += 1;
         let cv = matches!(adaptive.goal, Goal::Learn(_))

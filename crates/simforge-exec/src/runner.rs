@@ -311,10 +311,11 @@ pub fn recover_results(
 }
 
 /// Runs every unfinished run of `study`. Stops cleanly when `cancel` is set.
+/// `sim` may be shared (an `Arc`) by a caller that runs the study repeatedly.
 pub fn run_study(
     store: &mut SqliteStore,
     study: &Study,
-    sim: RunnableSimulator,
+    sim: impl Into<Arc<RunnableSimulator>>,
     study_file: &str,
     opts: &RunOptions,
     cancel: Arc<AtomicBool>,
@@ -322,6 +323,7 @@ pub fn run_study(
     let name = study.spec.name.clone();
     let _lock = StudyLock::acquire(&opts.lock_dir, &name)?;
     let slots = slots(&opts.machine, &study.resources, opts.jobs)?;
+    let sim: Arc<RunnableSimulator> = sim.into();
     let identity = sim.identity();
     let (planned, new) = plan_into_store(store, study, &identity, study_file)?;
     tracing::info!(study = %name, planned, new, slots = slots.len(), "plan stored");
@@ -370,7 +372,7 @@ pub fn run_study(
 fn execute(
     store: &mut SqliteStore,
     study: &Study,
-    sim: RunnableSimulator,
+    sim: Arc<RunnableSimulator>,
     opts: &RunOptions,
     slots: &[Slot],
     todo: u64,
@@ -379,7 +381,6 @@ fn execute(
 ) -> Result<(), ExecError> {
     let name = &study.spec.name;
     let host = hostname();
-    let sim = Arc::new(sim);
     let guardian = match &opts.guardian_exe {
         Some(exe) => {
             Some(

@@ -363,7 +363,7 @@ impl Analytic {
 }
 
 /// One standard normal draw (Box–Muller).
-fn gaussian(rng: &mut impl Rng) -> f64 {
+pub(crate) fn gaussian(rng: &mut impl Rng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
     let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()

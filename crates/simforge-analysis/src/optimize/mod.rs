@@ -66,6 +66,21 @@ impl Bound {
     }
 }
 
+impl Observation {
+    /// Whether the run succeeded with a finite objective and every
+    /// constraint holds.
+    pub fn is_feasible(&self, constraints: &[Bound]) -> bool {
+        self.value.is_some_and(f64::is_finite)
+            && constraints.iter().enumerate().all(|(j, b)| {
+                self.constraints
+                    .get(j)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|v| b.holds(v))
+            })
+    }
+}
+
 /// What the next points should do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Strategy {
@@ -309,19 +324,9 @@ impl Models {
         };
         let objective = Gp::fit_with(&x, &y, &fit_opts).map_err(|e| e.to_string())?;
         let (mean, scale) = objective.standardisation();
-        let feasible = |o: &Observation| {
-            o.value.is_some_and(f64::is_finite)
-                && problem.constraints.iter().enumerate().all(|(j, b)| {
-                    o.constraints
-                        .get(j)
-                        .copied()
-                        .flatten()
-                        .is_some_and(|v| b.holds(v))
-                })
-        };
         let best = obs
             .iter()
-            .filter(|o| feasible(o))
+            .filter(|o| o.is_feasible(&problem.constraints))
             .filter_map(|o| o.value)
             .fold(None, |b: Option<f64>, v| Some(b.map_or(v, |b| b.min(v))))
             .map(|b| (warp.as_ref().map_or(b, |w| w.apply(b)) - mean) / scale);
@@ -635,15 +640,7 @@ impl History {
         self.observations
             .iter()
             .map(|o| {
-                let ok = o.value.is_some_and(f64::is_finite)
-                    && constraints.iter().enumerate().all(|(j, b)| {
-                        o.constraints
-                            .get(j)
-                            .copied()
-                            .flatten()
-                            .is_some_and(|v| b.holds(v))
-                    });
-                if ok {
+                if o.is_feasible(constraints) {
                     let v = o.value.unwrap_or(f64::INFINITY);
                     best = Some(best.map_or(v, |b: f64| b.min(v)));
                 }

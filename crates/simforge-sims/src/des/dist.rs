@@ -36,7 +36,7 @@ impl Dist {
             Dist::LogNormal { mean, cv } => {
                 let s2 = (1.0 + cv * cv).ln();
                 let mu = mean.ln() - 0.5 * s2;
-                (mu + s2.sqrt() * standard_normal(rng)).exp()
+                (mu + s2.sqrt() * crate::analytic::gaussian(rng)).exp()
             }
         }
     }
@@ -48,13 +48,6 @@ impl Dist {
             Dist::Deterministic { value } => *value,
         }
     }
-}
-
-fn standard_normal(rng: &mut impl Rng) -> f64 {
-    // Box–Muller.
-    let u1: f64 = rng.random::<f64>().max(1e-300);
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 #[cfg(test)]

@@ -156,7 +156,6 @@ fn objective_info(spec_json: &str) -> Option<simforge_analysis::ObjectiveInfo> {
         .constraints
         .iter()
         .filter_map(|c| simforge_core::adaptive::parse_constraint(c).ok())
-        .map(|c| (c.metric, c.upper, c.limit))
         .collect();
     Some(simforge_analysis::ObjectiveInfo {
         metric,

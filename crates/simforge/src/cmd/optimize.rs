@@ -39,22 +39,19 @@ pub fn optimize(
     if jobs == Some(0) {
         return Err(crate::cmd::UsageError("--jobs must be at least 1".into()).into());
     }
-    let sim = RunnableSimulator::new(&study)?;
+    // Built once, shared by every batch.
+    let sim = std::sync::Arc::new(RunnableSimulator::new(&study)?);
     let identity = sim.identity();
     let (dir, db, mut handle, cancel) = cluster_setup(file, store)?;
     let machine = Machine::detect();
+    let pilot = match &study.backend {
+        Backend::Local => None,
+        Backend::Slurm(s) => s.pilot.as_ref(),
+        Backend::Kubernetes(k) => k.pilot.as_ref(),
+    };
     let default_batch = match &study.backend {
         Backend::Local => slots(&machine, &study.resources, jobs)?.len(),
-        Backend::Slurm(s) => jobs.unwrap_or_else(|| {
-            s.pilot
-                .as_ref()
-                .map_or(CLUSTER_BATCH, |p| (p.max * p.slots) as usize)
-        }),
-        Backend::Kubernetes(k) => jobs.unwrap_or_else(|| {
-            k.pilot
-                .as_ref()
-                .map_or(CLUSTER_BATCH, |p| (p.max * p.slots) as usize)
-        }),
+        _ => jobs.unwrap_or_else(|| pilot.map_or(CLUSTER_BATCH, |p| (p.max * p.slots) as usize)),
     };
     let what = match &adaptive.goal {
         Goal::Optimize(_) => format!(
@@ -109,9 +106,7 @@ pub fn optimize(
                     run_study(
                         store,
                         &study,
-                        RunnableSimulator::new(&study).map_err(|e| {
-                            simforge_exec::ExecError::Bundle(format!("simulator: {e}"))
-                        })?,
+                        sim.clone(),
                         &file_text,
                         &opts,
                         cancel.clone(),
