@@ -686,11 +686,11 @@ impl Checker<'_> {
         }
         for (name, p) in &spec.parameters {
             let path = join_key("parameters", name);
-            if !is_identifier(name) {
+            if !is_parameter_name(name) {
                 self.err(
                     &path,
                     format!("invalid parameter name `{name}`"),
-                    "a name of letters, digits and `_`, not starting with a digit",
+                    "a name of letters, digits and `_`, not starting with a digit (a builtin's property path joins such names with `.`, e.g. `components.api.replicas`)",
                     "names become template variables and SIMFORGE_PARAM_<NAME> environment variables",
                 );
                 continue;
@@ -1912,10 +1912,19 @@ pub fn design_size(design: &Design, space: &ParameterSpace) -> Option<u64> {
     points.checked_mul(design.replicates as u64)
 }
 
-fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// A parameter name: identifiers joined by dots. A dotted name is a property
+/// path into a builtin's model, e.g. `components.api.replicas` for `sysdesign`.
+fn is_parameter_name(name: &str) -> bool {
+    let identifier = |seg: &str| {
+        let mut chars = seg.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    // Later segments may be list indices, e.g. `components.web.mix.0.weight`.
+    let index = |seg: &str| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit());
+    name.split('.')
+        .enumerate()
+        .all(|(i, seg)| identifier(seg) || (i > 0 && index(seg)))
 }
 
 /// JSON with object keys sorted at every level: a stable text for hashing.

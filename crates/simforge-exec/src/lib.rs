@@ -7,6 +7,7 @@
 
 pub mod adaptive;
 pub mod attempts;
+pub mod builtin;
 pub mod bundle;
 pub mod guardian;
 pub mod kube_runner;

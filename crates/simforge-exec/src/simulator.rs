@@ -123,20 +123,12 @@ impl RunnableSimulator {
         let sim = &study.spec.simulator;
         if let Some(name) = &sim.builtin {
             let options = sim.options.clone().unwrap_or_default();
-            let builtin = simforge_sims::builtin(name, &options).map_err(|e| {
-                let path = match &e {
-                    simforge_sims::SimError::BadOption { .. } => "simulator.options",
-                    _ => "simulator.builtin",
-                };
-                let mut d = study.source.error_at(path, e.to_string());
-                if let simforge_sims::SimError::UnknownBuiltin { name, .. } = &e
-                    && let Some(s) =
-                        did_you_mean(name, simforge_sims::builtin_names().iter().copied())
-                {
-                    d = d.hint(format!("did you mean `{s}`?"));
-                }
-                Diagnostics::from(d)
-            })?;
+            let origin = crate::builtin::OptionsOrigin {
+                source: Some(&study.source),
+                path: "simulator.options",
+                label: "option",
+            };
+            let builtin = crate::builtin::build_builtin(name, &options, &study.dir, &origin)?;
             check_builtin_params(study, builtin.as_ref())?;
             return Ok(RunnableSimulator::Builtin(builtin));
         }
@@ -562,7 +554,10 @@ fn template_context(
     attempt: u32,
     inputs: &[String],
 ) -> minijinja::Value {
-    let mut ctx = run.params.clone();
+    let mut ctx = Map::new();
+    for (name, v) in &run.params {
+        insert_path(&mut ctx, name, v.clone());
+    }
     ctx.insert("params".into(), Value::Object(run.params.clone()));
     ctx.insert(
         "run".into(),
@@ -583,6 +578,34 @@ fn template_context(
     minijinja::Value::from(minijinja::value::Serde(ctx))
 }
 
+/// Puts a parameter into the template context; a dotted name
+/// (`components.api.replicas`) becomes nested mappings, so templates write it
+/// as they read it. The flat name stays available as `params["a.b"]`.
+fn insert_path(ctx: &mut Map<String, Value>, name: &str, v: Value) {
+    match name.split_once('.') {
+        None => {
+            ctx.insert(name.to_string(), v);
+        }
+        Some((head, rest)) => {
+            let slot = ctx
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(inner) = slot {
+                insert_path(inner, rest, v);
+            }
+        }
+    }
+}
+
+/// The environment variable of a parameter: `SIMFORGE_PARAM_` and the name
+/// in capitals, dots as underscores.
+pub fn param_env_name(name: &str) -> String {
+    format!(
+        "SIMFORGE_PARAM_{}",
+        name.replace('.', "_").to_ascii_uppercase()
+    )
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -601,7 +624,7 @@ fn run_env(
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        env.push((format!("SIMFORGE_PARAM_{}", k.to_ascii_uppercase()), text));
+        env.push((param_env_name(k), text));
     }
     env.push(("SIMFORGE_RUN_ID".into(), run.id.clone()));
     env.push(("SIMFORGE_RUN_DIR".into(), dir.display().to_string()));
@@ -634,7 +657,14 @@ fn check_template_variables(
     env: &Environment<'static>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut known: Vec<&str> = study.space.params.iter().map(|p| p.name.as_str()).collect();
+    // A dotted parameter is reached through its first segment.
+    let mut known: Vec<&str> = study
+        .space
+        .params
+        .iter()
+        .map(|p| p.name.split('.').next().unwrap_or(&p.name))
+        .collect();
+    known.dedup();
     known.extend_from_slice(CONTEXT_NAMES);
     for (name, tmpl) in env.templates() {
         for var in tmpl.undeclared_variables(false) {

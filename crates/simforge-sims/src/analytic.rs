@@ -611,7 +611,7 @@ mod tests {
             "{err}"
         );
         assert!(matches!(
-            crate::builtin("nope", &Map::new()),
+            crate::builtin("nope", &Map::new(), std::path::Path::new(".")),
             Err(SimError::UnknownBuiltin { .. })
         ));
     }

@@ -6,9 +6,13 @@
 
 pub mod analytic;
 pub mod des;
+pub mod npy;
+pub mod pde;
+pub mod phasefield;
 mod registry;
+pub mod sysdesign;
 
-pub use registry::{builtin, builtin_names};
+pub use registry::{builtin, builtin_names, file_options};
 
 use std::collections::BTreeMap;
 use std::path::Path;

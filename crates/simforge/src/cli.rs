@@ -166,6 +166,32 @@ pub enum Command {
         #[arg(long, default_value_t = 5.0)]
         poll: f64,
     },
+    /// Run one point of a builtin simulator, outside any study, e.g.
+    /// `simforge sim sysdesign --option topology=system.yaml --params
+    /// components.api.replicas=4`. Without NAME, lists the builtins.
+    Sim {
+        /// Builtin name (`analytic`, `sysdesign`, …).
+        name: Option<String>,
+        /// Parameter values, `name=value`.
+        #[arg(long, num_args = 1.., value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Builtin options, `key=value` (a value may be YAML, e.g. `a=[1,2]`;
+        /// a file-valued option such as `topology=system.yaml` is loaded).
+        #[arg(long = "option", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+        /// Directory for the run's files (default: `sim-NAME` here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the parameters the builtin accepts (with these options) and exit.
+        #[arg(long)]
+        list: bool,
+        /// Print the metrics as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate a Gaussian-process surrogate of a metric at a point.
     Predict {
         /// Study file or study name (default: the only study in the store).

@@ -22,6 +22,12 @@ pub enum Dist {
         /// Standard deviation over mean.
         cv: f64,
     },
+    /// Resampled from measured values (uniformly among them), e.g. production
+    /// latencies of a service.
+    Empirical {
+        /// The measured values; never empty.
+        samples: std::sync::Arc<[f64]>,
+    },
 }
 
 impl Dist {
@@ -38,6 +44,7 @@ impl Dist {
                 let mu = mean.ln() - 0.5 * s2;
                 (mu + s2.sqrt() * crate::analytic::gaussian(rng)).exp()
             }
+            Dist::Empirical { samples } => samples[rng.random_range(0..samples.len())],
         }
     }
 
@@ -46,6 +53,23 @@ impl Dist {
         match self {
             Dist::Exponential { mean } | Dist::LogNormal { mean, .. } => *mean,
             Dist::Deterministic { value } => *value,
+            Dist::Empirical { samples } => samples.iter().sum::<f64>() / samples.len() as f64,
+        }
+    }
+
+    /// The squared coefficient of variation (variance over mean squared), for
+    /// the approximations that explain a bottleneck.
+    pub fn scv(&self) -> f64 {
+        match self {
+            Dist::Exponential { .. } => 1.0,
+            Dist::Deterministic { .. } => 0.0,
+            Dist::LogNormal { cv, .. } => cv * cv,
+            Dist::Empirical { samples } => {
+                let m = self.mean();
+                let n = samples.len() as f64;
+                let var = samples.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n;
+                if m > 0.0 { var / (m * m) } else { 0.0 }
+            }
         }
     }
 }
@@ -62,6 +86,9 @@ mod tests {
             Dist::Exponential { mean: 2.0 },
             Dist::Deterministic { value: 3.0 },
             Dist::LogNormal { mean: 1.5, cv: 0.5 },
+            Dist::Empirical {
+                samples: vec![1.0, 2.0, 6.0].into(),
+            },
         ] {
             let n = 200_000;
             let m = (0..n).map(|_| d.sample(&mut rng)).sum::<f64>() / n as f64;

@@ -1,9 +1,6 @@
-//! Discrete-event simulation: the engine under the `sysdesign` builtin
-//! (issue 5, in progress). So far: the event calendar, service and arrival
-//! distributions, and a multi-server FIFO station with batch-means
-//! confidence intervals, validated against queueing theory (M/M/1, M/M/c,
-//! M/D/1).
+//! Discrete-event simulation pieces shared by the builtins that need them:
+//! the event calendar and the distributions of durations. The `sysdesign`
+//! engine (`crate::sysdesign::engine`) is built on them.
 
 pub mod calendar;
 pub mod dist;
-pub mod station;

@@ -8,6 +8,7 @@ mod kubernetes;
 mod optimize;
 mod predict;
 mod run;
+mod sim;
 mod slurm;
 
 use anyhow::Result;
@@ -89,6 +90,23 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             no_report,
             poll,
         } => optimize::optimize(&study, store, jobs, no_report, poll),
+        Command::Sim {
+            name,
+            params,
+            options,
+            out,
+            seed,
+            list,
+            json,
+        } => sim::sim(sim::SimArgs {
+            name: name.as_deref(),
+            params: &params,
+            options: &options,
+            out: out.as_deref(),
+            seed,
+            list,
+            json,
+        }),
         Command::Predict { study, at, metric } => {
             predict::predict(store, study.as_deref(), metric.as_deref(), &at)
         }

@@ -1,0 +1,1 @@
+//! `phasefield`: Allen–Cahn and Cahn–Hilliard in 2-D (issue 5, in progress).

@@ -1,0 +1,169 @@
+//! `simforge sim`: one point of a builtin simulator, without a study or a
+//! store — to try a design or a parameter before sweeping it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Value};
+use simforge_core::diagnostic::did_you_mean;
+use simforge_exec::builtin::{OptionsOrigin, build_builtin};
+use simforge_sims::{ParamKind, Params, RunInput};
+
+use crate::cmd::UsageError;
+
+/// The command line of `simforge sim`.
+pub struct SimArgs<'a> {
+    /// Builtin name; none lists the builtins.
+    pub name: Option<&'a str>,
+    /// `name=value` parameters.
+    pub params: &'a [String],
+    /// `key=value` options.
+    pub options: &'a [String],
+    /// Output directory.
+    pub out: Option<&'a Path>,
+    /// Seed.
+    pub seed: u64,
+    /// List the parameters only.
+    pub list: bool,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// A `key=value` pair with the value read as YAML (numbers stay numbers).
+fn pair(text: &str, flag: &str) -> Result<(String, Value)> {
+    let (k, v) = text.split_once('=').ok_or_else(|| {
+        UsageError(format!(
+            "{flag} `{text}`: expected NAME=VALUE, e.g. {flag} replicas=4"
+        ))
+    })?;
+    let value = simforge_core::source::parse_document(Path::new(flag), v)
+        .map(|d| d.value)
+        .unwrap_or_else(|_| Value::String(v.to_string()));
+    let value = if value.is_null() {
+        Value::String(v.to_string())
+    } else {
+        value
+    };
+    Ok((k.trim().to_string(), value))
+}
+
+/// Runs the builtin once and prints its metrics.
+pub fn sim(args: SimArgs<'_>) -> Result<u8> {
+    let Some(name) = args.name else {
+        println!("builtin simulators:");
+        for n in simforge_sims::builtin_names() {
+            println!("  {n}");
+        }
+        println!("run `simforge sim NAME --list` to see a builtin's parameters");
+        return Ok(0);
+    };
+    let mut options = Map::new();
+    for o in args.options {
+        let (k, v) = pair(o, "--option")?;
+        options.insert(k, v);
+    }
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let origin = OptionsOrigin {
+        source: None,
+        path: "--option",
+        label: "--option",
+    };
+    let sim = build_builtin(name, &options, &cwd, &origin)?;
+    let decls = sim.parameters();
+    if args.list {
+        println!("parameters of `{name}`:");
+        for d in &decls {
+            let kind = match &d.kind {
+                ParamKind::Real => "real".to_string(),
+                ParamKind::Integer => "integer".to_string(),
+                ParamKind::Choice(c) => format!("one of {}", c.join("|")),
+            };
+            let bounds = d
+                .bounds
+                .map(|(lo, hi)| format!(" in [{lo}, {hi}]"))
+                .unwrap_or_default();
+            let unit = d
+                .unit
+                .as_deref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default();
+            let req = if d.required { ", required" } else { "" };
+            println!(
+                "  {}: {kind}{bounds}{unit}{req} — {}",
+                d.name, d.description
+            );
+        }
+        return Ok(0);
+    }
+    let mut params = Params::new();
+    for p in args.params {
+        let (k, v) = pair(p, "--params")?;
+        if !decls.iter().any(|d| d.name == k) {
+            let mut msg = format!("`{name}` has no parameter `{k}`");
+            if let Some(s) = did_you_mean(&k, decls.iter().map(|d| d.name.as_str())) {
+                msg.push_str(&format!("; did you mean `{s}`?"));
+            }
+            msg.push_str(&format!(" (see `simforge sim {name} --list`)"));
+            return Err(UsageError(msg).into());
+        }
+        params.insert(k, v);
+    }
+    for d in decls.iter().filter(|d| d.required) {
+        if !params.contains_key(&d.name) {
+            return Err(UsageError(format!(
+                "`{name}` needs parameter `{}` ({}); add --params {}=VALUE",
+                d.name, d.description, d.name
+            ))
+            .into());
+        }
+    }
+    let out: PathBuf = args
+        .out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("sim-{name}")));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let started = std::time::Instant::now();
+    let result = sim
+        .run(&RunInput {
+            params: &params,
+            seed: args.seed,
+            workdir: &out,
+        })
+        .map_err(|e| anyhow::anyhow!("`{name}` failed: {e}"))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let metrics: Map<String, Value> = result.metrics.into_iter().collect();
+    let record = serde_json::json!({
+        "simulator": sim.identity(),
+        "version": sim.version(),
+        "params": params,
+        "seed": args.seed,
+        "metrics": metrics,
+        "artifacts": result.artifacts,
+        "elapsed_s": elapsed,
+    });
+    let file = out.join("result.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&record)?)
+        .with_context(|| format!("writing {}", file.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&metrics)?);
+        return Ok(0);
+    }
+    let width = metrics.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in &metrics {
+        let text = match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if f.fract() != 0.0 => format!("{f:.6}"),
+                _ => n.to_string(),
+            },
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!("{k:<width$}  {text}");
+    }
+    eprintln!(
+        "{name}: {} metrics in {elapsed:.2} s; files in {}",
+        metrics.len(),
+        out.display()
+    );
+    Ok(0)
+}
