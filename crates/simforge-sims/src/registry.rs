@@ -2,13 +2,16 @@
 
 use std::path::Path;
 
-use crate::{SimError, Simulator, analytic::Analytic, sysdesign::SysDesign};
+use crate::{
+    SimError, Simulator, analytic::Analytic, phasefield::PhaseField, sysdesign::SysDesign,
+};
 
 /// Names of every builtin simulator.
 pub fn builtin_names() -> &'static [&'static str] {
     &[
         "analytic",
         "sysdesign",
+        "phasefield",
         "burgers",
         "heat",
         "kdv",
@@ -38,6 +41,7 @@ pub fn builtin(
     match name {
         "analytic" => Ok(Box::new(Analytic::from_options(options)?)),
         "sysdesign" => Ok(Box::new(SysDesign::from_options(options, base)?)),
+        "phasefield" => Ok(Box::new(PhaseField::from_options(options)?)),
         other => crate::pde::builtin(other, options).unwrap_or_else(|| {
             Err(SimError::UnknownBuiltin {
                 name: name.to_string(),
