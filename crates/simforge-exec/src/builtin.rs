@@ -19,6 +19,9 @@ pub struct OptionsOrigin<'a> {
     /// What to call the options in messages when there is no document,
     /// e.g. `--option`.
     pub label: &'a str,
+    /// What relative file names are relative to, for hints, e.g. `the study
+    /// file's directory`.
+    pub relative_to: &'a str,
 }
 
 /// Builds builtin `name` from `options`; relative file names are resolved
@@ -43,7 +46,7 @@ pub fn build_builtin(
                     key,
                     format!("cannot read `{}`: {e}", path.display()),
                 )
-                .hint("the path is relative to the study file's directory"),
+                .hint(format!("the path is relative to {}", origin.relative_to)),
             )
         })?;
         let Document { value, source } = parse_document(&path, &text)?;
@@ -103,6 +106,7 @@ fn at(origin: &OptionsOrigin<'_>, option: &str, message: impl Into<String>) -> D
     };
     match origin.source {
         Some(s) => s.error_at(&path, message),
+        None if option.is_empty() => Diagnostic::new("<command line>", origin.label, message),
         None => Diagnostic::new(
             "<command line>",
             format!("{} {option}", origin.label),
@@ -137,6 +141,7 @@ mod tests {
             source: None,
             path: "simulator.options",
             label: "--option",
+            relative_to: "the current directory",
         };
         let e = build_builtin("sysdesign", &o, dir.path(), &origin)
             .err()

@@ -127,6 +127,7 @@ impl RunnableSimulator {
                 source: Some(&study.source),
                 path: "simulator.options",
                 label: "option",
+                relative_to: "the study file's directory",
             };
             let builtin = crate::builtin::build_builtin(name, &options, &study.dir, &origin)?;
             check_builtin_params(study, builtin.as_ref())?;

@@ -67,6 +67,7 @@ pub fn sim(args: SimArgs<'_>) -> Result<u8> {
         source: None,
         path: "--option",
         label: "--option",
+        relative_to: "the current directory",
     };
     let sim = build_builtin(name, &options, &cwd, &origin)?;
     let decls = sim.parameters();
