@@ -529,6 +529,12 @@ fn topology_errors_name_the_field_and_suggest() {
         "b": {"type": "service", "service_time": 1.0, "calls": ["a"]},
     }}));
     assert!(e.contains("cycle: a -> b -> a"), "{e}");
+    let e = parse_err(json!({"components": {
+        "c": {"type": "source", "arrivals": {"rate": 1.0}, "to": "a"},
+        "a": {"type": "service", "service_time": 0.0, "next": "b"},
+        "b": {"type": "service", "service_time": 0.0, "next": [{"to": "a", "p": 1.0}]},
+    }}));
+    assert!(e.contains("can never leave"), "{e}");
     let e = parse_err(json!({"components": {"s": {"type": "sink"}}}));
     assert!(e.contains("no `source`"), "{e}");
     let e = parse_err(json!({"horizon": -1, "components": {}}));

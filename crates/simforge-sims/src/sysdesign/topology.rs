@@ -334,6 +334,7 @@ pub fn parse(value: &Value, base: &std::path::Path) -> Result<Model, SimError> {
     };
     top.finish()?;
     check_cycles(&components)?;
+    check_exits(&components)?;
     Ok(Model {
         horizon,
         warmup,
@@ -1084,6 +1085,51 @@ fn link_topics(components: &mut [Component], names: &[String]) -> Result<(), Sim
         }
     }
     Ok(())
+}
+
+/// Every request handed on by `next` must be able to leave: a set of
+/// components that pass requests around with probability 1 would keep them
+/// forever (and, with zero service times, stop the clock).
+fn check_exits(components: &[Component]) -> Result<(), SimError> {
+    // Where a request can go after each component by hand-off; `None` when it
+    // can leave there.
+    let onward = |i: usize| -> Option<Vec<usize>> {
+        match &components[i].kind {
+            Kind::Server(s) if !s.next.is_empty() => {
+                let total = s.next.last().map_or(0.0, |n| n.0);
+                (total >= 1.0 - 1e-12)
+                    .then(|| s.next.iter().filter(|n| n.0 > 0.0).map(|n| n.1).collect())
+            }
+            Kind::Balancer { targets, .. } => Some(targets.clone()),
+            _ => None,
+        }
+    };
+    let n = components.len();
+    // Fixed point: a component can leave if it can directly or via any
+    // onward component that can.
+    let mut leaves: Vec<bool> = (0..n).map(|i| onward(i).is_none()).collect();
+    loop {
+        let mut changed = false;
+        for i in 0..n {
+            if !leaves[i] && onward(i).is_some_and(|o| o.iter().any(|&j| leaves[j])) {
+                leaves[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    match (0..n).find(|&i| !leaves[i]) {
+        None => Ok(()),
+        Some(i) => Err(bad(
+            &join(&join("components", &components[i].name), "next"),
+            format!(
+                "requests handed on from `{}` can never leave the system: every `next` route from it leads back with probability 1; give some route p < 1 or end a path at a sink",
+                components[i].name
+            ),
+        )),
+    }
 }
 
 /// Synchronous calls must not loop back: a cycle would hold a slot at every
