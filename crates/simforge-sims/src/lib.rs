@@ -6,6 +6,7 @@
 
 pub mod analytic;
 pub mod des;
+pub(crate) mod fft2;
 pub mod npy;
 pub mod pde;
 pub mod phasefield;

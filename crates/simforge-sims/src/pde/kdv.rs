@@ -150,7 +150,7 @@ pub(super) fn setup(p: &Values, grid: &Grid, dealias: bool) -> Result<Setup, Sim
                 grid,
                 alpha / 2.0,
                 mask.as_deref(),
-            ))),
+            )?)),
             mask,
         },
         auto_dt,

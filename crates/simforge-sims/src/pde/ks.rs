@@ -88,7 +88,7 @@ pub(super) fn setup(p: &Values, grid: &Grid, dealias: bool) -> Result<Setup, Sim
             fields: 1,
             initial,
             linear,
-            nonlinear: Some(Box::new(QuadraticFlux::new(grid, 0.5, mask.as_deref()))),
+            nonlinear: Some(Box::new(QuadraticFlux::new(grid, 0.5, mask.as_deref())?)),
             mask,
         },
         auto_dt,

@@ -14,7 +14,8 @@
 
 use super::Setup;
 use super::common::{self, Spec, Values, put};
-use super::spectral::{C, Grid, Nonlinear, Problem, Solution, Transform, Wavenumbers};
+use super::spectral::{C, Grid, Nonlinear, Problem, Solution, Wavenumbers};
+use crate::fft2::Fft2;
 use crate::{Metrics, SimError};
 
 /// The equation, in the parameters' names.
@@ -108,7 +109,7 @@ pub(super) fn grid(p: &Values) -> Result<Grid, SimError> {
 /// The λ–ω reaction terms, evaluated on the grid and dealiased.
 pub(super) struct LambdaOmega {
     beta: f64,
-    transform: Transform,
+    transform: Fft2,
     mask: Option<Vec<f64>>,
     u: Vec<f64>,
     v: Vec<f64>,
@@ -117,18 +118,23 @@ pub(super) struct LambdaOmega {
 }
 
 impl LambdaOmega {
-    /// The reaction terms with rotation coefficient `beta` on `grid`.
-    pub(super) fn new(grid: &Grid, beta: f64, mask: Option<Vec<f64>>) -> LambdaOmega {
+    /// The reaction terms with rotation coefficient `beta` on `grid`; fails,
+    /// as [`Grid::transform`] does, on an empty grid.
+    pub(super) fn new(
+        grid: &Grid,
+        beta: f64,
+        mask: Option<Vec<f64>>,
+    ) -> Result<LambdaOmega, SimError> {
         let n = grid.points();
-        LambdaOmega {
+        Ok(LambdaOmega {
             beta,
-            transform: Transform::new(grid),
+            transform: grid.transform()?,
             mask,
             u: vec![0.0; n],
             v: vec![0.0; n],
             nu: vec![0.0; n],
             nv: vec![0.0; n],
-        }
+        })
     }
 }
 
@@ -187,7 +193,7 @@ pub(super) fn setup(p: &Values, grid: &Grid, dealias: bool) -> Result<Setup, Sim
             fields: 2,
             initial,
             linear,
-            nonlinear: Some(Box::new(LambdaOmega::new(grid, beta, mask.clone()))),
+            nonlinear: Some(Box::new(LambdaOmega::new(grid, beta, mask.clone())?)),
             mask,
         },
         auto_dt: 0.05,
@@ -258,7 +264,9 @@ mod tests {
             fields: 2,
             initial,
             linear: [one.clone(), one].concat(),
-            nonlinear: Some(Box::new(LambdaOmega::new(&grid, beta, mask.clone()))),
+            nonlinear: Some(Box::new(
+                LambdaOmega::new(&grid, beta, mask.clone()).unwrap(),
+            )),
             mask,
         };
         let t_end = 4.0;

@@ -1,8 +1,8 @@
 //! The spectral core every PDE shares: periodic grids, real FFTs (1-D and
-//! 2-D, all through `realfft`), wavenumbers, dealiasing masks, the ETDRK4
-//! time stepper with coefficients from the contour integrals of Kassam &
-//! Trefethen (2005), and the driver that marches a problem from snapshot to
-//! snapshot.
+//! 2-D, all through the crate's shared [`Fft2`]), wavenumbers, dealiasing
+//! masks, the ETDRK4 time stepper with coefficients from the contour integrals
+//! of Kassam & Trefethen (2005), and the driver that marches a problem from
+//! snapshot to snapshot.
 //!
 //! Every PDE here has the form `∂ₜû = L û + N(u)^` on a periodic domain, with a
 //! diagonal linear operator `L` (diffusion, dispersion, hyperdiffusion) and a
@@ -11,18 +11,17 @@
 //! fourth order, so stiff equations such as Kuramoto–Sivashinsky run with
 //! time steps set by the dynamics, not by the highest wavenumber.
 //!
-//! Layout: physical fields are row-major `[ny][nx]` (`ny = 1` in 1-D); a
-//! spectrum holds `nx/2 + 1` non-negative x-wavenumbers by `ny` y-wavenumbers,
-//! stored `[kx][ky]` (index `ix * ny + iy`). Several fields are stored one after
-//! another.
+//! Layout (that of [`Fft2`]): physical fields are row-major `[ny][nx]`
+//! (`ny = 1` in 1-D); a spectrum holds `nx/2 + 1` non-negative x-wavenumbers by
+//! `ny` y-wavenumbers, stored `[kx][ky]` (index `ix * ny + iy`). Several fields
+//! are stored one after another.
 
 use std::f64::consts::PI;
-use std::sync::Arc;
 
 use realfft::num_complex::Complex64;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::SimError;
+use crate::fft2::Fft2;
 
 /// A complex Fourier coefficient.
 pub(crate) type C = Complex64;
@@ -111,205 +110,12 @@ impl Grid {
             .map(|i| self.y_min + self.ly * i as f64 / self.ny as f64)
             .collect()
     }
-}
 
-fn fft_error(e: impl std::fmt::Display) -> SimError {
-    SimError::Failed(format!("internal FFT error: {e}"))
-}
-
-/// Forward and inverse real FFTs of one field on a [`Grid`], with their
-/// buffers, so the time loop allocates nothing.
-///
-/// The y-direction transform of the complex half-spectrum is done as two real
-/// transforms (real and imaginary parts) joined by Hermitian symmetry, so
-/// every transform goes through `realfft`.
-pub(crate) struct Transform {
-    nx: usize,
-    ny: usize,
-    nxh: usize,
-    r2c_x: Arc<dyn RealToComplex<f64>>,
-    c2r_x: Arc<dyn ComplexToReal<f64>>,
-    r2c_y: Option<Arc<dyn RealToComplex<f64>>>,
-    c2r_y: Option<Arc<dyn ComplexToReal<f64>>>,
-    row: Vec<f64>,
-    half: Vec<C>,
-    rows: Vec<C>,
-    col_re: Vec<f64>,
-    col_im: Vec<f64>,
-    col_a: Vec<C>,
-    col_b: Vec<C>,
-    scratch: Vec<C>,
-}
-
-impl Transform {
-    /// Plans the transforms for `grid`.
-    pub fn new(grid: &Grid) -> Transform {
-        let mut planner = RealFftPlanner::<f64>::new();
-        let r2c_x = planner.plan_fft_forward(grid.nx);
-        let c2r_x = planner.plan_fft_inverse(grid.nx);
-        let (r2c_y, c2r_y) = if grid.is_2d() {
-            (
-                Some(planner.plan_fft_forward(grid.ny)),
-                Some(planner.plan_fft_inverse(grid.ny)),
-            )
-        } else {
-            (None, None)
-        };
-        let scratch_len = [
-            r2c_x.get_scratch_len(),
-            c2r_x.get_scratch_len(),
-            r2c_y.as_ref().map_or(0, |f| f.get_scratch_len()),
-            c2r_y.as_ref().map_or(0, |f| f.get_scratch_len()),
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(0);
-        let nxh = grid.nx / 2 + 1;
-        let nyh = grid.ny / 2 + 1;
-        let two_d = grid.is_2d();
-        Transform {
-            nx: grid.nx,
-            ny: grid.ny,
-            nxh,
-            r2c_x,
-            c2r_x,
-            r2c_y,
-            c2r_y,
-            row: vec![0.0; grid.nx],
-            half: vec![ZERO; nxh],
-            rows: if two_d {
-                vec![ZERO; nxh * grid.ny]
-            } else {
-                Vec::new()
-            },
-            col_re: vec![0.0; if two_d { grid.ny } else { 0 }],
-            col_im: vec![0.0; if two_d { grid.ny } else { 0 }],
-            col_a: vec![ZERO; if two_d { nyh } else { 0 }],
-            col_b: vec![ZERO; if two_d { nyh } else { 0 }],
-            scratch: vec![ZERO; scratch_len],
-        }
-    }
-
-    /// Spectrum of the real field `phys` (`[ny][nx]`), unnormalised, into `spec`.
-    pub fn forward(&mut self, phys: &[f64], spec: &mut [C]) -> Result<(), SimError> {
-        let (nx, ny, nxh) = (self.nx, self.ny, self.nxh);
-        if phys.len() != nx * ny || spec.len() != nxh * ny {
-            return Err(fft_error("buffer sizes do not match the grid"));
-        }
-        match (&self.r2c_y, ny) {
-            (None, _) | (_, 1) => {
-                self.row.copy_from_slice(phys);
-                self.r2c_x
-                    .process_with_scratch(&mut self.row, spec, &mut self.scratch)
-                    .map_err(fft_error)
-            }
-            (Some(r2c_y), _) => {
-                for j in 0..ny {
-                    self.row.copy_from_slice(&phys[j * nx..(j + 1) * nx]);
-                    self.r2c_x
-                        .process_with_scratch(
-                            &mut self.row,
-                            &mut self.rows[j * nxh..(j + 1) * nxh],
-                            &mut self.scratch,
-                        )
-                        .map_err(fft_error)?;
-                }
-                for i in 0..nxh {
-                    for j in 0..ny {
-                        let z = self.rows[j * nxh + i];
-                        self.col_re[j] = z.re;
-                        self.col_im[j] = z.im;
-                    }
-                    r2c_y
-                        .process_with_scratch(&mut self.col_re, &mut self.col_a, &mut self.scratch)
-                        .map_err(fft_error)?;
-                    r2c_y
-                        .process_with_scratch(&mut self.col_im, &mut self.col_b, &mut self.scratch)
-                        .map_err(fft_error)?;
-                    // Z = A + iB, with A and B the spectra of the real and
-                    // imaginary parts; the upper half follows from their
-                    // Hermitian symmetry.
-                    for k in 0..ny {
-                        let (a, b) = if k <= ny / 2 {
-                            (self.col_a[k], self.col_b[k])
-                        } else {
-                            (self.col_a[ny - k].conj(), self.col_b[ny - k].conj())
-                        };
-                        spec[i * ny + k] = a + C::i() * b;
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// The real field (`[ny][nx]`) whose spectrum is `spec`, normalised so that
-    /// `inverse(forward(u)) == u`. Imaginary parts that a real field's
-    /// spectrum cannot have (mean and Nyquist rows) are dropped.
-    pub fn inverse(&mut self, spec: &[C], phys: &mut [f64]) -> Result<(), SimError> {
-        let (nx, ny, nxh) = (self.nx, self.ny, self.nxh);
-        if phys.len() != nx * ny || spec.len() != nxh * ny {
-            return Err(fft_error("buffer sizes do not match the grid"));
-        }
-        let scale = 1.0 / (nx * ny) as f64;
-        let nyquist_x = (nx % 2 == 0).then_some(nx / 2);
-        match (&self.c2r_y, ny) {
-            (None, _) | (_, 1) => {
-                self.half.copy_from_slice(spec);
-                self.half[0].im = 0.0;
-                if let Some(n) = nyquist_x {
-                    self.half[n].im = 0.0;
-                }
-                self.c2r_x
-                    .process_with_scratch(&mut self.half, phys, &mut self.scratch)
-                    .map_err(fft_error)?;
-                phys.iter_mut().for_each(|v| *v *= scale);
-                Ok(())
-            }
-            (Some(c2r_y), _) => {
-                let nyh = ny / 2;
-                for i in 0..nxh {
-                    let col = &spec[i * ny..(i + 1) * ny];
-                    // Split Z into the spectra of its real part A and imaginary
-                    // part B: A_k = (Z_k + conj Z_-k)/2, B_k = (Z_k − conj Z_-k)/(2i).
-                    for k in 0..=nyh {
-                        let zk = col[k];
-                        let zm = col[(ny - k) % ny].conj();
-                        self.col_a[k] = 0.5 * (zk + zm);
-                        self.col_b[k] = -0.5 * C::i() * (zk - zm);
-                    }
-                    self.col_a[0].im = 0.0;
-                    self.col_b[0].im = 0.0;
-                    if ny % 2 == 0 {
-                        self.col_a[nyh].im = 0.0;
-                        self.col_b[nyh].im = 0.0;
-                    }
-                    c2r_y
-                        .process_with_scratch(&mut self.col_a, &mut self.col_re, &mut self.scratch)
-                        .map_err(fft_error)?;
-                    c2r_y
-                        .process_with_scratch(&mut self.col_b, &mut self.col_im, &mut self.scratch)
-                        .map_err(fft_error)?;
-                    for j in 0..ny {
-                        self.rows[j * nxh + i] = C::new(self.col_re[j], self.col_im[j]);
-                    }
-                }
-                for j in 0..ny {
-                    let half = &mut self.rows[j * nxh..(j + 1) * nxh];
-                    half[0].im = 0.0;
-                    if let Some(n) = nyquist_x {
-                        half[n].im = 0.0;
-                    }
-                    self.c2r_x
-                        .process_with_scratch(half, &mut self.row, &mut self.scratch)
-                        .map_err(fft_error)?;
-                    for (out, v) in phys[j * nx..(j + 1) * nx].iter_mut().zip(&self.row) {
-                        *out = v * scale;
-                    }
-                }
-                Ok(())
-            }
-        }
+    /// Plans the forward (unnormalised) and inverse (normalised) FFTs of one
+    /// field on this grid, with their buffers, so the time loop allocates
+    /// nothing; fails with [`SimError::Failed`] on an empty grid.
+    pub fn transform(&self) -> Result<Fft2, SimError> {
+        Fft2::new(self.ny, self.nx)
     }
 }
 
@@ -403,15 +209,16 @@ pub(crate) trait Nonlinear: Send {
 /// `N = −coef ∂ₓ(u²)` on a 1-D grid, the conservative form of `−2·coef·u uₓ`
 /// (Burgers, KdV, Kuramoto–Sivashinsky), optionally dealiased.
 pub(crate) struct QuadraticFlux {
-    transform: Transform,
+    transform: Fft2,
     /// `−coef · i kₓ · mask` per mode.
     factor: Vec<C>,
     u: Vec<f64>,
 }
 
 impl QuadraticFlux {
-    /// The flux term `−coef ∂ₓ(u²)` on `grid`, multiplied by `mask` if given.
-    pub fn new(grid: &Grid, coef: f64, mask: Option<&[f64]>) -> QuadraticFlux {
+    /// The flux term `−coef ∂ₓ(u²)` on `grid`, multiplied by `mask` if given;
+    /// fails, as [`Grid::transform`] does, on an empty grid.
+    pub fn new(grid: &Grid, coef: f64, mask: Option<&[f64]>) -> Result<QuadraticFlux, SimError> {
         let w = Wavenumbers::new(grid);
         let factor = w
             .kx_odd
@@ -422,11 +229,11 @@ impl QuadraticFlux {
                 C::new(0.0, -coef * k * m)
             })
             .collect();
-        QuadraticFlux {
-            transform: Transform::new(grid),
+        Ok(QuadraticFlux {
+            transform: grid.transform()?,
             factor,
             u: vec![0.0; grid.points()],
-        }
+        })
     }
 }
 
@@ -695,7 +502,7 @@ pub(crate) fn solve(
             SimError::Failed("internal error: problem sizes do not match the grid".into()).into(),
         );
     }
-    let mut transform = Transform::new(grid);
+    let mut transform = grid.transform()?;
     let w = Wavenumbers::new(grid);
     let mut state = vec![ZERO; fields * modes];
     for f in 0..fields {
@@ -719,7 +526,7 @@ pub(crate) fn solve(
                       steps: usize,
                       t: &mut Vec<f64>,
                       data: &mut [Vec<f64>],
-                      transform: &mut Transform|
+                      transform: &mut Fft2|
      -> Result<(), SolveError> {
         // Exact snapshot times (the product of the step count and dt rounds).
         let time = schedule.t_end * s as f64 / (schedule.snapshots - 1).max(1) as f64;
@@ -793,7 +600,7 @@ pub(crate) fn solve(
 
 /// The x-derivative of the 1-D field `u` on `grid`, spectrally.
 pub(crate) fn derivative_x(grid: &Grid, u: &[f64]) -> Result<Vec<f64>, SimError> {
-    let mut transform = Transform::new(grid);
+    let mut transform = grid.transform()?;
     let w = Wavenumbers::new(grid);
     let mut spec = vec![ZERO; grid.modes()];
     transform.forward(u, &mut spec)?;
@@ -836,7 +643,7 @@ mod tests {
             let f =
                 |x: f64, y: f64| (2.0 * PI * x / 2.0).sin() * (2.0 * PI * y / 3.0).cos() + x * 0.1;
             let u = sample(&grid, f);
-            let mut tr = Transform::new(&grid);
+            let mut tr = grid.transform().unwrap();
             let mut spec = vec![ZERO; grid.modes()];
             tr.forward(&u, &mut spec).unwrap();
             let mut back = vec![0.0; grid.points()];
@@ -883,12 +690,13 @@ mod tests {
         assert_eq!(mask.iter().filter(|m| **m > 0.0).count(), 16);
         let k1 = 15usize;
         let u = sample(&grid, |x, _| (k1 as f64 * x).cos());
-        let mut tr = Transform::new(&grid);
+        let mut tr = grid.transform().unwrap();
         let mut spec = vec![ZERO; grid.modes()];
         tr.forward(&u, &mut spec).unwrap();
         let mut out = vec![ZERO; grid.modes()];
         // Without the mask, 2k₁ = 30 aliases onto 48 − 30 = 18.
         QuadraticFlux::new(&grid, 0.5, None)
+            .unwrap()
             .eval(&spec, &mut out)
             .unwrap();
         assert!(
@@ -897,6 +705,7 @@ mod tests {
             out[18]
         );
         QuadraticFlux::new(&grid, 0.5, Some(&mask))
+            .unwrap()
             .eval(&spec, &mut out)
             .unwrap();
         // Mode 0 of u² has zero derivative and mode 30 is outside the band.
@@ -907,6 +716,7 @@ mod tests {
         let u = sample(&grid, |x, _| (5.0 * x).cos());
         tr.forward(&u, &mut spec).unwrap();
         QuadraticFlux::new(&grid, 0.5, Some(&mask))
+            .unwrap()
             .eval(&spec, &mut out)
             .unwrap();
         let mut phys = vec![0.0; n];

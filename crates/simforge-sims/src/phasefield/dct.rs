@@ -18,6 +18,7 @@ use realfft::num_complex::Complex64;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use crate::SimError;
+use crate::fft2::fft_error;
 
 /// Plans and work buffers for forward and inverse 2-D cosine transforms.
 pub(crate) struct Dct2 {
@@ -32,10 +33,6 @@ pub(crate) struct Dct2 {
     half: Vec<Complex64>,
     grid: Vec<f64>,
     scratch: Vec<Complex64>,
-}
-
-fn fft_failed(e: realfft::FftError) -> SimError {
-    SimError::Failed(format!("internal FFT error: {e}"))
 }
 
 impl Dct2 {
@@ -76,7 +73,7 @@ impl Dct2 {
         }
         self.r2c
             .process_with_scratch(&mut self.shuffled, &mut self.half, &mut self.scratch)
-            .map_err(fft_failed)?;
+            .map_err(fft_error)?;
         let h = self.half.len();
         for (k, out) in self.line_out.iter_mut().enumerate() {
             let v = if k < h {
@@ -102,7 +99,7 @@ impl Dct2 {
         }
         self.c2r
             .process_with_scratch(&mut self.half, &mut self.shuffled, &mut self.scratch)
-            .map_err(fft_failed)?;
+            .map_err(fft_error)?;
         let scale = 1.0 / n as f64;
         for k in 0..n.div_ceil(2) {
             self.line_out[2 * k] = self.shuffled[k] * scale;

@@ -16,7 +16,6 @@
 //! The documentation for users is `docs/phasefield.md`.
 
 mod dct;
-mod fft;
 mod output;
 mod solver;
 #[cfg(test)]

@@ -25,8 +25,8 @@
 use realfft::num_complex::Complex64;
 
 use super::dct::Dct2;
-use super::fft::Fft2;
 use crate::SimError;
+use crate::fft2::Fft2;
 
 /// Which evolution equation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,8 +164,9 @@ impl Solver {
         let dx = length / n as f64;
         let (transform, k2, weight) = match boundary {
             Boundary::Periodic => {
-                // Spectrum [kx][ky], kx = 0..n/2, ky over all n (signed).
-                let fft = Fft2::new(n);
+                // Spectrum [kx][ky] (the layout of `Fft2`), kx = 0..n/2, ky
+                // over all n (signed).
+                let fft = Fft2::new(n, n)?;
                 let h = fft.half();
                 let dk = 2.0 * std::f64::consts::PI / length;
                 let signed = |i: usize| {
