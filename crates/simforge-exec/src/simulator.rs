@@ -250,6 +250,8 @@ fn run_builtin(sim: &dyn Simulator, run: &RunSpec, ctx: &AttemptContext<'_>) -> 
         params: &params,
         seed: run.seed,
         workdir: ctx.dir,
+        // The cores the pool reserved for this run.
+        threads: ctx.study.resources.cpus.ceil().max(1.0) as usize,
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run(&input))) {
         Ok(Ok(out)) => AttemptOutcome {

@@ -549,6 +549,7 @@ mod tests {
                 params: &params,
                 seed,
                 workdir: &dir,
+                threads: 1,
             })
             .unwrap()
             .metrics["y"]
@@ -563,6 +564,7 @@ mod tests {
                 params: &params,
                 seed: 9,
                 workdir: &dir,
+                threads: 1,
             })
             .unwrap()
             .metrics["y"]
@@ -604,6 +606,7 @@ mod tests {
                 params: &params,
                 seed: 0,
                 workdir: &dir,
+                threads: 1,
             })
             .unwrap_err();
         assert!(

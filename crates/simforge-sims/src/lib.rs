@@ -8,6 +8,7 @@ pub mod analytic;
 pub mod des;
 pub(crate) mod fft2;
 pub mod npy;
+pub(crate) mod params;
 pub mod pde;
 pub mod phasefield;
 mod registry;
@@ -61,6 +62,10 @@ pub struct RunInput<'a> {
     pub seed: u64,
     /// The run's own directory, for artifacts.
     pub workdir: &'a Path,
+    /// Cores this run may use (the study's `resources.cpus`, at least 1): a
+    /// builtin that works in parallel uses at most this many threads, so runs
+    /// side by side in the pool do not oversubscribe the machine.
+    pub threads: usize,
 }
 
 /// What one execution of a builtin produced.

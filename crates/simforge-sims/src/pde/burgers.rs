@@ -7,8 +7,9 @@
 //! u₀ = exp(−(x + 2)²).
 
 use super::Setup;
-use super::common::{self, Spec, Values, put};
+use super::common::{self, put};
 use super::spectral::{self, C, Grid, Problem, QuadraticFlux, Solution, Wavenumbers};
+use crate::params::{Spec, Values};
 use crate::{Metrics, SimError};
 
 /// The equation, in the parameters' names.

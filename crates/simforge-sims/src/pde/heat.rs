@@ -6,9 +6,10 @@
 //! whole pipeline.
 
 use super::Setup;
-use super::common::{self, Spec, Values};
+use super::common;
 use super::spectral::{C, Grid, Problem, Wavenumbers};
 use crate::SimError;
+use crate::params::{Spec, Values};
 
 /// The equation, in the parameters' names.
 pub(super) const EQUATION: &str = "u_t = alpha u_xx";

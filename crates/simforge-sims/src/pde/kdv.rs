@@ -15,8 +15,9 @@
 //! explain the motion, which is why PDE-FIND used two solitons.
 
 use super::Setup;
-use super::common::{self, Spec, Values, bad_param, put, wrap};
+use super::common::{self, put, wrap};
 use super::spectral::{self, C, Grid, Problem, QuadraticFlux, Solution, Wavenumbers};
+use crate::params::{Spec, Values, bad_param};
 use crate::{Metrics, SimError};
 
 /// The equation, in the parameters' names.

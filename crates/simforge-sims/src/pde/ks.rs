@@ -10,8 +10,9 @@
 //! goes from laminar cells to spatio-temporal chaos; with 256 points.
 
 use super::Setup;
-use super::common::{self, Spec, Values, put};
+use super::common::{self, put};
 use super::spectral::{C, Grid, Problem, QuadraticFlux, Solution, Wavenumbers};
+use crate::params::{Spec, Values};
 use crate::{Metrics, SimError};
 
 /// The equation, in the parameters' names.

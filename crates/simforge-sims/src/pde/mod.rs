@@ -7,9 +7,10 @@
 //! Each PDE is its own builtin: `burgers`, `kdv`, `heat`, `reaction_diffusion`
 //! (the λ–ω system of PDE-FIND, in 2-D) and `kuramoto_sivashinsky`. All share
 //! one spectral core (`spectral`: FFTs, wavenumbers, dealiasing, ETDRK4 with
-//! Kassam–Trefethen coefficients), one parameter parser, one noise function
-//! and one writer; each PDE file only states its equation, parameters,
-//! initial conditions and extra diagnostics. See `docs/pde.md`.
+//! Kassam–Trefethen coefficients), the crate's parameter tables and reader
+//! (`crate::params`), one noise function and one writer; each PDE file only
+//! states its equation, parameters, initial conditions and extra diagnostics.
+//! See `docs/pde.md`.
 
 mod burgers;
 mod common;
@@ -23,8 +24,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
+use crate::params::{self, Slack, Spec, Values, bad_param};
 use crate::{Metrics, ParamDecl, RunInput, RunOutput, SimError, Simulator};
-use common::{Spec, Values, put};
+use common::put;
 use spectral::{Grid, Problem, Schedule, Solution, SolveError};
 
 /// Names of the PDE builtins.
@@ -289,7 +291,7 @@ impl Pde {
             .saturating_mul(grid.points())
             .saturating_mul(fields);
         if values > MAX_VALUES {
-            return Err(common::bad_param(
+            return Err(bad_param(
                 "snapshots",
                 format!(
                     "{snapshots} snapshots of {} points × {fields} field(s) make {values} values, \
@@ -303,7 +305,7 @@ impl Pde {
         let wanted = match given {
             Some(dt) => {
                 if dt > interval * (1.0 + 1e-9) {
-                    return Err(common::bad_param(
+                    return Err(bad_param(
                         "snapshots",
                         format!(
                             "{snapshots} snapshots over t_end = {t_end} are {interval:.6e} apart, less than \
@@ -328,7 +330,7 @@ impl Pde {
                 Some(_) => ("dt", "the given dt"),
                 None => ("t_end", "the automatic dt"),
             };
-            return Err(common::bad_param(
+            return Err(bad_param(
                 param,
                 format!(
                     "t_end = {t_end} needs {steps:.0} steps of {what} ({:.3e}), more than the \
@@ -421,7 +423,7 @@ impl Simulator for Pde {
 
     fn run(&self, input: &RunInput<'_>) -> Result<RunOutput, SimError> {
         let kind = self.kind;
-        let p = common::parse(kind.name(), &kind.specs(), input.params)?;
+        let p = params::parse(kind.name(), &kind.specs(), input.params, Slack::Rounding)?;
         let grid = kind.grid(&p)?;
         let setup = kind.setup(&p, &grid, self.options.dealias)?;
         let fields = setup.problem.fields;

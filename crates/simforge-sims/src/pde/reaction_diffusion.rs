@@ -13,9 +13,10 @@
 //! 51 snapshots, which keeps the file near 3 MB.
 
 use super::Setup;
-use super::common::{self, Spec, Values, put};
+use super::common::{self, put};
 use super::spectral::{C, Grid, Nonlinear, Problem, Solution, Wavenumbers};
 use crate::fft2::Fft2;
+use crate::params::{Spec, Values};
 use crate::{Metrics, SimError};
 
 /// The equation, in the parameters' names.

@@ -37,6 +37,7 @@ pub(crate) fn run_in(
         params: &params,
         seed,
         workdir: dir.path(),
+        threads: 1,
     });
     (out, dir)
 }

@@ -26,7 +26,8 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value};
 
-use crate::{Metrics, ParamDecl, ParamKind, Params, RunInput, RunOutput, SimError, Simulator};
+use crate::params::{self, Slack, Spec, bad_param, did_you_mean};
+use crate::{Metrics, ParamDecl, Params, RunInput, RunOutput, SimError, Simulator};
 
 pub use output::Sample;
 use solver::Solver;
@@ -51,43 +52,6 @@ fn bad_option(option: &str, message: impl Into<String>) -> SimError {
         option: option.to_string(),
         message: message.into(),
     }
-}
-
-fn bad_param(param: &str, message: impl Into<String>) -> SimError {
-    SimError::BadParam {
-        param: param.to_string(),
-        message: message.into(),
-    }
-}
-
-/// `"; did you mean `k`?"` for the entry of `known` closest to `name`, when it
-/// is within a few edits (a typo), else nothing.
-fn did_you_mean(name: &str, known: &[&str]) -> String {
-    known
-        .iter()
-        .map(|k| (edit_distance(name, k), *k))
-        .filter(|&(d, k)| d <= 3 && d < k.chars().count())
-        .min()
-        .map(|(_, k)| format!("; did you mean `{k}`?"))
-        .unwrap_or_default()
-}
-
-/// Levenshtein distance between two strings, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 fn option_str<'a>(
@@ -117,7 +81,7 @@ impl PhaseField {
                     key,
                     format!(
                         "unknown option for phasefield; valid options: {OPTIONS}{}",
-                        did_you_mean(key, &["model", "boundary"])
+                        did_you_mean(key, ["model", "boundary"])
                     ),
                 ));
             }
@@ -130,7 +94,7 @@ impl PhaseField {
                     "model",
                     format!(
                         "unknown model `{other}`; expected one of {MODELS}{}",
-                        did_you_mean(other, &["cahn_hilliard", "allen_cahn"])
+                        did_you_mean(other, ["cahn_hilliard", "allen_cahn"])
                     ),
                 ));
             }
@@ -143,7 +107,7 @@ impl PhaseField {
                     "boundary",
                     format!(
                         "unknown boundary `{other}`; expected one of {BOUNDARIES}{}",
-                        did_you_mean(other, &["periodic", "noflux"])
+                        did_you_mean(other, ["periodic", "noflux"])
                     ),
                 ));
             }
@@ -166,169 +130,130 @@ impl PhaseField {
     }
 }
 
-/// Unit of a parameter, in the model's own length, time and energy units.
-#[derive(Clone, Copy)]
-enum Unit {
-    None,
-    Length,
-    Time,
-    Energy,
-    EnergyDensity,
-    Mobility,
-}
-
-/// Kind of a parameter value.
-#[derive(Clone, Copy)]
-enum Kind {
-    Real,
-    Integer,
-    Choice(&'static [&'static str]),
-}
-
-/// One declared parameter.
-struct Spec {
-    name: &'static str,
-    kind: Kind,
-    bounds: (f64, f64),
-    unit: Unit,
-    description: &'static str,
-}
-
 /// Initial conditions, in the order of the `initial` choice.
 const INITIALS: &[&str] = &["pfhub1", "noise", "circle"];
 
 /// Bounds of positive material constants.
 const POSITIVE: (f64, f64) = (1e-9, 1e9);
 
-/// Every parameter, all optional.
-const SPECS: &[Spec] = &[
-    Spec {
-        name: "M",
-        kind: Kind::Real,
-        bounds: POSITIVE,
-        unit: Unit::Mobility,
-        description: "mobility M (default 5)",
-    },
-    Spec {
-        name: "kappa",
-        kind: Kind::Real,
-        bounds: POSITIVE,
-        unit: Unit::Energy,
-        description: "gradient energy coefficient κ in κ/2 |∇c|² (default 2)",
-    },
-    Spec {
-        name: "rho",
-        kind: Kind::Real,
-        bounds: POSITIVE,
-        unit: Unit::EnergyDensity,
-        description: "height ρ of the double well ρ (c − cα)² (cβ − c)² (default 5)",
-    },
-    Spec {
-        name: "c_alpha",
-        kind: Kind::Real,
-        bounds: (-1e3, 1e3),
-        unit: Unit::None,
-        description: "left minimum cα of the double well (default 0.3)",
-    },
-    Spec {
-        name: "c_beta",
-        kind: Kind::Real,
-        bounds: (-1e3, 1e3),
-        unit: Unit::None,
-        description: "right minimum cβ of the double well, above cα (default 0.7)",
-    },
-    Spec {
-        name: "n",
-        kind: Kind::Integer,
-        bounds: (8.0, 2048.0),
-        unit: Unit::None,
-        description: "grid points per side (default 200)",
-    },
-    Spec {
-        name: "L",
-        kind: Kind::Real,
-        bounds: (1e-6, 1e9),
-        unit: Unit::Length,
-        description: "side length of the square domain (default 200)",
-    },
-    Spec {
-        name: "t_end",
-        kind: Kind::Real,
-        bounds: (0.0, 1e9),
-        unit: Unit::Time,
-        description: "simulated time (default 1000)",
-    },
-    Spec {
-        name: "dt",
-        kind: Kind::Real,
-        bounds: (1e-9, 1e9),
-        unit: Unit::Time,
-        description: "time step; the first step when adaptive (default 0.1)",
-    },
-    Spec {
-        name: "adaptive",
-        kind: Kind::Integer,
-        bounds: (0.0, 1.0),
-        unit: Unit::None,
-        description: "1: adapt the time step to the free energy and the field change; 0: fixed dt (default 1)",
-    },
-    Spec {
-        name: "dt_max",
-        kind: Kind::Real,
-        bounds: (1e-9, 1e9),
-        unit: Unit::Time,
-        description: "largest adaptive time step (default 4/(M·S') for Cahn–Hilliard and 0.02/(M·(S + ρ(cβ − cα)²)) for Allen–Cahn, with S the stabilization and S' = max(S, ρ(cβ − cα)²); 1 and 0.0025 at the defaults)",
-    },
-    Spec {
-        name: "initial",
-        kind: Kind::Choice(INITIALS),
-        bounds: (f64::NEG_INFINITY, f64::INFINITY),
-        unit: Unit::None,
-        description: "initial condition: pfhub1 (benchmark 1 cosines of amplitude `noise` about c0), noise (c0 plus seeded uniform noise in ±noise), circle (disc of cβ of radius `radius` in cα) (default pfhub1)",
-    },
-    Spec {
-        name: "c0",
-        kind: Kind::Real,
-        bounds: (-1e3, 1e3),
-        unit: Unit::None,
-        description: "mean initial composition for pfhub1 and noise (default 0.5)",
-    },
-    Spec {
-        name: "noise",
-        kind: Kind::Real,
-        bounds: (0.0, 1e3),
-        unit: Unit::None,
-        description: "perturbation amplitude: ε of pfhub1, or the half-width of the uniform noise (default 0.01)",
-    },
-    Spec {
-        name: "radius",
-        kind: Kind::Real,
-        bounds: (0.0, 1e9),
-        unit: Unit::Length,
-        description: "radius of the circle initial condition (default L/4)",
-    },
-    Spec {
-        name: "energy_drop",
-        kind: Kind::Real,
-        bounds: (0.0, 1.0),
-        unit: Unit::None,
-        description: "relative drop of the free energy whose time is reported as time_to_energy_drop (default 0.5)",
-    },
-    Spec {
-        name: "output_every",
-        kind: Kind::Real,
-        bounds: (0.0, 1e9),
-        unit: Unit::Time,
-        description: "time between rows of series.csv; 0: every step (default t_end/100)",
-    },
-    Spec {
-        name: "stabilization",
-        kind: Kind::Real,
-        bounds: (0.0, 1e12),
-        unit: Unit::EnergyDensity,
-        description: "stabilisation constant S of the scheme; 0: plain semi-implicit (default ρ (cβ − cα)², i.e. max |f''|/2 on [cα, cβ])",
-    },
-];
+/// Every parameter, all optional, with its default. Units are the model's own
+/// length, time and energy units; the mobility's depends on the `model`.
+fn specs(model: Model) -> Vec<Spec> {
+    let mobility = match model {
+        Model::CahnHilliard => "length^4/(energy*time)",
+        Model::AllenCahn => "length^2/(energy*time)",
+    };
+    let (length, time) = (Some("length"), Some("time"));
+    let energy_density = Some("energy/length^2");
+    vec![
+        Spec::real("M", 5.0, Some(mobility), POSITIVE, "mobility M"),
+        Spec::real(
+            "kappa",
+            2.0,
+            Some("energy"),
+            POSITIVE,
+            "gradient energy coefficient κ in κ/2 |∇c|²",
+        ),
+        Spec::real(
+            "rho",
+            5.0,
+            energy_density,
+            POSITIVE,
+            "height ρ of the double well ρ (c − cα)² (cβ − c)²",
+        ),
+        Spec::real(
+            "c_alpha",
+            0.3,
+            None,
+            (-1e3, 1e3),
+            "left minimum cα of the double well",
+        ),
+        Spec::real(
+            "c_beta",
+            0.7,
+            None,
+            (-1e3, 1e3),
+            "right minimum cβ of the double well, above cα",
+        ),
+        Spec::integer("n", 200.0, None, (8.0, 2048.0), "grid points per side"),
+        Spec::real(
+            "L",
+            200.0,
+            length,
+            (1e-6, 1e9),
+            "side length of the square domain",
+        ),
+        Spec::real("t_end", 1000.0, time, (0.0, 1e9), "simulated time"),
+        Spec::real(
+            "dt",
+            0.1,
+            time,
+            (1e-9, 1e9),
+            "time step; the first step when adaptive",
+        ),
+        Spec::integer(
+            "adaptive",
+            1.0,
+            None,
+            (0.0, 1.0),
+            "1: adapt the time step to the free energy and the field change; 0: fixed dt",
+        ),
+        Spec::real("dt_max", 0.0, time, (1e-9, 1e9), "largest adaptive time step").derived(
+            "4/(M·S') for Cahn–Hilliard and 0.02/(M·(S + ρ(cβ − cα)²)) for Allen–Cahn, with S the stabilization and S' = max(S, ρ(cβ − cα)²); 1 and 0.0025 at the defaults",
+        ),
+        Spec::choice(
+            "initial",
+            "pfhub1",
+            INITIALS,
+            "initial condition: pfhub1 (benchmark 1 cosines of amplitude `noise` about c0), noise (c0 plus seeded uniform noise in ±noise), circle (disc of cβ of radius `radius` in cα)",
+        ),
+        Spec::real(
+            "c0",
+            0.5,
+            None,
+            (-1e3, 1e3),
+            "mean initial composition for pfhub1 and noise",
+        ),
+        Spec::real(
+            "noise",
+            0.01,
+            None,
+            (0.0, 1e3),
+            "perturbation amplitude: ε of pfhub1, or the half-width of the uniform noise",
+        ),
+        Spec::real(
+            "radius",
+            0.0,
+            length,
+            (0.0, 1e9),
+            "radius of the circle initial condition",
+        )
+        .derived("L/4"),
+        Spec::real(
+            "energy_drop",
+            0.5,
+            None,
+            (0.0, 1.0),
+            "relative drop of the free energy whose time is reported as time_to_energy_drop",
+        ),
+        Spec::real(
+            "output_every",
+            0.0,
+            time,
+            (0.0, 1e9),
+            "time between rows of series.csv; 0: every step",
+        )
+        .derived("t_end/100"),
+        Spec::real(
+            "stabilization",
+            0.0,
+            energy_density,
+            (0.0, 1e12),
+            "stabilisation constant S of the scheme; 0: plain semi-implicit",
+        )
+        .derived("ρ (cβ − cα)², i.e. max |f''|/2 on [cα, cβ]"),
+    ]
+}
 
 /// Most time steps a fixed-step run may ask for.
 const MAX_FIXED_STEPS: f64 = 1e8;
@@ -359,99 +284,6 @@ const CH_DT_MAX: f64 = 4.0;
 const AC_DT_MAX: f64 = 0.02;
 /// The step may shrink to this fraction of the initial `dt` before the run fails.
 const MIN_DT_FRACTION: f64 = 1e-9;
-
-/// Reads typed parameters, checking them against [`SPECS`].
-struct Reader<'a> {
-    params: &'a Params,
-}
-
-fn spec(name: &str) -> &'static Spec {
-    // Every caller names a parameter of SPECS; an unknown name would be a bug,
-    // reported as the (unbounded) first entry's kind rather than a panic.
-    SPECS.iter().find(|s| s.name == name).unwrap_or(&SPECS[0])
-}
-
-fn check_bounds(name: &str, v: f64) -> Result<(), SimError> {
-    let (lo, hi) = spec(name).bounds;
-    if v < lo || v > hi {
-        return Err(bad_param(
-            name,
-            format!("{v} is outside the domain [{lo}, {hi}]"),
-        ));
-    }
-    Ok(())
-}
-
-impl Reader<'_> {
-    fn real(&self, name: &str, default: f64) -> Result<f64, SimError> {
-        let Some(v) = self.params.get(name) else {
-            return Ok(default);
-        };
-        let x = v
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| bad_param(name, format!("expected a finite number, found {v}")))?;
-        check_bounds(name, x)?;
-        Ok(x)
-    }
-
-    fn integer(&self, name: &str, default: i64) -> Result<i64, SimError> {
-        let Some(v) = self.params.get(name) else {
-            return Ok(default);
-        };
-        let (lo, hi) = spec(name).bounds;
-        let i = match v {
-            Value::Bool(b) if (lo, hi) == (0.0, 1.0) => i64::from(*b),
-            Value::Number(num) => match num.as_i64() {
-                Some(i) => i,
-                None => match num.as_f64() {
-                    Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9e15 => x as i64,
-                    _ => {
-                        return Err(bad_param(
-                            name,
-                            format!("expected a whole number, found {v}"),
-                        ));
-                    }
-                },
-            },
-            _ => {
-                return Err(bad_param(
-                    name,
-                    format!("expected a whole number, found {v}"),
-                ));
-            }
-        };
-        check_bounds(name, i as f64)?;
-        Ok(i)
-    }
-
-    fn choice(&self, name: &str, default: &'static str) -> Result<&'static str, SimError> {
-        let Kind::Choice(options) = spec(name).kind else {
-            return Ok(default);
-        };
-        match self.params.get(name) {
-            None => Ok(default),
-            Some(Value::String(s)) => options
-                .iter()
-                .find(|o| **o == s.as_str())
-                .copied()
-                .ok_or_else(|| {
-                    bad_param(
-                        name,
-                        format!(
-                            "unknown value `{s}`; expected one of {}{}",
-                            options.join(", "),
-                            did_you_mean(s, options)
-                        ),
-                    )
-                }),
-            Some(other) => Err(bad_param(
-                name,
-                format!("expected one of {}, found {other}", options.join(", ")),
-            )),
-        }
-    }
-}
 
 /// Initial condition of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -536,37 +368,25 @@ impl PhaseField {
     /// Validates the parameters of one run (all optional; defaults are PFHub
     /// benchmark 1) into a [`Config`].
     pub fn config(&self, params: &Params, seed: u64) -> Result<Config, SimError> {
-        for key in params.keys() {
-            if !SPECS.iter().any(|s| s.name == key) {
-                let known: Vec<&str> = SPECS.iter().map(|s| s.name).collect();
-                return Err(bad_param(
-                    key,
-                    format!(
-                        "unknown parameter; known: {}{}",
-                        known.join(", "),
-                        did_you_mean(key, &known)
-                    ),
-                ));
-            }
-        }
-        let r = Reader { params };
-        let mobility = r.real("M", 5.0)?;
-        let kappa = r.real("kappa", 2.0)?;
-        let rho = r.real("rho", 5.0)?;
-        let c_alpha = r.real("c_alpha", 0.3)?;
-        let c_beta = r.real("c_beta", 0.7)?;
+        // Real bounds are held exactly: the 1e-9 lower bounds stand for "positive".
+        let p = params::parse("phasefield", &specs(self.model), params, Slack::Exact)?;
+        let mobility = p.num("M")?;
+        let kappa = p.num("kappa")?;
+        let rho = p.num("rho")?;
+        let c_alpha = p.num("c_alpha")?;
+        let c_beta = p.num("c_beta")?;
         if c_beta <= c_alpha {
             return Err(bad_param(
                 "c_beta",
                 format!("must exceed c_alpha ({c_beta} ≤ {c_alpha})"),
             ));
         }
-        let n = r.integer("n", 200)?;
+        let n = p.count("n")?;
         let boundary = self.boundary;
-        let length = r.real("L", 200.0)?;
-        let t_end = r.real("t_end", 1000.0)?;
-        let dt = r.real("dt", 0.1)?;
-        let adaptive = r.integer("adaptive", 1)? == 1;
+        let length = p.num("L")?;
+        let t_end = p.num("t_end")?;
+        let dt = p.num("dt")?;
+        let adaptive = p.flag("adaptive")?;
         if !adaptive && t_end / dt > MAX_FIXED_STEPS {
             return Err(bad_param(
                 "dt",
@@ -576,21 +396,21 @@ impl PhaseField {
                 ),
             ));
         }
-        let c0 = r.real("c0", 0.5)?;
-        let noise = r.real("noise", 0.01)?;
-        let initial = match r.choice("initial", "pfhub1")? {
+        let c0 = p.num("c0")?;
+        let noise = p.num("noise")?;
+        let initial = match p.text("initial")? {
             "noise" => Initial::Noise {
                 c0,
                 amplitude: noise,
                 seed,
             },
             "circle" => Initial::Circle {
-                radius: r.real("radius", length / 4.0)?,
+                radius: p.auto("radius")?.unwrap_or(length / 4.0),
             },
             _ => Initial::Pfhub1 { c0, epsilon: noise },
         };
-        let energy_drop = r.real("energy_drop", 0.5)?;
-        let output_every = r.real("output_every", t_end / 100.0)?;
+        let energy_drop = p.num("energy_drop")?;
+        let output_every = p.auto("output_every")?.unwrap_or(t_end / 100.0);
         if output_every > 0.0 && t_end / output_every > MAX_SAMPLES {
             return Err(bad_param(
                 "output_every",
@@ -601,14 +421,11 @@ impl PhaseField {
             ));
         }
         let curvature = Physics::default_stabilization(rho, c_alpha, c_beta);
-        let stabilization = r.real("stabilization", curvature)?;
-        let dt_max = r.real(
-            "dt_max",
-            match self.model {
-                Model::CahnHilliard => CH_DT_MAX / (mobility * stabilization.max(curvature)),
-                Model::AllenCahn => AC_DT_MAX / (mobility * (stabilization + curvature)),
-            },
-        )?;
+        let stabilization = p.auto("stabilization")?.unwrap_or(curvature);
+        let dt_max = p.auto("dt_max")?.unwrap_or(match self.model {
+            Model::CahnHilliard => CH_DT_MAX / (mobility * stabilization.max(curvature)),
+            Model::AllenCahn => AC_DT_MAX / (mobility * (stabilization + curvature)),
+        });
         Ok(Config {
             physics: Physics {
                 model: self.model,
@@ -620,8 +437,7 @@ impl PhaseField {
                 stabilization,
             },
             boundary,
-            // n is within SPECS' bounds [8, 2048].
-            n: n as usize,
+            n,
             length,
             t_end,
             dt,
@@ -850,38 +666,7 @@ impl Simulator for PhaseField {
     }
 
     fn parameters(&self) -> Vec<ParamDecl> {
-        SPECS
-            .iter()
-            .map(|s| {
-                let unit = match s.unit {
-                    Unit::None => None,
-                    Unit::Length => Some("length"),
-                    Unit::Time => Some("time"),
-                    Unit::Energy => Some("energy"),
-                    Unit::EnergyDensity => Some("energy/length^2"),
-                    Unit::Mobility => Some(match self.model {
-                        Model::CahnHilliard => "length^4/(energy*time)",
-                        Model::AllenCahn => "length^2/(energy*time)",
-                    }),
-                };
-                let (kind, bounds) = match s.kind {
-                    Kind::Real => (ParamKind::Real, Some(s.bounds)),
-                    Kind::Integer => (ParamKind::Integer, Some(s.bounds)),
-                    Kind::Choice(options) => (
-                        ParamKind::Choice(options.iter().map(|o| o.to_string()).collect()),
-                        None,
-                    ),
-                };
-                ParamDecl {
-                    name: s.name.to_string(),
-                    description: s.description.to_string(),
-                    unit: unit.map(String::from),
-                    bounds,
-                    kind,
-                    required: false,
-                }
-            })
-            .collect()
+        specs(self.model).iter().map(Spec::decl).collect()
     }
 
     fn metrics(&self) -> Vec<String> {

@@ -23,6 +23,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::ParamKind;
 
 fn params(v: serde_json::Value) -> Params {
     v.as_object()
@@ -314,6 +315,7 @@ fn run_writes_artifacts_and_metrics() {
             params: &p,
             seed: 7,
             workdir: dir.path(),
+            threads: 1,
         })
         .unwrap();
     for name in sim.metrics() {
@@ -343,6 +345,7 @@ fn run_writes_artifacts_and_metrics() {
             params: &p,
             seed: 7,
             workdir: dir.path(),
+            threads: 1,
         })
         .unwrap();
     assert!(!out.metrics.contains_key("time_to_energy_drop"));
@@ -471,6 +474,7 @@ fn an_unstable_step_is_a_clean_failure() {
             params: &p,
             seed: 0,
             workdir: dir.path(),
+            threads: 1,
         })
         .unwrap_err();
     assert!(
@@ -486,6 +490,7 @@ fn an_unstable_step_is_a_clean_failure() {
             params: &p,
             seed: 0,
             workdir: dir.path(),
+            threads: 1,
         })
         .unwrap();
     assert!(out.metrics["steps_rejected"].as_u64().unwrap() > 0);

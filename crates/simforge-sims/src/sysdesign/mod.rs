@@ -32,13 +32,16 @@ pub struct SysDesign {
     topology: Value,
     base: PathBuf,
     model: Model,
-    threads: usize,
+    /// Replications run at once, when the options fix it; otherwise the
+    /// run's own share of cores (`RunInput::threads`).
+    threads: Option<usize>,
     fingerprint: u64,
 }
 
 impl SysDesign {
     /// Builds it from the study's `simulator.options`: `topology` (the design,
-    /// already loaded) and optionally `threads` (replications run at once).
+    /// already loaded) and optionally `threads` (replications run at once;
+    /// default: the cores the run was given).
     /// `base` is the directory that trace and sample file names are relative to.
     pub fn from_options(options: &Map<String, Value>, base: &Path) -> Result<Self, SimError> {
         let opts = Value::Object(options.clone());
@@ -52,9 +55,6 @@ impl SysDesign {
         let threads = o.count("threads", 1, 1024)?.map(|t| t as usize);
         o.finish()?;
         let model = topology::parse(&topology, base).map_err(in_topology)?;
-        let threads = threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-        });
         let fingerprint = fnv1a(&canonical(&topology));
         Ok(SysDesign {
             topology,
@@ -99,12 +99,12 @@ impl SysDesign {
         })
     }
 
-    /// Simulates `model`'s replications, spread over threads; replication `r`
-    /// uses a seed derived from `seed` and `r`, so results do not depend on
-    /// the number of threads.
-    pub fn simulate(&self, model: &Model, seed: u64) -> Summary {
+    /// Simulates `model`'s replications, spread over `threads` threads (the
+    /// `threads` option wins when given); replication `r` uses a seed derived
+    /// from `seed` and `r`, so results do not depend on the number of threads.
+    pub fn simulate(&self, model: &Model, seed: u64, threads: usize) -> Summary {
         let reps = model.replications as usize;
-        let threads = self.threads.clamp(1, reps.max(1));
+        let threads = self.threads.unwrap_or(threads).clamp(1, reps.max(1));
         let mut results: Vec<Option<engine::RepStats>> = vec![None; reps];
         std::thread::scope(|s| {
             for (t, chunk) in results.chunks_mut(reps.div_ceil(threads)).enumerate() {
@@ -544,7 +544,7 @@ impl Simulator for SysDesign {
 
     fn run(&self, input: &RunInput<'_>) -> Result<RunOutput, SimError> {
         let model = self.model_with(input.params)?;
-        let summary = self.simulate(&model, input.seed);
+        let summary = self.simulate(&model, input.seed, input.threads);
         let mut metrics = summary.metrics(&model);
         // A design under which no request succeeds is a result, not a
         // failure: its latencies are absent (null), which constraints on

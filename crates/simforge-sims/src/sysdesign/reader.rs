@@ -8,9 +8,6 @@ use serde_json::{Map, Value};
 
 use crate::SimError;
 
-/// Distance under which a misspelt key earns a suggestion.
-const SUGGEST_DISTANCE: usize = 3;
-
 /// An error at `path`.
 pub(crate) fn bad(path: &str, message: impl Into<String>) -> SimError {
     SimError::BadOption {
@@ -19,16 +16,7 @@ pub(crate) fn bad(path: &str, message: impl Into<String>) -> SimError {
     }
 }
 
-/// The closest of `known` to `name`, when close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    known
-        .into_iter()
-        .map(|k| (strsim::levenshtein(name, k), k))
-        .filter(|(d, _)| *d <= SUGGEST_DISTANCE)
-        .min()
-        .map(|(_, k)| format!("; did you mean `{k}`?"))
-        .unwrap_or_default()
-}
+pub(crate) use crate::params::did_you_mean;
 
 /// Joins a parent path and a key.
 pub(crate) fn join(path: &str, key: &str) -> String {

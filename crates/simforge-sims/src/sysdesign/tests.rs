@@ -13,7 +13,7 @@ fn design(topology: Value) -> SysDesign {
 fn run(topology: Value, seed: u64) -> (Summary, Model) {
     let d = design(topology);
     let m = d.model().clone();
-    (d.simulate(&m, seed), m)
+    (d.simulate(&m, seed, 2), m)
 }
 
 fn est(s: &Summary, k: &str) -> summary::Estimate {
@@ -226,7 +226,7 @@ fn timeouts_and_retries_are_counted() {
     });
     let d = design(topology);
     let m = d.model().clone();
-    let s = d.simulate(&m, 3);
+    let s = d.simulate(&m, 3, 2);
     close("timeouts", est(&s, "timeout_ratio").mean, 1.0, 1e-9);
     close("retries", est(&s, "retries_per_request").mean, 2.0, 1e-9);
     assert_eq!(est(&s, "throughput").mean, 0.0);
@@ -238,6 +238,7 @@ fn timeouts_and_retries_are_counted() {
             params: &Params::new(),
             seed: 1,
             workdir: dir.path(),
+            threads: 1,
         })
         .unwrap();
     assert_eq!(out.metrics["latency_p99"], Value::Null);
@@ -374,8 +375,8 @@ fn parameters_are_property_paths() {
     let mut p = Params::new();
     p.insert("components.q.concurrency".into(), json!(2));
     let m = d.model_with(&p).unwrap();
-    let s1 = d.simulate(&d.model().clone(), 1);
-    let s2 = d.simulate(&m, 1);
+    let s1 = d.simulate(&d.model().clone(), 1, 2);
+    let s2 = d.simulate(&m, 1, 2);
     let (u1, u2) = (
         est(&s1, "q.utilisation").mean,
         est(&s2, "q.utilisation").mean,
@@ -413,10 +414,14 @@ fn results_depend_on_the_seed_not_on_threads() {
         SysDesign::from_options(&o, Path::new(".")).unwrap()
     };
     let m = one.model().clone();
-    let a = one.simulate(&m, 42).estimates;
-    let b = four.simulate(&m, 42).estimates;
+    let a = one.simulate(&m, 42, 2).estimates;
+    let b = four.simulate(&m, 42, 2).estimates;
     assert_eq!(a, b);
-    let c = one.simulate(&m, 43).estimates;
+    // Without the option, the run's share of cores decides; same results.
+    let free = design(station(0.5, json!({"mean": 1000.0}), 1, 1.0e6, 4));
+    assert_eq!(free.simulate(&m, 42, 1).estimates, a);
+    assert_eq!(free.simulate(&m, 42, 3).estimates, a);
+    let c = one.simulate(&m, 43, 2).estimates;
     assert_ne!(a["latency_mean"], c["latency_mean"]);
 }
 
@@ -458,6 +463,7 @@ fn run_writes_metrics_and_a_detailed_file() {
             params: &p,
             seed: 9,
             workdir: dir.path(),
+            threads: 1,
         })
         .unwrap();
     for m in d.metrics() {

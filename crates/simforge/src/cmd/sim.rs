@@ -129,6 +129,7 @@ pub fn sim(args: SimArgs<'_>) -> Result<u8> {
             params: &params,
             seed: args.seed,
             workdir: &out,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         })
         .map_err(|e| anyhow::anyhow!("`{name}` failed: {e}"))?;
     let elapsed = started.elapsed().as_secs_f64();
