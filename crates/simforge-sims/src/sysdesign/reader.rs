@@ -90,6 +90,77 @@ impl<'a> Obj<'a> {
             .transpose()
     }
 
+    /// A required number within `[low, high]`; `what` says what it means.
+    pub(crate) fn need_number(
+        &mut self,
+        key: &'static str,
+        low: f64,
+        high: f64,
+        what: &str,
+    ) -> Result<f64, SimError> {
+        self.number(key, low, high)?.ok_or_else(|| {
+            bad(
+                &self.path,
+                format!("missing field `{key}` (expected {what})"),
+            )
+        })
+    }
+
+    /// An optional string that must be one of `known` (default `default`).
+    pub(crate) fn one_of(
+        &mut self,
+        key: &'static str,
+        what: &str,
+        known: &[&'static str],
+        default: &'static str,
+    ) -> Result<&'static str, SimError> {
+        let path = self.at(key);
+        match self.string(key)? {
+            None => Ok(default),
+            Some(v) => known.iter().find(|k| **k == v).copied().ok_or_else(|| {
+                bad(
+                    &path,
+                    format!(
+                        "unknown {what} `{v}` (known: {}){}",
+                        known.join(", "),
+                        did_you_mean(v, known)
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// Non-negative numbers given inline under `list_key` or, one per line,
+    /// in the file named by `file_key` (relative to `base`); `what` says
+    /// what they are, for the message when neither is given.
+    pub(crate) fn numbers(
+        &mut self,
+        list_key: &'static str,
+        file_key: &'static str,
+        base: &std::path::Path,
+        what: &str,
+    ) -> Result<Vec<f64>, SimError> {
+        let (list_path, file_path) = (self.at(list_key), self.at(file_key));
+        let out: Vec<f64> = match (self.get(list_key), self.get(file_key)) {
+            (Some(Value::Array(a)), None) => a
+                .iter()
+                .enumerate()
+                .map(|(k, x)| number_in(x, &format!("{list_path}[{k}]"), 0.0, f64::INFINITY))
+                .collect::<Result<_, _>>()?,
+            (None, Some(Value::String(f))) => read_numbers(&base.join(f), &file_path)?,
+            _ => {
+                return Err(bad(
+                    &self.path,
+                    format!("give `{list_key}: [..]` or `{file_key}` (one value per line): {what}"),
+                ));
+            }
+        };
+        if out.is_empty() {
+            return Err(bad(&self.path, format!("no values: {what}")));
+        }
+        Ok(out)
+    }
+
     /// An optional whole number within `[low, high]`.
     pub(crate) fn count(
         &mut self,
@@ -133,6 +204,36 @@ impl<'a> Obj<'a> {
         }
         Ok(())
     }
+}
+
+/// Numbers from a text file, one per line (blank lines and `#` comments
+/// skipped; of a CSV line, the first field; a header line is skipped).
+fn read_numbers(file: &std::path::Path, path: &str) -> Result<Vec<f64>, SimError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| bad(path, format!("cannot read `{}`: {e}", file.display())))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let field = line.split(',').next().unwrap_or(line).trim();
+        match field.parse::<f64>() {
+            Ok(x) if x.is_finite() && x >= 0.0 => out.push(x),
+            Err(_) if out.is_empty() && i == 0 => {} // a header
+            _ => {
+                return Err(bad(
+                    path,
+                    format!(
+                        "`{}` line {}: `{field}` is not a non-negative number",
+                        file.display(),
+                        i + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A number within `[low, high]`.

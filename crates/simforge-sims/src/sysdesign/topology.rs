@@ -28,6 +28,16 @@ pub const COMPONENT_TYPES: [&str; 8] = [
     "sink",
 ];
 
+/// What a call, a hand-off or a source may address.
+const CALLEES: [&str; 6] = [
+    "load_balancer",
+    "service",
+    "database",
+    "cache",
+    "topic",
+    "sink",
+];
+
 /// A checked, compiled topology.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -411,21 +421,15 @@ impl Ctx<'_> {
         let (kind, units) = match self.types[index] {
             "source" => (Kind::Source(self.source(&mut o, classes)?), 1.0),
             "load_balancer" => {
-                let policy = match o.string("policy")?.unwrap_or("round_robin") {
-                    "round_robin" => Policy::RoundRobin,
+                let policy = match o.one_of(
+                    "policy",
+                    "policy",
+                    &["round_robin", "least_outstanding", "random"],
+                    "round_robin",
+                )? {
                     "least_outstanding" => Policy::LeastOutstanding,
                     "random" => Policy::Random,
-                    other => {
-                        let known = ["round_robin", "least_outstanding", "random"];
-                        return Err(bad(
-                            &o.at("policy"),
-                            format!(
-                                "unknown policy `{other}` (known: {}){}",
-                                known.join(", "),
-                                did_you_mean(other, known)
-                            ),
-                        ));
-                    }
+                    _ => Policy::RoundRobin,
                 };
                 let tpath = o.at("targets");
                 let targets = self.list(
@@ -452,12 +456,7 @@ impl Ctx<'_> {
                 (Kind::Server(s), units)
             }
             "cache" => {
-                let hit_ratio = o.number("hit_ratio", 0.0, 1.0)?.ok_or_else(|| {
-                    bad(
-                        &path,
-                        "missing field `hit_ratio` (expected a number in [0, 1])",
-                    )
-                })?;
+                let hit_ratio = o.need_number("hit_ratio", 0.0, 1.0, "a probability")?;
                 let hit_time = self
                     .opt_dist(&mut o, "hit_time")?
                     .unwrap_or(Dist::Deterministic { value: 0.5 });
@@ -539,14 +538,7 @@ impl Ctx<'_> {
             )?,
             &apath,
         )?;
-        let entry = [
-            "load_balancer",
-            "service",
-            "database",
-            "cache",
-            "topic",
-            "sink",
-        ];
+        let entry = CALLEES;
         let mut mix = Vec::new();
         match (o.get("to"), o.get("mix")) {
             (Some(to), None) => {
@@ -605,17 +597,19 @@ impl Ctx<'_> {
 
     fn arrivals(&self, v: &Value, path: &str) -> Result<Arrivals, SimError> {
         let mut o = Obj::new(v, path)?;
-        let process = o.string("process")?.unwrap_or("poisson");
-        let rate = |o: &mut Obj<'_>| -> Result<f64, SimError> {
-            o.number("rate", 1e-12, f64::INFINITY)?
-                .ok_or_else(|| bad(path, "missing field `rate` (expected arrivals per second)"))
-        };
+        let process = o.one_of(
+            "process",
+            "arrival process",
+            &["poisson", "constant", "mmpp", "trace"],
+            "poisson",
+        )?;
+        let per_second = "arrivals per second";
         let a = match process {
             "poisson" => Arrivals::Poisson {
-                rate: rate(&mut o)?,
+                rate: o.need_number("rate", 1e-12, f64::INFINITY, per_second)?,
             },
             "constant" => Arrivals::Constant {
-                rate: rate(&mut o)?,
+                rate: o.need_number("rate", 1e-12, f64::INFINITY, per_second)?,
             },
             "mmpp" => {
                 let pair = |o: &mut Obj<'_>, key: &'static str| -> Result<[f64; 2], SimError> {
@@ -644,27 +638,8 @@ impl Ctx<'_> {
                 }
                 Arrivals::Mmpp { rates, durations }
             }
-            "trace" => {
-                let tpath = o.at("file");
-                let mut times: Vec<f64> = match (o.get("file"), o.get("times")) {
-                    (Some(Value::String(f)), None) => read_numbers(&self.base.join(f), &tpath)?,
-                    (None, Some(Value::Array(a))) => a
-                        .iter()
-                        .enumerate()
-                        .map(|(k, x)| {
-                            number_in(x, &format!("{path}.times[{k}]"), 0.0, f64::INFINITY)
-                        })
-                        .collect::<Result<_, _>>()?,
-                    _ => {
-                        return Err(bad(
-                            path,
-                            "a trace needs `file` (arrival times in ms, one per line) or `times` (a list)",
-                        ));
-                    }
-                };
-                if times.is_empty() {
-                    return Err(bad(path, "the trace has no arrival times"));
-                }
+            _ => {
+                let mut times = o.numbers("times", "file", self.base, "arrival times in ms")?;
                 times.sort_by(f64::total_cmp);
                 let last = times[times.len() - 1];
                 let period = o
@@ -680,17 +655,6 @@ impl Ctx<'_> {
                     times: times.into(),
                     period: period.max(1e-9),
                 }
-            }
-            other => {
-                let known = ["poisson", "constant", "mmpp", "trace"];
-                return Err(bad(
-                    &o.at("process"),
-                    format!(
-                        "unknown arrival process `{other}` (known: {}){}",
-                        known.join(", "),
-                        did_you_mean(other, known)
-                    ),
-                ));
             }
         };
         o.finish()?;
@@ -729,14 +693,7 @@ impl Ctx<'_> {
         let mut next = Vec::new();
         if let Some(v) = o.get("next") {
             let npath = o.at("next");
-            let allowed = [
-                "load_balancer",
-                "service",
-                "database",
-                "cache",
-                "topic",
-                "sink",
-            ];
+            let allowed = CALLEES;
             let mut total = 0.0;
             match v {
                 Value::String(_) => {
@@ -824,14 +781,7 @@ impl Ctx<'_> {
     }
 
     fn steps(&self, v: &Value, path: &str) -> Result<Vec<Vec<usize>>, SimError> {
-        let allowed = [
-            "load_balancer",
-            "service",
-            "database",
-            "cache",
-            "topic",
-            "sink",
-        ];
+        let allowed = CALLEES;
         let Value::Array(items) = v else {
             return Err(bad(
                 path,
@@ -907,63 +857,29 @@ impl Ctx<'_> {
             });
         }
         let mut o = Obj::new(v, path)?;
-        let kind = o.string("dist")?.unwrap_or("exponential");
-        let mean = |o: &mut Obj<'_>| -> Result<f64, SimError> {
-            o.number("mean", 1e-12, f64::INFINITY)?
-                .ok_or_else(|| bad(path, "missing field `mean` (expected a duration in ms)"))
-        };
+        let kind = o.one_of(
+            "dist",
+            "distribution",
+            &["exponential", "deterministic", "lognormal", "empirical"],
+            "exponential",
+        )?;
+        let ms = "a duration in ms";
         let d = match kind {
             "exponential" => Dist::Exponential {
-                mean: mean(&mut o)?,
+                mean: o.need_number("mean", 1e-12, f64::INFINITY, ms)?,
             },
             "deterministic" => Dist::Deterministic {
-                value: o.number("value", 0.0, f64::INFINITY)?.ok_or_else(|| {
-                    bad(path, "missing field `value` (expected a duration in ms)")
-                })?,
+                value: o.need_number("value", 0.0, f64::INFINITY, ms)?,
             },
             "lognormal" => Dist::LogNormal {
-                mean: mean(&mut o)?,
+                mean: o.need_number("mean", 1e-12, f64::INFINITY, ms)?,
                 cv: o.number("cv", 0.0, 100.0)?.unwrap_or(1.0),
             },
-            "empirical" => {
-                let fpath = o.at("file");
-                let samples: Vec<f64> = match (o.get("samples"), o.get("file")) {
-                    (Some(Value::Array(a)), None) => a
-                        .iter()
-                        .enumerate()
-                        .map(|(k, x)| {
-                            number_in(x, &format!("{path}.samples[{k}]"), 0.0, f64::INFINITY)
-                        })
-                        .collect::<Result<_, _>>()?,
-                    (None, Some(Value::String(f))) => read_numbers(&self.base.join(f), &fpath)?,
-                    _ => {
-                        return Err(bad(
-                            path,
-                            "an empirical distribution needs `samples: [..]` or `file` (one value per line, ms)",
-                        ));
-                    }
-                };
-                if samples.is_empty() {
-                    return Err(bad(
-                        path,
-                        "an empirical distribution needs at least one sample",
-                    ));
-                }
-                Dist::Empirical {
-                    samples: samples.into(),
-                }
-            }
-            other => {
-                let known = ["exponential", "deterministic", "lognormal", "empirical"];
-                return Err(bad(
-                    &o.at("dist"),
-                    format!(
-                        "unknown distribution `{other}` (known: {}){}",
-                        known.join(", "),
-                        did_you_mean(other, known)
-                    ),
-                ));
-            }
+            _ => Dist::Empirical {
+                samples: o
+                    .numbers("samples", "file", self.base, "measured durations in ms")?
+                    .into(),
+            },
         };
         o.finish()?;
         Ok(d)
@@ -1012,36 +928,6 @@ fn class_index(classes: &mut Vec<String>, name: &str) -> usize {
             classes.len() - 1
         }
     }
-}
-
-/// Numbers from a text file, one per line (blank lines and `#` comments skipped).
-fn read_numbers(file: &std::path::Path, path: &str) -> Result<Vec<f64>, SimError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| bad(path, format!("cannot read `{}`: {e}", file.display())))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        // A CSV line: the first field.
-        let field = line.split(',').next().unwrap_or(line).trim();
-        match field.parse::<f64>() {
-            Ok(x) if x.is_finite() && x >= 0.0 => out.push(x),
-            _ if i == 0 && field.parse::<f64>().is_err() => {} // a header
-            _ => {
-                return Err(bad(
-                    path,
-                    format!(
-                        "`{}` line {}: `{field}` is not a non-negative number",
-                        file.display(),
-                        i + 1
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Each topic's consumer knows its topic; one topic per processor.
