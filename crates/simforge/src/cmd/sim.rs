@@ -150,22 +150,99 @@ pub fn sim(args: SimArgs<'_>) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&metrics)?);
         return Ok(0);
     }
-    let width = metrics.keys().map(String::len).max().unwrap_or(0);
-    for (k, v) in &metrics {
-        let text = match v {
-            Value::Number(n) => match n.as_f64() {
-                Some(f) if f.fract() != 0.0 => format!("{f:.6}"),
-                _ => n.to_string(),
-            },
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        println!("{k:<width$}  {text}");
-    }
+    print!("{}", metrics_table(&metrics));
     eprintln!(
         "{name}: {} metrics in {elapsed:.2} s; files in {}",
         metrics.len(),
         out.display()
     );
     Ok(0)
+}
+
+/// A number as people read it: integers whole, others to 6 significant digits.
+fn show(v: &Value) -> String {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{f:.0}"),
+            Some(f) => format!("{:.6}", f)
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string(),
+            None => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The metrics as a table: a metric with a `NAME_ci` companion shows as
+/// `value ± half-width`; dotted names (`api.utilisation`) are grouped under
+/// their first part, after the plain ones.
+fn metrics_table(metrics: &Map<String, Value>) -> String {
+    let mut plain = Vec::new();
+    let mut groups: Vec<(&str, Vec<(&str, String)>)> = Vec::new();
+    for (k, v) in metrics {
+        if k.ends_with("_ci") && metrics.contains_key(&k[..k.len() - 3]) {
+            continue;
+        }
+        let text = match metrics.get(&format!("{k}_ci")) {
+            Some(ci) if ci.is_number() => format!("{} ± {}", show(v), show(ci)),
+            _ => show(v),
+        };
+        match k.split_once('.') {
+            None => plain.push((k.as_str(), text)),
+            Some((head, rest)) => match groups.iter_mut().find(|(h, _)| *h == head) {
+                Some((_, rows)) => rows.push((rest, text)),
+                None => groups.push((head, vec![(rest, text)])),
+            },
+        }
+    }
+    let width = plain
+        .iter()
+        .map(|(k, _)| k.len())
+        .chain(
+            groups
+                .iter()
+                .flat_map(|(_, r)| r.iter().map(|(k, _)| k.len() + 2)),
+        )
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (k, text) in plain {
+        out.push_str(&format!("{k:<width$}  {text}\n"));
+    }
+    for (head, rows) in groups {
+        out.push_str(&format!("{head}\n"));
+        for (k, text) in rows {
+            let w = width - 2;
+            out.push_str(&format!("  {k:<w$}  {text}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn intervals_join_their_metric_and_dotted_names_group() {
+        let m: Map<String, Value> = serde_json::from_value(json!({
+            "latency_p99": 28.4036, "latency_p99_ci": 0.30235,
+            "bottleneck": "db", "steps": 1000.0,
+            "api.utilisation": 0.1, "api.utilisation_ci": 0.0008,
+            "db.pool_wait": null, "lonely_ci": 2.0,
+        }))
+        .unwrap();
+        let t = metrics_table(&m);
+        assert!(t.contains("latency_p99    28.4036 ± 0.30235"), "{t}");
+        assert!(t.contains("steps          1000\n"), "{t}");
+        assert!(t.contains("api\n  utilisation  0.1 ± 0.0008"), "{t}");
+        assert!(t.contains("  pool_wait    —"), "{t}");
+        // A `_ci` without its metric is an ordinary metric.
+        assert!(t.contains("lonely_ci      2\n"), "{t}");
+        assert!(!t.contains("latency_p99_ci"), "{t}");
+    }
 }
