@@ -2,6 +2,13 @@
 
 use rand::Rng;
 
+/// An exponential sample with this mean (inversion of the CDF; `1 − u` keeps
+/// the logarithm finite).
+pub fn exponential(rng: &mut impl Rng, mean: f64) -> f64 {
+    let u: f64 = rng.random();
+    -mean * (1.0 - u).ln()
+}
+
 /// A positive random duration.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dist {
@@ -34,10 +41,7 @@ impl Dist {
     /// One sample.
     pub fn sample(&self, rng: &mut impl Rng) -> f64 {
         match self {
-            Dist::Exponential { mean } => {
-                let u: f64 = rng.random();
-                -mean * (1.0 - u).ln()
-            }
+            Dist::Exponential { mean } => exponential(rng, *mean),
             Dist::Deterministic { value } => *value,
             Dist::LogNormal { mean, cv } => {
                 let s2 = (1.0 + cv * cv).ln();
@@ -54,22 +58,6 @@ impl Dist {
             Dist::Exponential { mean } | Dist::LogNormal { mean, .. } => *mean,
             Dist::Deterministic { value } => *value,
             Dist::Empirical { samples } => samples.iter().sum::<f64>() / samples.len() as f64,
-        }
-    }
-
-    /// The squared coefficient of variation (variance over mean squared), for
-    /// the approximations that explain a bottleneck.
-    pub fn scv(&self) -> f64 {
-        match self {
-            Dist::Exponential { .. } => 1.0,
-            Dist::Deterministic { .. } => 0.0,
-            Dist::LogNormal { cv, .. } => cv * cv,
-            Dist::Empirical { samples } => {
-                let m = self.mean();
-                let n = samples.len() as f64;
-                let var = samples.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n;
-                if m > 0.0 { var / (m * m) } else { 0.0 }
-            }
         }
     }
 }

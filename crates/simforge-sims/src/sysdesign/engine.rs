@@ -19,9 +19,9 @@ use std::collections::VecDeque;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::topology::{Arrivals, CallPolicy, Kind, Model, Policy, Server};
+use super::topology::{Arrivals, Kind, Model, Policy, Server};
 use crate::des::calendar::Calendar;
-use crate::des::dist::Dist;
+use crate::des::dist::{Dist, exponential};
 
 const NONE: u32 = u32::MAX;
 /// Calls alive at once beyond which the design is declared saturated and the
@@ -200,10 +200,6 @@ struct Sim<'m> {
     live: usize,
     st: Vec<CompState>,
     latency: Vec<Option<Dist>>,
-    /// How callers call each component; a balancer without its own settings
-    /// passes on those of its (first) target, since callers address the
-    /// service through it.
-    policy: Vec<CallPolicy>,
     n: usize,
     measuring: bool,
     arrivals_open: bool,
@@ -252,21 +248,8 @@ impl<'m> Sim<'m> {
                 st[i].outstanding = vec![0; st[i].backends.len()];
             }
         }
-        let policy = m
-            .components
-            .iter()
-            .map(|c| match &c.kind {
-                Kind::Balancer { targets, .. }
-                    if c.calls.timeout.is_none() && c.calls.retries == 0 =>
-                {
-                    m.components[targets[0]].calls
-                }
-                _ => c.calls,
-            })
-            .collect();
         Sim {
             m,
-            policy,
             rng: ChaCha8Rng::seed_from_u64(seed),
             cal: Calendar::default(),
             calls: Vec::new(),
@@ -293,7 +276,7 @@ impl<'m> Sim<'m> {
                     let p0 = durations[0] / (durations[0] + durations[1]);
                     let state = usize::from(self.rng.random::<f64>() >= p0);
                     self.st[i].mmpp_state = state;
-                    self.st[i].mmpp_switch = exp_sample(&mut self.rng, durations[state]);
+                    self.st[i].mmpp_switch = exponential(&mut self.rng, durations[state]);
                 }
                 let t = self.next_arrival(i, 0.0);
                 self.cal.schedule(t, Ev::Arrival(i as u32));
@@ -382,7 +365,7 @@ impl<'m> Sim<'m> {
             return f64::INFINITY;
         };
         match &s.arrivals {
-            Arrivals::Poisson { rate } => now + exp_sample(&mut self.rng, 1000.0 / rate),
+            Arrivals::Poisson { rate } => now + exponential(&mut self.rng, 1000.0 / rate),
             Arrivals::Constant { rate } => now + 1000.0 / rate,
             Arrivals::Mmpp { rates, durations } => {
                 let mut t = now;
@@ -390,7 +373,7 @@ impl<'m> Sim<'m> {
                     let st = &mut self.st[src];
                     let r = rates[st.mmpp_state];
                     let cand = if r > 0.0 {
-                        t + exp_sample(&mut self.rng, 1000.0 / r)
+                        t + exponential(&mut self.rng, 1000.0 / r)
                     } else {
                         f64::INFINITY
                     };
@@ -400,7 +383,7 @@ impl<'m> Sim<'m> {
                     // Memoryless: restart from the switch, in the other state.
                     t = st.mmpp_switch;
                     st.mmpp_state = 1 - st.mmpp_state;
-                    st.mmpp_switch = t + exp_sample(&mut self.rng, durations[st.mmpp_state]);
+                    st.mmpp_switch = t + exponential(&mut self.rng, durations[st.mmpp_state]);
                 }
             }
             Arrivals::Trace { times, period } => {
@@ -517,7 +500,7 @@ impl<'m> Sim<'m> {
             enq: now,
         });
         let epoch = self.calls[c as usize].epoch;
-        if let Some(t) = self.policy[to as usize].timeout {
+        if let Some(t) = self.m.components[to as usize].calls.timeout {
             self.cal.schedule(now + t, Ev::Timeout(c, epoch));
         }
         let d = self.latency(from, to);
@@ -739,7 +722,7 @@ impl<'m> Sim<'m> {
         if call.parent != NONE && !self.parent_waiting(call.parent, call.pepoch) {
             return;
         }
-        let policy = self.policy[call.to as usize];
+        let policy = self.m.components[call.to as usize].calls;
         if u32::from(call.attempt) < policy.retries {
             if self.in_window(call.origin) {
                 self.stats.retries += 1;
@@ -994,10 +977,4 @@ impl<'m> Sim<'m> {
         });
         self.start(c, s, now);
     }
-}
-
-/// An exponential sample with this mean.
-fn exp_sample(rng: &mut impl Rng, mean: f64) -> f64 {
-    let u: f64 = rng.random();
-    -mean * (1.0 - u).ln()
 }

@@ -21,15 +21,6 @@ fn t_975(df: usize) -> f64 {
     T_975.get(df.wrapping_sub(1)).copied().unwrap_or(1.96)
 }
 
-/// The `q`-quantile of sorted values (nearest rank).
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// A mean across replications and the half-width of its 95% interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
@@ -322,6 +313,16 @@ fn finite(x: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference the selection must agree with: the `q`-quantile of
+    /// sorted values (nearest rank).
+    fn quantile(sorted: &[f64], q: f64) -> f64 {
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (q * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
 
     #[test]
     fn nearest_rank_quantiles() {

@@ -58,11 +58,6 @@ pub struct Model {
 }
 
 impl Model {
-    /// Index of a component by name.
-    pub fn index(&self, name: &str) -> Option<usize> {
-        self.components.iter().position(|c| c.name == name)
-    }
-
     /// Cost of running the design for one hour.
     pub fn cost_per_hour(&self) -> f64 {
         self.components.iter().map(|c| c.cost_per_hour).sum()
@@ -76,7 +71,8 @@ pub struct Component {
     pub name: String,
     /// What it does.
     pub kind: Kind,
-    /// How callers call it: timeout and retries.
+    /// How callers call it: timeout and retries (a balancer without its own
+    /// passes on its target's).
     pub calls: CallPolicy,
     /// Cost of one replica (partition, consumer) for one hour.
     pub unit_cost: f64,
@@ -155,21 +151,6 @@ pub enum Arrivals {
         /// Length of one period (ms): the trace repeats to cover the horizon.
         period: f64,
     },
-}
-
-impl Arrivals {
-    /// Long-run mean arrival rate per millisecond.
-    pub fn rate_per_ms(&self) -> f64 {
-        match self {
-            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => rate / 1000.0,
-            Arrivals::Mmpp { rates, durations } => {
-                (rates[0] * durations[0] + rates[1] * durations[1])
-                    / (durations[0] + durations[1])
-                    / 1000.0
-            }
-            Arrivals::Trace { times, period } => times.len() as f64 / period,
-        }
-    }
 }
 
 /// How a balancer picks among backends.
@@ -332,6 +313,7 @@ pub fn parse(value: &Value, base: &std::path::Path) -> Result<Model, SimError> {
         }
     }
     link_topics(&mut components, &names)?;
+    inherit_call_policies(&mut components);
     if !components.iter().any(|c| matches!(c.kind, Kind::Source(_))) {
         return Err(bad(
             "components",
@@ -926,6 +908,19 @@ fn class_index(classes: &mut Vec<String>, name: &str) -> usize {
         None => {
             classes.push(name.to_string());
             classes.len() - 1
+        }
+    }
+}
+
+/// Callers address a service through its balancer, so a balancer without
+/// its own timeout and retries calls on those of its (first) target.
+fn inherit_call_policies(components: &mut [Component]) {
+    for i in 0..components.len() {
+        if let Kind::Balancer { targets, .. } = &components[i].kind
+            && components[i].calls.timeout.is_none()
+            && components[i].calls.retries == 0
+        {
+            components[i].calls = components[targets[0]].calls;
         }
     }
 }
