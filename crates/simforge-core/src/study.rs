@@ -695,6 +695,20 @@ impl Checker<'_> {
                 );
                 continue;
             }
+            // `a` and `a.b` cannot both be parameters: `a.b` is a path inside `a`.
+            if let Some(outer) = spec
+                .parameters
+                .keys()
+                .find(|other| name.starts_with(&format!("{other}.")))
+            {
+                self.err(
+                    &path,
+                    format!("parameter `{name}` lies inside parameter `{outer}`"),
+                    "parameter names that are not paths into one another",
+                    &format!("rename one of them, or set `{name}` through `{outer}`'s value"),
+                );
+                continue;
+            }
             if let Some(domain) = self.check_parameter(&path, p, spec.design.levels) {
                 space.params.push(Parameter {
                     name: name.clone(),

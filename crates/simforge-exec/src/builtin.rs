@@ -77,8 +77,14 @@ pub fn build_builtin(
             SimError::BadOption { option, message } => {
                 let (message, hint) = split_hint(&message);
                 let inner = loaded.iter().find_map(|(key, src)| {
+                    // `topology` itself or a path inside it, not `topology_x`.
                     let rest = option.strip_prefix(key)?;
-                    Some((src, rest.strip_prefix('.').unwrap_or(rest)))
+                    let inner = match rest.strip_prefix('.') {
+                        Some(inner) => inner,
+                        None if rest.is_empty() => "",
+                        None => return None,
+                    };
+                    Some((src, inner))
                 });
                 let d = match inner {
                     Some((src, path)) if message.starts_with("unknown field") => {

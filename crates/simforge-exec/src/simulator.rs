@@ -250,8 +250,7 @@ fn run_builtin(sim: &dyn Simulator, run: &RunSpec, ctx: &AttemptContext<'_>) -> 
         params: &params,
         seed: run.seed,
         workdir: ctx.dir,
-        // The cores the pool reserved for this run.
-        threads: ctx.study.resources.cpus.ceil().max(1.0) as usize,
+        threads: run_threads(ctx.study),
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run(&input))) {
         Ok(Ok(out)) => AttemptOutcome {
@@ -600,9 +599,16 @@ fn insert_path(ctx: &mut Map<String, Value>, name: &str, v: Value) {
     }
 }
 
+/// Threads one run may use: the cores the pool reserves for it
+/// (`resources.cpus`, rounded up, at least 1). Commands see it as
+/// `OMP_NUM_THREADS`, builtins as `RunInput::threads`.
+fn run_threads(study: &Study) -> usize {
+    study.resources.cpus.ceil().max(1.0) as usize
+}
+
 /// The environment variable of a parameter: `SIMFORGE_PARAM_` and the name
 /// in capitals, dots as underscores.
-pub fn param_env_name(name: &str) -> String {
+fn param_env_name(name: &str) -> String {
     format!(
         "SIMFORGE_PARAM_{}",
         name.replace('.', "_").to_ascii_uppercase()
@@ -640,8 +646,7 @@ fn run_env(
         "SIMFORGE_STUDY_DIR".into(),
         absolute(&study.dir).display().to_string(),
     ));
-    let threads = study.resources.cpus.ceil().max(1.0) as u64;
-    env.push(("OMP_NUM_THREADS".into(), threads.to_string()));
+    env.push(("OMP_NUM_THREADS".into(), run_threads(study).to_string()));
     if study.resources.gpus > 0 {
         let list = gpus
             .iter()
@@ -661,13 +666,13 @@ fn check_template_variables(
     diags: &mut Vec<Diagnostic>,
 ) {
     // A dotted parameter is reached through its first segment.
-    let mut known: Vec<&str> = study
-        .space
-        .params
-        .iter()
-        .map(|p| p.name.split('.').next().unwrap_or(&p.name))
-        .collect();
-    known.dedup();
+    let mut known: Vec<&str> = Vec::new();
+    for p in &study.space.params {
+        let head = p.name.split('.').next().unwrap_or(&p.name);
+        if !known.contains(&head) {
+            known.push(head);
+        }
+    }
     known.extend_from_slice(CONTEXT_NAMES);
     for (name, tmpl) in env.templates() {
         for var in tmpl.undeclared_variables(false) {

@@ -171,3 +171,19 @@ fn schema_is_json_schema() {
     assert!(v["properties"]["design"].is_object());
     assert_eq!(v["additionalProperties"], false);
 }
+
+#[test]
+fn a_parameter_inside_another_parameter_is_rejected() {
+    // `solver.tol` would be a path inside `solver`: templates could reach
+    // only one of them.
+    let err = rejected(
+        "name: clash\nsimulator: {command: [echo]}\nparameters:\n  solver: {values: [1, 2]}\n  \
+         solver.tol: {values: [0.1]}\n  x.1bad: {values: [1]}\ndesign: {sampler: grid}\n",
+    );
+    assert!(err.contains("study.yaml:5:"), "{err}");
+    assert!(
+        err.contains("parameter `solver.tol` lies inside parameter `solver`"),
+        "{err}"
+    );
+    assert!(err.contains("invalid parameter name `x.1bad`"), "{err}");
+}
