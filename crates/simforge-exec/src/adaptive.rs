@@ -24,7 +24,7 @@ use simforge_core::adaptive::{AcquisitionKind, Adaptive, Goal, LearnCriterion};
 use simforge_core::space::Domain;
 use simforge_core::study::canonical_json;
 use simforge_core::{Plan, PlannedRun, RunState, Study};
-use simforge_store::{RunFilter, SqliteStore};
+use simforge_store::{RunFilter, Store};
 
 use crate::runner::{ExecError, StudyLock};
 
@@ -250,7 +250,7 @@ fn metric_value(metrics: &BTreeMap<String, Value>, name: &str) -> Option<f64> {
 }
 
 fn observe(
-    store: &SqliteStore,
+    store: &dyn Store,
     space: &Space<'_>,
     adaptive: &Adaptive,
     initial: &[PlannedRun],
@@ -432,7 +432,7 @@ fn surrogate_accuracy(space: &Space<'_>, points: &[Point], seed: u64) -> Option<
 }
 
 fn store_plan(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     identity: &str,
     study_file: &str,
@@ -447,11 +447,11 @@ fn store_plan(
 /// `execute` runs every pending run of the study's current plan (the local
 /// pool, SLURM or Kubernetes); `on_iteration` hears of each iteration.
 pub fn run_adaptive(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     sim_identity: &str,
     opts: &LoopOptions,
-    execute: &mut dyn FnMut(&mut SqliteStore) -> Result<(), ExecError>,
+    execute: &mut dyn FnMut(&mut dyn Store) -> Result<(), ExecError>,
     cancel: &AtomicBool,
     on_iteration: &mut dyn FnMut(&Iteration),
 ) -> Result<LoopSummary, AdaptiveError> {

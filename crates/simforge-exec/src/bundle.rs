@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 use simforge_core::RunState;
-use simforge_store::{PendingRun, SqliteStore, StoreError};
+use simforge_store::{PendingRun, Store, StoreError};
 
 use crate::attempts::{AttemptEvent, RunEnv, execute_run};
 use crate::runner::{ExecError, hostname};
@@ -98,7 +98,7 @@ impl BundleManifest {
 }
 
 /// Every pending run of the study's current plan, in design order.
-pub fn pending_runs(store: &SqliteStore, study: &str) -> Result<Vec<BundleRun>, StoreError> {
+pub fn pending_runs(store: &dyn Store, study: &str) -> Result<Vec<BundleRun>, StoreError> {
     let mut runs = Vec::new();
     let mut cursor = None;
     loop {
@@ -113,7 +113,7 @@ pub fn pending_runs(store: &SqliteStore, study: &str) -> Result<Vec<BundleRun>, 
 /// The task (array task or completion index, from 0 within the job) that
 /// runs each run of submission `job`, from its recorded manifest; empty when
 /// the manifest is gone.
-pub fn tasks_of_job(store: &SqliteStore, job: &str) -> HashMap<String, usize> {
+pub fn tasks_of_job(store: &dyn Store, job: &str) -> HashMap<String, usize> {
     let mut task_of = HashMap::new();
     if let Ok((manifest, first)) = store.submission(job)
         && let Ok(m) = BundleManifest::read(Path::new(&manifest))

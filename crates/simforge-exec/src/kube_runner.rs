@@ -16,7 +16,7 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use simforge_core::study::KubernetesBackend;
 use simforge_core::{RunState, Study};
-use simforge_store::SqliteStore;
+use simforge_store::Store;
 
 use crate::bundle::BundleManifest;
 use crate::kubernetes::{
@@ -206,7 +206,7 @@ impl PilotPool for KubePilots<'_> {
 
     fn poll(
         &mut self,
-        _store: &mut SqliteStore,
+        _store: &mut dyn Store,
         _summary: &mut SlurmSummary,
     ) -> Result<PoolState, ExecError> {
         let found = self.client.deployment(&self.name)?;
@@ -219,7 +219,7 @@ impl PilotPool for KubePilots<'_> {
 
     fn scale(
         &mut self,
-        _store: &mut SqliteStore,
+        _store: &mut dyn Store,
         want: u32,
         current: u64,
         summary: &mut SlurmSummary,
@@ -249,7 +249,7 @@ impl PilotPool for KubePilots<'_> {
         self.replicas.is_some()
     }
 
-    fn finish(&mut self, _store: &mut SqliteStore) -> Result<(), ExecError> {
+    fn finish(&mut self, _store: &mut dyn Store) -> Result<(), ExecError> {
         if self.replicas.take().is_some() {
             self.client.delete_deployment(&self.name)?;
         }
@@ -270,7 +270,7 @@ fn finished(job: &Job) -> bool {
 
 /// Runs `study` on Kubernetes until every run is settled or the user stops.
 pub fn run_on_kubernetes(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     kube: &KubernetesBackend,
     sim: &RunnableSimulator,
@@ -449,7 +449,7 @@ pub fn run_on_kubernetes(
 /// Deletes every Job the store lists as active for `study` and closes them;
 /// their unfinished runs go back to pending. Returns the Job names.
 pub fn cancel_kube_jobs(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &str,
     kube: &KubernetesBackend,
 ) -> Result<Vec<String>, ExecError> {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use simforge_core::{Plan, RunState, Study};
-use simforge_store::{PendingRun, SqliteStore, StoreError, StudyRow, Update};
+use simforge_store::{PendingRun, Store, StoreError, StudyRow, Update};
 
 use crate::attempts::{AttemptEvent, RunEnv, execute_run};
 use crate::pool::{Machine, Slot, slots};
@@ -193,7 +193,7 @@ pub(crate) fn study_row(study: &Study, sim_identity: &str, study_file: &str) -> 
 /// Plans `study` into `store` unless the stored plan is already current.
 /// Returns (planned, new).
 pub fn plan_into_store(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     sim_identity: &str,
     study_file: &str,
@@ -239,7 +239,7 @@ pub(crate) struct ClusterStart {
 /// the interrupted ones and (with `retry_failed`) the failed ones. Runs held
 /// by cluster jobs or pilots keep their owner; the coordinator re-attaches.
 pub(crate) fn start_cluster_run(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     sim: &RunnableSimulator,
     study_file: &Path,
@@ -271,7 +271,7 @@ pub(crate) fn start_cluster_run(
 /// good) that the store does not know as settled — written by a runner that died
 /// before recording them, or by a cluster task. Returns how many were recovered.
 pub fn recover_results(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     runs_root: &Path,
 ) -> Result<u64, ExecError> {
@@ -313,7 +313,7 @@ pub fn recover_results(
 /// Runs every unfinished run of `study`. Stops cleanly when `cancel` is set.
 /// `sim` may be shared (an `Arc`) by a caller that runs the study repeatedly.
 pub fn run_study(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     sim: impl Into<Arc<RunnableSimulator>>,
     study_file: &str,
@@ -370,7 +370,7 @@ pub fn run_study(
 
 #[allow(clippy::too_many_arguments)]
 fn execute(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     sim: Arc<RunnableSimulator>,
     opts: &RunOptions,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use simforge_core::study::SlurmBackend;
 use simforge_core::{RunState, Study};
-use simforge_store::SqliteStore;
+use simforge_store::Store;
 
 use crate::bundle::{BundleManifest, BundleRun};
 use crate::runner::{ExecError, recover_results, start_cluster_run};
@@ -109,7 +109,7 @@ pub(crate) struct Submissions {
 }
 
 impl Submissions {
-    fn load(store: &SqliteStore, study: &str, base: PathBuf) -> Result<Self, ExecError> {
+    fn load(store: &dyn Store, study: &str, base: PathBuf) -> Result<Self, ExecError> {
         let active = store.active_submissions(study)?;
         let pilots = active
             .iter()
@@ -169,7 +169,7 @@ impl Submissions {
     /// Closes a job that left the queue (see `SqliteStore::close_submission`).
     pub fn close(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         job: &str,
         reason_for: &dyn Fn(&str) -> Option<String>,
         max_attempts: u32,
@@ -182,7 +182,7 @@ impl Submissions {
     /// then accounts for runs left without a result, with SLURM's reason.
     pub fn close_array(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         study: &Study,
         opts: &SlurmRunOptions,
         job: &str,
@@ -253,7 +253,7 @@ fn submission_token() -> String {
 /// whose comment carries the submission's token is recorded and re-attached;
 /// otherwise the runs go back to pending (results they left are harvested).
 fn recover_unrecorded(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &str,
     subs: &mut Submissions,
     summary: &mut SlurmSummary,
@@ -298,7 +298,7 @@ fn recover_unrecorded(
 
 /// Runs `study` on SLURM until every run is settled or the user stops.
 pub fn run_on_slurm(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     slurm: &SlurmBackend,
     sim: &RunnableSimulator,
@@ -380,7 +380,7 @@ pub fn run_on_slurm(
 /// Array mode: submit pending runs as job arrays of bundles, poll, ingest.
 #[allow(clippy::too_many_arguments)]
 fn run_arrays(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     slurm: &SlurmBackend,
     abs_file: &std::path::Path,
@@ -553,7 +553,7 @@ impl LostReasons {
 }
 
 fn lost_reasons(
-    store: &SqliteStore,
+    store: &dyn Store,
     job: &str,
     log_dir: &std::path::Path,
     calls: &mut u64,
@@ -588,7 +588,7 @@ fn sleep_unless(cancel: &AtomicBool, d: Duration) {
 
 /// Cancels every job the store lists as active for `study` (`scancel`) and
 /// closes them; their unfinished runs go back to pending. Returns the job ids.
-pub fn cancel_jobs(store: &mut SqliteStore, study: &str) -> Result<Vec<String>, ExecError> {
+pub fn cancel_jobs(store: &mut dyn Store, study: &str) -> Result<Vec<String>, ExecError> {
     // Jobs a killed coordinator submitted without recording them are found by
     // their comment and cancelled too.
     let mut subs = Submissions::load(store, study, PathBuf::new())?;

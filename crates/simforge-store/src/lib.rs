@@ -3,15 +3,47 @@
 //! The coordinator (the `simforge run` process, later the server) is the only
 //! writer. Every state transition is one transaction; writes from the execution
 //! loop are grouped into batches so that orchestration stays cheap. The embedded
-//! default is SQLite in WAL mode under `.simforge/`.
+//! default is SQLite in WAL mode under `.simforge/`; PostgreSQL ([`PgStore`])
+//! holds the same tables for a server or a cluster. Callers hold a
+//! `Box<dyn Store>` from [`open`] and never know which one is underneath.
 
 mod error;
+mod postgres;
 mod schema;
+mod schema_pg;
 mod sqlite;
+mod store;
 
 pub use error::StoreError;
+pub use postgres::{PgStore, is_postgres_url, redact_url};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
+pub use store::Store;
+
+use std::path::Path;
+
+/// Opens the store at `location`, creating it if needed and migrating an
+/// older schema: a `postgres://` or `postgresql://` URL opens a [`PgStore`]
+/// (a `schema=NAME` query parameter keeps it in that schema, see
+/// [`PgStore::connect`]); anything else is the path of an SQLite file.
+pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if is_postgres_url(location) {
+        Ok(Box::new(PgStore::connect(location)?))
+    } else {
+        Ok(Box::new(SqliteStore::open(Path::new(location))?))
+    }
+}
+
+/// Opens an existing store at `location` (as [`open`] reads it); a missing
+/// SQLite file, or a database or schema without simforge's tables, is
+/// [`StoreError::NoStore`] rather than a new store. For read-only commands.
+pub fn open_existing(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if is_postgres_url(location) {
+        Ok(Box::new(PgStore::connect_existing(location)?))
+    } else {
+        Ok(Box::new(SqliteStore::open_existing(Path::new(location))?))
+    }
+}
 
 use simforge_core::RunState;
 

@@ -1,6 +1,6 @@
 //! The SQLite store (embedded default).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use simforge_core::plan::PlannedRun;
 use simforge_core::results::RunRecord;
 
 use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
-use crate::{AttemptRecord, PendingRun, PlanStats, RunFilter, StoreError, StudyRow, Update};
+use crate::{AttemptRecord, PendingRun, PlanStats, RunFilter, Store, StoreError, StudyRow, Update};
 
 /// A store in one SQLite file.
 pub struct SqliteStore {
@@ -36,13 +36,9 @@ impl SqliteStore {
     /// Opens an existing store; a missing file is an error rather than a new store.
     pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
         if !path.is_file() {
-            return Err(StoreError::Io(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "no store at {} (run `simforge run STUDY` first, or pass --store)",
-                    path.display()
-                ),
-            )));
+            return Err(StoreError::NoStore {
+                location: path.display().to_string(),
+            });
         }
         Self::ready(
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?,
@@ -94,8 +90,35 @@ impl SqliteStore {
         }
     }
 
-    /// The schema version recorded in the store.
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.display().to_string(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![(i + 1).to_string()],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
         let has_meta: bool = self.conn.query_row(
             "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
             [],
@@ -131,30 +154,7 @@ impl SqliteStore {
             })
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let found = self.schema_version()?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: self.path.display().to_string(),
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![(i + 1).to_string()],
-            )?;
-            tx.commit()?;
-        }
-        Ok(())
-    }
-
-    /// The study named `name`.
-    pub fn study(&self, name: &str) -> Result<StudyRow, StoreError> {
+    fn study(&self, name: &str) -> Result<StudyRow, StoreError> {
         self.conn
             .query_row(
                 "SELECT name, spec_hash, spec_json, study_file, simulator, plan_gen, planned_runs, created_at, updated_at
@@ -166,8 +166,7 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::UnknownStudy(name.to_string()))
     }
 
-    /// Every study, by name.
-    pub fn studies(&self) -> Result<Vec<StudyRow>, StoreError> {
+    fn studies(&self) -> Result<Vec<StudyRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT name, spec_hash, spec_json, study_file, simulator, plan_gen, planned_runs, created_at, updated_at
              FROM studies ORDER BY name",
@@ -178,11 +177,7 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// Stores a new plan for a study: records the study, then inserts every run it
-    /// does not know (as `pending`) and marks every planned run as part of the
-    /// current plan. Runs that left the plan stay in the store but drop out of
-    /// status and results. One transaction: a crash leaves the old plan intact.
-    pub fn store_plan(
+    fn store_plan(
         &mut self,
         study: &StudyRow,
         runs: &mut dyn Iterator<Item = PlannedRun>,
@@ -261,18 +256,14 @@ impl SqliteStore {
         ))
     }
 
-    /// Puts runs left `running` by a runner that is gone back to `pending`.
-    /// Returns how many.
-    pub fn requeue_running(&mut self, study: &str) -> Result<u64, StoreError> {
+    fn requeue_running(&mut self, study: &str) -> Result<u64, StoreError> {
         Ok(self.conn.execute(
             "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state = 'running' AND job IS NULL",
             params![study],
         )? as u64)
     }
 
-    /// Puts failed, timed-out and cancelled runs of the current plan back to
-    /// `pending` (for `--retry-failed`). Returns how many.
-    pub fn requeue_failed(&mut self, study: &str) -> Result<u64, StoreError> {
+    fn requeue_failed(&mut self, study: &str) -> Result<u64, StoreError> {
         Ok(self.conn.execute(
             "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state IN ('failed', 'timed_out', 'cancelled')
                AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)",
@@ -280,18 +271,14 @@ impl SqliteStore {
         )? as u64)
     }
 
-    /// Puts cancelled runs back to `pending` (an interrupted invocation's runs are
-    /// simply unfinished). Returns how many.
-    pub fn requeue_cancelled(&mut self, study: &str) -> Result<u64, StoreError> {
+    fn requeue_cancelled(&mut self, study: &str) -> Result<u64, StoreError> {
         Ok(self.conn.execute(
             "UPDATE runs SET state = 'pending' WHERE study = ?1 AND state = 'cancelled'",
             params![study],
         )? as u64)
     }
 
-    /// Up to `limit` pending runs of the current plan after design position
-    /// `after` (exclusive), in design order.
-    pub fn pending_page(
+    fn pending_page(
         &self,
         study: &str,
         after: Option<(u64, u32)>,
@@ -337,8 +324,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Applies queued updates in one transaction.
-    pub fn apply(&mut self, updates: &[Update]) -> Result<(), StoreError> {
+    fn apply(&mut self, updates: &[Update]) -> Result<(), StoreError> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -414,8 +400,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Runs of the current plan per state.
-    pub fn state_counts(&self, study: &str) -> Result<BTreeMap<RunState, u64>, StoreError> {
+    fn state_counts(&self, study: &str) -> Result<BTreeMap<RunState, u64>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT state, count(*) FROM runs
              WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1) GROUP BY state",
@@ -436,12 +421,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// The most common reasons of runs that failed for good, most frequent first.
-    pub fn failure_reasons(
-        &self,
-        study: &str,
-        top: usize,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
+    fn failure_reasons(&self, study: &str, top: usize) -> Result<Vec<(String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT coalesce(reason, 'unknown'), count(*) AS n FROM runs
              WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
@@ -456,24 +436,11 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// Runs of the current plan (or of every plan) in design order, optionally
-    /// filtered.
-    pub fn runs(&self, study: &str, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-        let mut out = Vec::new();
-        self.for_each_run(study, filter, |r| {
-            out.push(r);
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
-    /// Streams runs of the current plan in design order to `f` (for exports of
-    /// millions of rows without holding them all).
-    pub fn for_each_run(
+    fn for_each_run(
         &self,
         study: &str,
         filter: &RunFilter,
-        mut f: impl FnMut(RunRecord) -> Result<(), StoreError>,
+        f: &mut dyn FnMut(RunRecord) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs
@@ -491,8 +458,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The run whose id is `prefix` or starts with it (within `study` if given).
-    pub fn find_run(&self, study: Option<&str>, prefix: &str) -> Result<RunRecord, StoreError> {
+    fn find_run(&self, study: Option<&str>, prefix: &str) -> Result<RunRecord, StoreError> {
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(StoreError::RunLookup(format!(
                 "`{prefix}` is not a run id (expected hex digits, e.g. 3fa2c9)"
@@ -519,8 +485,7 @@ impl SqliteStore {
         Ok(first)
     }
 
-    /// The study a run belongs to.
-    pub fn run_study(&self, run_id: &str) -> Result<String, StoreError> {
+    fn run_study(&self, run_id: &str) -> Result<String, StoreError> {
         Ok(self.conn.query_row(
             "SELECT study FROM runs WHERE id = ?1",
             params![run_id],
@@ -528,8 +493,7 @@ impl SqliteStore {
         )?)
     }
 
-    /// Every attempt of a run, oldest first.
-    pub fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+    fn attempts(&self, run_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT a.run_id, a.attempt, a.state, a.started_at, a.finished_at, a.duration_s, a.exit_code, a.signal,
                     a.reason, a.host, a.max_rss_kb, r.spec_hash
@@ -568,11 +532,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Records a cluster submission and marks its runs `running` under that job,
-    /// in one transaction. `first_task` is the bundle index of the job's array
-    /// task 0 in `manifest`, so a restarted coordinator can map task ids back to
-    /// bundles.
-    pub fn record_submission(
+    fn record_submission(
         &mut self,
         study: &str,
         job_id: &str,
@@ -600,17 +560,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Marks pending runs `running` under `marker` (`submitting:...`) just
-    /// before their job is submitted, so a coordinator killed between sbatch
-    /// and [`Self::record_submission`] can find the job again (by its
-    /// comment) instead of submitting the runs twice.
-    pub fn mark_submitting(&mut self, run_ids: &[String], marker: &str) -> Result<(), StoreError> {
-        self.lease_runs(run_ids, marker)
-    }
-
-    /// Runs of `study` marked by [`Self::mark_submitting`] whose submission was
-    /// never recorded, grouped by marker.
-    pub fn submitting(&self, study: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    fn submitting(&self, study: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT job, id FROM runs WHERE study = ?1 AND state = 'running' AND job LIKE 'submitting:%'
              ORDER BY job",
@@ -628,8 +578,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Job ids of a study's submissions that have not been closed, oldest first.
-    pub fn active_submissions(&self, study: &str) -> Result<Vec<String>, StoreError> {
+    fn active_submissions(&self, study: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT job_id FROM submissions WHERE study = ?1 AND state = 'active' ORDER BY submitted_at, job_id",
         )?;
@@ -639,9 +588,7 @@ impl SqliteStore {
         Ok(ids)
     }
 
-    /// Marks pending runs `running` under `job` (leased to a pilot worker), in
-    /// one transaction. Runs no longer pending are left alone.
-    pub fn lease_runs(&mut self, run_ids: &[String], job: &str) -> Result<(), StoreError> {
+    fn lease_runs(&mut self, run_ids: &[String], job: &str) -> Result<(), StoreError> {
         if run_ids.is_empty() {
             return Ok(());
         }
@@ -658,9 +605,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Puts running runs back to `pending` without counting an attempt (their
-    /// worker handed them back or is gone), in one transaction.
-    pub fn release_runs(&mut self, run_ids: &[String]) -> Result<(), StoreError> {
+    fn release_runs(&mut self, run_ids: &[String]) -> Result<(), StoreError> {
         if run_ids.is_empty() {
             return Ok(());
         }
@@ -677,9 +622,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Puts every run of `study` that pilot workers hold back to `pending`
-    /// (their pilots are gone or being replaced). Returns how many.
-    pub fn release_pilot_held(&mut self, study: &str) -> Result<u64, StoreError> {
+    fn release_pilot_held(&mut self, study: &str) -> Result<u64, StoreError> {
         Ok(self.conn.execute(
             "UPDATE runs SET state = 'pending', job = NULL
              WHERE study = ?1 AND state = 'running' AND job LIKE 'pilot:%'",
@@ -687,10 +630,7 @@ impl SqliteStore {
         )? as u64)
     }
 
-    /// Runs of `study` that pilot workers hold (`running` under a job named
-    /// `pilot:<worker>`): (run id, worker, attempts). A restarted coordinator
-    /// adopts these leases instead of running the runs twice.
-    pub fn pilot_held(&self, study: &str) -> Result<Vec<(String, String, u32)>, StoreError> {
+    fn pilot_held(&self, study: &str) -> Result<Vec<(String, String, u32)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, substr(job, 7), attempts FROM runs
              WHERE study = ?1 AND state = 'running' AND job LIKE 'pilot:%'",
@@ -701,13 +641,7 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// For each pending run of `study`, how many of its attempts failed with a
-    /// reason starting with `reason` (e.g. lost to OUT_OF_MEMORY).
-    pub fn oom_losses(
-        &self,
-        study: &str,
-        reason: &str,
-    ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+    fn oom_losses(&self, study: &str, reason: &str) -> Result<HashMap<String, u32>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT a.run_id, count(*) FROM attempts a JOIN runs r ON r.id = a.run_id
              WHERE r.study = ?1 AND r.state = 'pending' AND substr(a.reason, 1, length(?2)) = ?2
@@ -719,13 +653,11 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// The tagged rows of the study's current design (Saltelli blocks, Morris
-    /// steps): (tag, replicate, run id), several rows possibly sharing a run.
-    /// Empty for untagged designs and for plans stored before schema v4.
-    pub fn design_rows(&self, study: &str) -> Result<Vec<(String, u32, String)>, StoreError> {
+    fn design_rows(&self, study: &str) -> Result<Vec<(String, u32, String)>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT tag, replicate, run_id FROM design_rows
-             WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)",
+             WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
+             ORDER BY tag, replicate",
         )?;
         let rows = stmt
             .query_map(params![study], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -733,8 +665,7 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    /// How many submissions `study` has ever made (numbers new ones uniquely).
-    pub fn submission_count(&self, study: &str) -> Result<u64, StoreError> {
+    fn submission_count(&self, study: &str) -> Result<u64, StoreError> {
         Ok(self.conn.query_row(
             "SELECT count(*) FROM submissions WHERE study = ?1",
             params![study],
@@ -742,8 +673,7 @@ impl SqliteStore {
         )? as u64)
     }
 
-    /// The manifest path and first bundle index of a submission.
-    pub fn submission(&self, job_id: &str) -> Result<(String, usize), StoreError> {
+    fn submission(&self, job_id: &str) -> Result<(String, usize), StoreError> {
         Ok(self.conn.query_row(
             "SELECT manifest, first_task FROM submissions WHERE job_id = ?1",
             params![job_id],
@@ -751,13 +681,7 @@ impl SqliteStore {
         )?)
     }
 
-    /// Closes a submission whose job has left the queue. Each of its runs still
-    /// `running` ended without a result: `reason_for(run_id)` says why, as
-    /// `Some(reason)` for a failed attempt (the run goes back to `pending`, or to
-    /// `failed` once it has had `max_attempts`), or `None` when the loss was not
-    /// the run's fault (node failure, preemption) and no attempt is counted.
-    /// Returns how many runs were lost.
-    pub fn close_submission(
+    fn close_submission(
         &mut self,
         job_id: &str,
         state: &str,
@@ -805,8 +729,7 @@ impl SqliteStore {
         Ok(lost.len() as u64)
     }
 
-    /// Median wall time of the study's succeeded runs, if any ran.
-    pub fn median_duration(&self, study: &str) -> Result<Option<f64>, StoreError> {
+    fn median_duration(&self, study: &str) -> Result<Option<f64>, StoreError> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM runs WHERE study = ?1 AND state = 'succeeded' AND duration_s IS NOT NULL",
             params![study],
@@ -826,16 +749,14 @@ impl SqliteStore {
             .optional()?)
     }
 
-    /// The highest attempt number recorded as finished for a run, if any.
-    pub fn last_recorded_attempt(&self, run_id: &str) -> Result<Option<u32>, StoreError> {
+    fn last_recorded_attempt(&self, run_id: &str) -> Result<Option<u32>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT max(attempt) FROM attempts WHERE run_id = ?1")?;
         Ok(stmt.query_row(params![run_id], |r| r.get::<_, Option<u32>>(0))?)
     }
 
-    /// Runs of the current plan that are not yet succeeded (for result recovery).
-    pub fn unfinished_ids(&self, study: &str) -> Result<Vec<String>, StoreError> {
+    fn unfinished_ids(&self, study: &str) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id FROM runs WHERE study = ?1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = ?1)
                AND state IN ('pending', 'running', 'cancelled')",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use simforge_core::clock::now_rfc3339;
 use simforge_core::study::{PilotSettings, SlurmBackend};
 use simforge_core::{RunState, Study};
-use simforge_store::{AttemptRecord, SqliteStore, Update};
+use simforge_store::{AttemptRecord, Store, Update};
 
 use super::leases::{Leases, Lost, MAX_LOSSES};
 use super::protocol::{Connection, PilotEvent, StudyRef, SyncReply, SyncRequest, new_token};
@@ -44,7 +44,7 @@ impl Coordinator<'_> {
     /// leases it more runs.
     fn sync(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         req: SyncRequest,
         stopping: bool,
         summary: &mut SlurmSummary,
@@ -149,7 +149,7 @@ impl Coordinator<'_> {
     /// [`MAX_LOSSES`] times or more gets a failed attempt each further time.
     fn take_back(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         lost: Vec<Lost>,
         why: &str,
         summary: &mut SlurmSummary,
@@ -211,13 +211,13 @@ pub(crate) trait PilotPool {
     /// running, and groups of workers known to be gone (worker-id prefix, why).
     fn poll(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         summary: &mut SlurmSummary,
     ) -> Result<PoolState, ExecError>;
     /// Makes `want` pilots available, given `current` queued or running.
     fn scale(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         want: u32,
         current: u64,
         summary: &mut SlurmSummary,
@@ -228,7 +228,7 @@ pub(crate) trait PilotPool {
     /// Whether any pilot is still around.
     fn pilots_left(&self) -> bool;
     /// The study is done: remove pilots that are left (never started, idle).
-    fn finish(&mut self, store: &mut SqliteStore) -> Result<(), ExecError>;
+    fn finish(&mut self, store: &mut dyn Store) -> Result<(), ExecError>;
 }
 
 /// One poll of a pilot pool.
@@ -261,7 +261,7 @@ impl PilotPool for SlurmPilots<'_> {
 
     fn poll(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         summary: &mut SlurmSummary,
     ) -> Result<PoolState, ExecError> {
         let max_attempts = self.study.resources.retries + 1;
@@ -288,7 +288,7 @@ impl PilotPool for SlurmPilots<'_> {
 
     fn scale(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut dyn Store,
         want: u32,
         current: u64,
         summary: &mut SlurmSummary,
@@ -325,7 +325,7 @@ impl PilotPool for SlurmPilots<'_> {
         self.subs.active.iter().any(|j| self.subs.is_pilot(j))
     }
 
-    fn finish(&mut self, store: &mut SqliteStore) -> Result<(), ExecError> {
+    fn finish(&mut self, store: &mut dyn Store) -> Result<(), ExecError> {
         let pilots: Vec<String> = self
             .subs
             .active
@@ -349,7 +349,7 @@ impl PilotPool for SlurmPilots<'_> {
 /// summary type serves every pool; Kubernetes copies what it reports).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_pilots(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     study: &Study,
     pilot: &PilotSettings,
     study_file: &Path,
@@ -476,7 +476,7 @@ mod tests {
     use super::*;
     use crate::runner::plan_into_store;
 
-    fn setup(dir: &Path, runs: u32) -> (SqliteStore, Study, PilotSettings) {
+    fn setup(dir: &Path, runs: u32) -> (simforge_store::SqliteStore, Study, PilotSettings) {
         let text = format!(
             "name: pc\nsimulator: {{builtin: analytic, options: {{function: branin}}}}\n\
              parameters: {{x1: {{range: [-5, 10]}}, x2: {{range: [0, 15]}}}}\n\
@@ -484,7 +484,7 @@ mod tests {
              backend: {{slurm: {{mode: pilot}}}}\n"
         );
         let study = simforge_core::parse_study(&dir.join("study.yaml"), &text).unwrap();
-        let mut store = SqliteStore::open(&dir.join("s.db")).unwrap();
+        let mut store = simforge_store::SqliteStore::open(&dir.join("s.db")).unwrap();
         plan_into_store(&mut store, &study, "analytic", "study.yaml").unwrap();
         let Some(pilot) = (match &study.backend {
             simforge_core::study::Backend::Slurm(s) => s.pilot.clone(),
