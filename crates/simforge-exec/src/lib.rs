@@ -17,6 +17,7 @@ pub mod pilot;
 pub mod pool;
 pub mod process;
 pub mod progress;
+pub mod remote;
 pub mod rundir;
 pub mod runner;
 pub mod simulator;

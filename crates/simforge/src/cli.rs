@@ -18,6 +18,41 @@ pub struct Cli {
     /// the current directory).
     #[arg(long, global = true, env = "SIMFORGE_STORE")]
     pub store: Option<PathBuf>,
+    /// Keep the store's records in PostgreSQL at this URL instead of the
+    /// SQLite file in the store directory, e.g.
+    /// `postgres://user@host:5432/simforge?schema=sims` (`schema=` picks,
+    /// and creates, the schema). Run directories, results, reports and locks
+    /// stay in the store directory.
+    #[arg(
+        long,
+        global = true,
+        env = "SIMFORGE_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+    /// A simforge server: `run`, `status`, `results`, `logs` and `cancel`
+    /// talk to it instead of the local store; `worker` pulls runs from it.
+    #[arg(long, global = true, env = "SIMFORGE_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// API token for --server (default: the client profile's).
+    #[arg(long, global = true, env = "SIMFORGE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file whose first line is the API token.
+    #[arg(long, global = true, env = "SIMFORGE_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The server's project for remote commands (default: the client profile's).
+    #[arg(long, global = true, env = "SIMFORGE_PROJECT")]
+    pub project: Option<String>,
+    /// `serve` and `admin`: the server configuration's profile (dev, test,
+    /// prod). Remote commands: the client profile in
+    /// `~/.config/simforge/config.yaml` (else `SIMFORGE_PROFILE`, else its
+    /// `default_profile`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Whether `--log-format` was on the command line (set by `main`).
+    #[arg(skip)]
+    pub log_format_given: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -217,21 +252,30 @@ pub enum Command {
         #[command(subcommand)]
         command: SlurmCommand,
     },
-    /// Run a pilot worker: pull runs from a coordinator over HTTP and execute
-    /// them (what SLURM pilot jobs run; see `mode: pilot`).
+    /// Run a worker: with `--server URL --queue Q`, pull runs of a simforge
+    /// server's queues (token from --token, SIMFORGE_TOKEN, --token-file or
+    /// SIMFORGE_TOKEN_FILE); with `--connection FILE`, a SLURM pilot worker
+    /// pulling from a coordinator (see `mode: pilot`). Give exactly one.
     Worker {
-        /// The coordinator file (`.simforge/slurm/<study>/pilot.json`).
+        /// Pilot: the coordinator file (`.simforge/slurm/<study>/pilot.json`).
         #[arg(long)]
-        connection: PathBuf,
-        /// Worker id (default: host name and process id).
-        #[arg(long)]
+        connection: Option<PathBuf>,
+        /// Server: a queue to serve (repeat for several).
+        #[arg(long = "queue", value_name = "QUEUE")]
+        queues: Vec<String>,
+        /// Server: directory for study files and run directories.
+        #[arg(long, default_value = "simforge-worker")]
+        workdir: PathBuf,
+        /// Worker name (default: host name and process id).
+        #[arg(long, visible_alias = "name")]
         id: Option<String>,
         /// Runs executed at once.
         #[arg(long, default_value_t = 1)]
         slots: u32,
-        /// Exit after this many seconds with nothing to do.
-        #[arg(long, default_value_t = 60.0)]
-        idle_exit: f64,
+        /// Exit after this many seconds with nothing to do (default: pilot
+        /// 60; server: never).
+        #[arg(long)]
+        idle_exit: Option<f64>,
         /// This pilot's wall time in seconds: runs that would not finish in it
         /// are left to others.
         #[arg(long)]
@@ -239,6 +283,52 @@ pub enum Command {
         /// Seconds to keep retrying a coordinator that does not answer.
         #[arg(long, default_value_t = 300.0)]
         patience: f64,
+    },
+    /// Serve the HTTP API, queues and dashboard on PostgreSQL until SIGTERM
+    /// or Ctrl-C (see docs/server.md).
+    Serve {
+        /// The server configuration file (default: defaults and
+        /// SIMFORGE_SERVER__* variables only). Its profile is --profile.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Bootstrap and repair a server straight on its database (no HTTP):
+    /// users, projects, members, tokens.
+    Admin {
+        /// The server configuration file (its profile is --profile).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Upload a local study's finished runs to a simforge server (--server,
+    /// --project, --token): idempotent batches, spooled on disk until the
+    /// server acknowledges them; run it again to resume an interrupted push.
+    Push {
+        /// The study file (its store is found as for `run`).
+        study: PathBuf,
+        /// Records per batch (1 to 10000).
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+        /// Batches in flight at once.
+        #[arg(long, default_value_t = 2)]
+        parallel: usize,
+        /// Seconds to keep retrying a server that does not answer.
+        #[arg(long, default_value_t = 600.0)]
+        patience: f64,
+        /// Send every finished run again, not only those the server has not
+        /// acknowledged (the server still changes nothing it already has).
+        #[arg(long)]
+        resend_all: bool,
+    },
+    /// GET a URL; exit 0 on a 2xx answer (container health checks).
+    Ping {
+        /// The URL, e.g. http://localhost:8080/readyz.
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5.0)]
+        timeout: f64,
     },
     /// Execute one bundle of a bundle manifest (what a cluster task runs; it
     /// writes result.json files and never touches the store).
@@ -290,5 +380,59 @@ pub enum SlurmCommand {
     Script {
         /// The study file (with `backend: {slurm: ...}`).
         study: PathBuf,
+    },
+}
+
+/// `simforge admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (password from --password-stdin, else a prompt on a
+    /// terminal, else none: token access only).
+    CreateUser {
+        /// User name.
+        name: String,
+        /// A server administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Succeed when the user exists already.
+        #[arg(long)]
+        if_missing: bool,
+    },
+    /// Create a project.
+    CreateProject {
+        /// Project name.
+        name: String,
+        /// Succeed when the project exists already.
+        #[arg(long)]
+        if_missing: bool,
+    },
+    /// Give a user a role in a project (viewer, member, admin).
+    AddMember {
+        /// Project name.
+        project: String,
+        /// User name.
+        user: String,
+        /// Role: viewer, member or admin.
+        role: String,
+    },
+    /// Issue an API token for a user (printed once).
+    Token {
+        /// User name.
+        user: String,
+        /// Scopes: read, submit, admin, worker (repeat for several).
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// Token name, shown in listings.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Expire after this many days.
+        #[arg(long)]
+        expires_days: Option<f64>,
+        /// Write the token to this file (mode 0600) instead of printing it.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }

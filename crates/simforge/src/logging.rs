@@ -21,3 +21,21 @@ pub fn init(verbose: u8, format: LogFormat) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// Installs the global subscriber for `simforge serve`: `info` by default
+/// (the server's start, stop and warnings), debug with `-v`.
+pub fn init_server(verbose: u8, format: LogFormat) {
+    let level = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

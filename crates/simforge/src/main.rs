@@ -3,6 +3,8 @@
 
 mod cli;
 mod cmd;
+#[cfg(test)]
+mod deploy_tests;
 mod locate;
 mod logging;
 
@@ -26,8 +28,15 @@ fn main() -> ExitCode {
         simforge_exec::guardian::serve(std::io::stdin().lock());
         return ExitCode::SUCCESS;
     }
-    let args = cli::Cli::parse();
-    logging::init(args.verbose, args.log_format);
+    let mut args = cli::Cli::parse();
+    args.log_format_given = std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == "--log-format" || a.starts_with("--log-format="))
+    });
+    if !matches!(args.command, cli::Command::Serve { .. }) {
+        // `simforge serve` installs its own, once it has read its config.
+        logging::init(args.verbose, args.log_format);
+    }
     match cmd::dispatch(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -57,7 +57,7 @@ pub struct Computed {
 /// sensitivity of `metric` (default: the study's first metric, or its only
 /// numeric one) from its Saltelli or Morris design.
 pub fn compute(
-    store: &simforge_store::SqliteStore,
+    store: &dyn simforge_store::Store,
     study_name: &str,
     metric: Option<&str>,
     bootstrap: usize,
@@ -190,12 +190,12 @@ pub fn choose_metric(
 
 /// Every run of the study and the names of its numeric metrics.
 pub fn runs_and_metrics(
-    store: &simforge_store::SqliteStore,
+    store: &dyn simforge_store::Store,
     study: &str,
 ) -> Result<(Vec<simforge_core::results::RunRecord>, Vec<String>)> {
     let mut numeric = std::collections::BTreeSet::new();
     let mut runs = Vec::new();
-    store.for_each_run(study, &Default::default(), |r| {
+    store.for_each_run(study, &Default::default(), &mut |r| {
         numeric.extend(
             r.metrics
                 .iter()
@@ -209,7 +209,7 @@ pub fn runs_and_metrics(
 }
 
 /// Names of the study's numeric metrics (empty if the store cannot say).
-pub fn numeric_metrics(store: &simforge_store::SqliteStore, study: &str) -> Vec<String> {
+pub fn numeric_metrics(store: &dyn simforge_store::Store, study: &str) -> Vec<String> {
     runs_and_metrics(store, study)
         .map(|(_, m)| m)
         .unwrap_or_default()
@@ -217,7 +217,7 @@ pub fn numeric_metrics(store: &simforge_store::SqliteStore, study: &str) -> Vec<
 
 /// Prints the sensitivity of one metric: Sobol' indices (Saltelli designs)
 /// or elementary effects (Morris designs).
-pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u8> {
+pub fn sensitivity(store: crate::locate::StoreArgs<'_>, args: &SensitivityArgs<'_>) -> Result<u8> {
     if !(args.confidence > 0.0 && args.confidence < 1.0) {
         return Err(UsageError(format!(
             "--confidence {}: expected a level between 0 and 1, e.g. 0.95",
@@ -227,7 +227,7 @@ pub fn sensitivity(store: Option<&Path>, args: &SensitivityArgs<'_>) -> Result<u
     }
     let loc = locate(store, args.study)?;
     let c = compute(
-        &loc.store,
+        &*loc.store,
         &loc.study,
         args.metric,
         args.bootstrap,
@@ -361,7 +361,7 @@ fn print_morris(
 /// several rows count for each; plans stored before it existed fall back to
 /// the runs' own tags.
 fn design_rows<'r>(
-    store: &simforge_store::SqliteStore,
+    store: &dyn simforge_store::Store,
     study: &str,
     runs: &'r [simforge_core::results::RunRecord],
     metric: &str,

@@ -6,21 +6,21 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use simforge_analysis::export::{Columns, Format, RowSource, export};
 use simforge_core::results::{RunRecord, StudyResults};
-use simforge_store::{RunFilter, SqliteStore};
+use simforge_store::{RunFilter, Store};
 
 use crate::cli::FormatArg;
 use crate::cmd::UsageError;
 use crate::locate::locate;
 
 struct StoreRows<'a> {
-    store: &'a SqliteStore,
+    store: &'a dyn Store,
     study: &'a str,
 }
 
 impl RowSource for StoreRows<'_> {
     fn for_each(&self, f: &mut dyn FnMut(RunRecord)) -> Result<(), String> {
         self.store
-            .for_each_run(self.study, &RunFilter::default(), |r| {
+            .for_each_run(self.study, &RunFilter::default(), &mut |r| {
                 f(r);
                 Ok(())
             })
@@ -29,7 +29,7 @@ impl RowSource for StoreRows<'_> {
 }
 
 /// Parameter and metric names in the study's declared order.
-fn declared_columns(store: &SqliteStore, study: &str) -> Result<(Vec<String>, Vec<String>)> {
+fn declared_columns(store: &dyn Store, study: &str) -> Result<(Vec<String>, Vec<String>)> {
     let row = store.study(study)?;
     let spec: serde_json::Value = serde_json::from_str(&row.spec_json).unwrap_or_default();
     let params = spec["parameters"]
@@ -49,7 +49,7 @@ fn declared_columns(store: &SqliteStore, study: &str) -> Result<(Vec<String>, Ve
 
 /// Writes the results of `study` to `path` in `format`; returns the row count.
 pub fn write_results_file(
-    store: &SqliteStore,
+    store: &dyn Store,
     study: &str,
     format: FormatArg,
     path: &Path,
@@ -76,7 +76,7 @@ pub fn write_results_file(
 }
 
 fn write_results(
-    store: &SqliteStore,
+    store: &dyn Store,
     study: &str,
     format: FormatArg,
     out: Box<dyn Write + Send>,
@@ -94,7 +94,7 @@ fn write_results(
 
 /// `simforge results`.
 pub fn results(
-    store: Option<&Path>,
+    store: crate::locate::StoreArgs<'_>,
     study: Option<&str>,
     format: FormatArg,
     output: Option<&Path>,
@@ -102,21 +102,21 @@ pub fn results(
     let loc = locate(store, study)?;
     match output {
         Some(path) => {
-            let n = write_results_file(&loc.store, &loc.study, format, path)?;
+            let n = write_results_file(&*loc.store, &loc.study, format, path)?;
             eprintln!("wrote {n} rows to {}", path.display());
         }
         None if format == FormatArg::Parquet => {
             return Err(UsageError("Parquet output is binary: pass -o FILE.parquet".into()).into());
         }
         None => {
-            write_results(&loc.store, &loc.study, format, Box::new(std::io::stdout()))?;
+            write_results(&*loc.store, &loc.study, format, Box::new(std::io::stdout()))?;
         }
     }
     Ok(0)
 }
 
 /// Loads every run of `study` for reports.
-pub fn study_results(store: &SqliteStore, study: &str) -> Result<StudyResults> {
+pub fn study_results(store: &dyn Store, study: &str) -> Result<StudyResults> {
     let row = store.study(study)?;
     let (params, mut metrics) = declared_columns(store, study)?;
     let runs = store.runs(study, &RunFilter::default())?;
@@ -164,10 +164,7 @@ fn objective_info(spec_json: &str) -> Option<simforge_analysis::ObjectiveInfo> {
     })
 }
 
-fn sensitivity_charts(
-    store: &SqliteStore,
-    study: &str,
-) -> Vec<simforge_analysis::SensitivityChart> {
+fn sensitivity_charts(store: &dyn Store, study: &str) -> Vec<simforge_analysis::SensitivityChart> {
     use crate::cmd::analyze::{Analysis, compute};
     use simforge_analysis::svg::BarSeries;
     let first = match compute(store, study, None, 100, 0.95, false) {
@@ -246,7 +243,7 @@ fn sensitivity_charts(
 
 /// Writes the HTML report of `study` to `path`.
 pub fn write_report_file(
-    store: &SqliteStore,
+    store: &dyn Store,
     study: &str,
     path: &Path,
     wall_time_s: Option<f64>,
@@ -259,7 +256,7 @@ pub fn write_report_file(
         study_file: Some(row.study_file.clone()),
         simulator: row.simulator.clone(),
         wall_time_s,
-        store: store.path().display().to_string(),
+        store: store.location(),
         sensitivity: sensitivity_charts(store, study),
         objective: objective_info(&row.spec_json),
     };
@@ -277,13 +274,17 @@ pub fn write_report_file(
 }
 
 /// `simforge report`.
-pub fn report(store: Option<&Path>, study: Option<&str>, output: Option<&Path>) -> Result<u8> {
+pub fn report(
+    store: crate::locate::StoreArgs<'_>,
+    study: Option<&str>,
+    output: Option<&Path>,
+) -> Result<u8> {
     let loc = locate(store, study)?;
     let path = match output {
         Some(p) => p.to_path_buf(),
         None => loc.dir.join("reports").join(format!("{}.html", loc.study)),
     };
-    write_report_file(&loc.store, &loc.study, &path, None)?;
+    write_report_file(&*loc.store, &loc.study, &path, None)?;
     println!("report: {}", path.display());
     Ok(0)
 }

@@ -1,17 +1,15 @@
 //! `simforge status`, `simforge runs`, `simforge logs`: read-only views of the store.
 
-use std::path::Path;
-
 use anyhow::Result;
 use simforge_core::RunState;
 use simforge_exec::rundir;
 use simforge_store::RunFilter;
 
 use crate::cmd::UsageError;
-use crate::locate::{locate, runs_root};
+use crate::locate::{StoreArgs, locate, runs_root};
 
 /// Prints the run counts per state of a study.
-pub fn status(store: Option<&Path>, study: Option<&str>) -> Result<u8> {
+pub fn status(store: StoreArgs<'_>, study: Option<&str>) -> Result<u8> {
     let loc = locate(store, study)?;
     let row = loc.store.study(&loc.study)?;
     let counts = loc.store.state_counts(&loc.study)?;
@@ -44,7 +42,7 @@ pub fn status(store: Option<&Path>, study: Option<&str>) -> Result<u8> {
 
 /// Lists runs, optionally of one state.
 pub fn runs(
-    store: Option<&Path>,
+    store: StoreArgs<'_>,
     study: Option<&str>,
     state: Option<&str>,
     limit: u64,
@@ -102,7 +100,7 @@ pub fn runs(
 
 /// Shows the attempts, result and logs of one run.
 pub fn logs(
-    store: Option<&Path>,
+    store: StoreArgs<'_>,
     study: Option<&str>,
     run: &str,
     tail: Option<usize>,
@@ -111,11 +109,8 @@ pub fn logs(
         Ok(l) => l,
         Err(e) if study.is_none() && e.downcast_ref::<UsageError>().is_some() => {
             // Several studies: search all of them for the id.
-            let dir = store
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| crate::locate::STORE_DIR.into());
-            let s =
-                simforge_store::SqliteStore::open_existing(&dir.join(crate::locate::STORE_FILE))?;
+            let dir = store.default_dir();
+            let s = store.open_existing(&dir)?;
             let r = s
                 .find_run(None, run)
                 .map_err(|e| UsageError(e.to_string()))?;

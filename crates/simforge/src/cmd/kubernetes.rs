@@ -19,7 +19,11 @@ use crate::locate::{runs_root, store_dir_for};
 /// Writes the study's manifests: to standard output, or one file per object
 /// under `output`. Writes the bundle manifest the Jobs read (the pods need it
 /// on the shared volume) but records nothing in the store.
-pub fn manifests(file: &Path, store: Option<&Path>, output: Option<&Path>) -> Result<u8> {
+pub fn manifests(
+    file: &Path,
+    store: crate::locate::StoreArgs<'_>,
+    output: Option<&Path>,
+) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let Backend::Kubernetes(kube) = &study.backend else {
         return Err(UsageError(format!(
@@ -30,8 +34,8 @@ pub fn manifests(file: &Path, store: Option<&Path>, output: Option<&Path>) -> Re
     };
     let sim = RunnableSimulator::new(&study)?;
     let identity = sim.identity();
-    let dir =
-        std::path::absolute(store_dir_for(file, store)).context("resolving the store directory")?;
+    let dir = std::path::absolute(store_dir_for(file, store.dir))
+        .context("resolving the store directory")?;
     let input = ManifestInput {
         study: &study.spec.name,
         spec_hash: &study.spec_hash,
@@ -53,7 +57,7 @@ pub fn manifests(file: &Path, store: Option<&Path>, output: Option<&Path>) -> Re
             connection.display()
         );
     } else {
-        let (runs, median) = pending_runs(&study, &identity, &dir)?;
+        let (runs, median) = pending_runs(&study, &identity, store, &dir)?;
         let total = runs.len();
         let bundle = choose_bundle(kube.spec.bundle, kube.spec.task_minutes, median);
         let (bundles, _) = plan_arrays(runs, bundle, usize::MAX);

@@ -7,7 +7,10 @@ mod inspect;
 mod kubernetes;
 mod optimize;
 mod predict;
+mod push;
+mod remote;
 mod run;
+mod server;
 mod sim;
 mod slurm;
 
@@ -29,7 +32,19 @@ impl std::error::Error for UsageError {}
 
 /// Runs the chosen subcommand; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<u8> {
-    let store = cli.store.as_deref();
+    if remote::applies(&cli.command) {
+        let args = remote::RemoteArgs {
+            server: cli.server.clone(),
+            token: cli.token.clone(),
+            token_file: cli.token_file.clone(),
+            project: cli.project.clone(),
+            profile: cli.profile.clone(),
+        };
+        if let Some(r) = args.resolve()? {
+            return remote::dispatch(&r, cli.command);
+        }
+    }
+    let store = crate::locate::StoreArgs::new(cli.store.as_deref(), cli.database.as_deref());
     match cli.command {
         Command::Run {
             study,
@@ -123,12 +138,29 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         } => run::exec_bundle(&manifest, task, task_offset),
         Command::Worker {
             connection,
+            queues,
+            workdir,
             id,
             slots,
             idle_exit,
             wall,
             patience,
-        } => run::worker(simforge_exec::pilot::worker::WorkerOptions {
+        } => match (connection, cli.server) {
+            (Some(_), Some(_)) | (None, None) => Err(UsageError(
+                "worker: give exactly one of --connection FILE (SLURM pilot) and --server URL / SIMFORGE_SERVER (server queues)".into(),
+            )
+            .into()),
+            (None, Some(url)) => server::remote_worker(server::RemoteWorkerArgs {
+                token: server::token(cli.token.as_deref(), cli.token_file.as_deref())?,
+                server: url,
+                queues,
+                slots,
+                name: id,
+                workdir: Some(workdir),
+                idle_exit,
+                patience,
+            }),
+            (Some(connection), None) => run::worker(simforge_exec::pilot::worker::WorkerOptions {
             connection,
             id: id.unwrap_or_else(|| {
                 format!(
@@ -138,9 +170,35 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 )
             }),
             slots,
-            idle_exit: seconds(idle_exit, "--idle-exit")?,
+            idle_exit: seconds(idle_exit.unwrap_or(60.0), "--idle-exit")?,
             wall: wall.map(|w| seconds(w, "--wall")).transpose()?,
             patience: seconds(patience, "--patience")?,
+        }),
+        },
+        Command::Serve { config } => server::serve(
+            config.as_deref(),
+            cli.profile.as_deref(),
+            cli.verbose,
+            cli.log_format_given.then_some(cli.log_format),
+        ),
+        Command::Admin { config, command } => {
+            server::admin(config.as_deref(), cli.profile.as_deref(), command)
+        }
+        Command::Ping { url, timeout } => server::ping(&url, timeout),
+        Command::Push { study, batch, parallel, patience, resend_all } => push::push(push::PushArgs {
+            study: &study,
+            store,
+            remote: remote::RemoteArgs {
+                server: cli.server,
+                token: cli.token,
+                token_file: cli.token_file,
+                project: cli.project,
+                profile: cli.profile,
+            },
+            batch,
+            parallel,
+            patience: seconds(patience, "--patience")?,
+            resend_all,
         }),
         Command::Schema => {
             println!(

@@ -23,7 +23,7 @@ const CLUSTER_BATCH: usize = 8;
 /// Runs the adaptive loop of the study at `file`.
 pub fn optimize(
     file: &Path,
-    store: Option<&Path>,
+    store: crate::locate::StoreArgs<'_>,
     jobs: Option<usize>,
     no_report: bool,
     poll: f64,
@@ -91,7 +91,7 @@ pub fn optimize(
         .to_string();
     let exe = std::env::current_exe().context("finding the simforge executable")?;
     let mut execute =
-        |store: &mut simforge_store::SqliteStore| -> Result<(), simforge_exec::ExecError> {
+        |store: &mut dyn simforge_store::Store| -> Result<(), simforge_exec::ExecError> {
             match &study.backend {
                 Backend::Local => {
                     let opts = RunOptions {
@@ -166,7 +166,7 @@ pub fn optimize(
         println!("{line}");
     };
     let summary = run_adaptive(
-        &mut handle,
+        &mut *handle,
         &study,
         &identity,
         &LoopOptions {
@@ -212,9 +212,9 @@ pub fn optimize(
     }
     let interrupted = summary.stop == StopReason::Interrupted || cancel.load(Ordering::Relaxed);
     if !no_report && !interrupted {
-        write_outputs(&dir, &handle, &study.spec.name, summary.runs, summary.wall)?;
+        write_outputs(&dir, &*handle, &study.spec.name, summary.runs, summary.wall)?;
     }
-    println!("store:   {}", db.display());
+    println!("store:   {db}");
     Ok(if interrupted {
         EXIT_INTERRUPTED
     } else if matches!(summary.stop, StopReason::RunsLeftPending(_)) {

@@ -33,7 +33,7 @@ fn parse_point(at: &str) -> Result<Vec<(String, serde_json::Value)>> {
 
 /// Prints the surrogate's mean and standard deviation of `metric` at `at`.
 pub fn predict(
-    store: Option<&Path>,
+    store: crate::locate::StoreArgs<'_>,
     study: Option<&str>,
     metric: Option<&str>,
     at: &str,
@@ -78,7 +78,7 @@ pub fn predict(
     }
     let mut x = Vec::new();
     let mut y = Vec::new();
-    let (rows, numeric) = crate::cmd::analyze::runs_and_metrics(&loc.store, &loc.study)?;
+    let (rows, numeric) = crate::cmd::analyze::runs_and_metrics(&*loc.store, &loc.study)?;
     let metric = crate::cmd::analyze::choose_metric(&spec, &loc.study, metric, &numeric)?;
     for r in &rows {
         let (RunState::Succeeded, Some(v)) =

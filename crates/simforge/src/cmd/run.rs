@@ -9,10 +9,10 @@ use simforge_core::RunState;
 use simforge_exec::pool::Machine;
 use simforge_exec::progress::Mode;
 use simforge_exec::{RunOptions, RunSummary, RunnableSimulator, run_study};
-use simforge_store::SqliteStore;
+use simforge_store::Store;
 
 use crate::cli::ProgressArg;
-use crate::locate::{STORE_FILE, runs_root, store_dir_for};
+use crate::locate::{StoreArgs, runs_root, store_dir_for};
 use crate::{EXIT_INTERRUPTED, EXIT_RUNS_FAILED};
 
 /// Studies larger than this get no automatic report (it would be slow and huge);
@@ -22,7 +22,7 @@ const AUTO_REPORT_MAX_RUNS: u64 = 100_000;
 /// Runs the study at `file`.
 pub fn run(
     file: &Path,
-    store: Option<&Path>,
+    store: StoreArgs<'_>,
     jobs: Option<usize>,
     retry_failed: bool,
     progress: ProgressArg,
@@ -76,7 +76,7 @@ pub fn run(
         guardian_exe: std::env::current_exe().ok(),
     };
     let summary = run_study(
-        &mut store,
+        &mut *store,
         &study,
         sim,
         &file.display().to_string(),
@@ -87,13 +87,13 @@ pub fn run(
     if !no_report && !summary.interrupted {
         write_outputs(
             &dir,
-            &store,
+            &*store,
             &study.spec.name,
             summary.planned,
             summary.wall,
         )?;
     }
-    println!("store:   {}", db.display());
+    println!("store:   {db}");
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
     } else if summary.failed + summary.timed_out > 0 || summary.stopped_early.is_some() {
@@ -111,18 +111,14 @@ struct ClusterFlags {
     no_report: bool,
 }
 
+/// A cluster coordinator's store: its directory, where its records are (for
+/// messages), the handle, and the stop flag.
+pub(crate) type ClusterStore = (std::path::PathBuf, String, Box<dyn Store>, Arc<AtomicBool>);
+
 /// What every cluster coordinator starts with: the store (its directory
 /// absolute, since compute nodes and pods are handed paths in it) and a stop
 /// flag set by Ctrl-C or SIGTERM.
-pub(crate) fn cluster_setup(
-    file: &Path,
-    store: Option<&Path>,
-) -> Result<(
-    std::path::PathBuf,
-    std::path::PathBuf,
-    SqliteStore,
-    Arc<AtomicBool>,
-)> {
+pub(crate) fn cluster_setup(file: &Path, store: StoreArgs<'_>) -> Result<ClusterStore> {
     let (dir, db, handle) = open_store(file, store)?;
     let dir = std::path::absolute(&dir).context("resolving the store directory")?;
     Ok((dir, db, handle, stop_on_signals()?))
@@ -131,7 +127,7 @@ pub(crate) fn cluster_setup(
 /// Runs a study with `backend: {slurm: ...}`: submits job arrays, polls, ingests.
 fn run_slurm(
     file: &Path,
-    store: Option<&Path>,
+    store: StoreArgs<'_>,
     study: &simforge_core::Study,
     slurm: &simforge_core::study::SlurmBackend,
     sim: &RunnableSimulator,
@@ -151,7 +147,7 @@ fn run_slurm(
         retry_failed,
     };
     let s = simforge_exec::slurm_runner::run_on_slurm(
-        &mut handle,
+        &mut *handle,
         study,
         slurm,
         sim,
@@ -182,7 +178,7 @@ fn run_slurm(
     finish_cluster(ClusterEnd {
         dir: &opts.store_dir,
         db: &db,
-        store: &handle,
+        store: &*handle,
         name: &study.spec.name,
         planned: s.planned,
         wall: s.wall,
@@ -194,15 +190,15 @@ fn run_slurm(
 }
 
 /// Cancels a SLURM study's submitted jobs.
-pub fn cancel(file: &Path, store: Option<&Path>) -> Result<u8> {
+pub fn cancel(file: &Path, store: StoreArgs<'_>) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let (dir, _, mut handle) = open_store(file, store)?;
     let _lock = simforge_exec::runner::StudyLock::acquire(&dir.join("locks"), &study.spec.name)?;
     let jobs = match &study.backend {
         simforge_core::study::Backend::Kubernetes(kube) => {
-            simforge_exec::kube_runner::cancel_kube_jobs(&mut handle, &study.spec.name, kube)?
+            simforge_exec::kube_runner::cancel_kube_jobs(&mut *handle, &study.spec.name, kube)?
         }
-        _ => simforge_exec::slurm_runner::cancel_jobs(&mut handle, &study.spec.name)?,
+        _ => simforge_exec::slurm_runner::cancel_jobs(&mut *handle, &study.spec.name)?,
     };
     if jobs.is_empty() {
         println!("study `{}` has no submitted jobs", study.spec.name);
@@ -250,7 +246,7 @@ pub fn exec_bundle(path: &Path, task: Option<usize>, offset: usize) -> Result<u8
 /// Runs a study with `backend: {kubernetes: ...}`: creates Indexed Jobs, polls, ingests.
 fn run_kubernetes(
     file: &Path,
-    store: Option<&Path>,
+    store: StoreArgs<'_>,
     study: &simforge_core::Study,
     kube: &simforge_core::study::KubernetesBackend,
     sim: &RunnableSimulator,
@@ -269,7 +265,7 @@ fn run_kubernetes(
         retry_failed,
     };
     let s = simforge_exec::kube_runner::run_on_kubernetes(
-        &mut handle,
+        &mut *handle,
         study,
         kube,
         sim,
@@ -300,7 +296,7 @@ fn run_kubernetes(
     finish_cluster(ClusterEnd {
         dir: &opts.store_dir,
         db: &db,
-        store: &handle,
+        store: &*handle,
         name: &study.spec.name,
         planned: s.planned,
         wall: s.wall,
@@ -315,7 +311,7 @@ fn run_kubernetes(
 /// directory, unless the study is too large for an automatic report.
 pub(crate) fn write_outputs(
     dir: &Path,
-    store: &SqliteStore,
+    store: &dyn Store,
     name: &str,
     planned: u64,
     wall: std::time::Duration,
@@ -338,8 +334,8 @@ pub(crate) fn write_outputs(
 /// What a cluster run's summary ends with.
 struct ClusterEnd<'a> {
     dir: &'a Path,
-    db: &'a Path,
-    store: &'a SqliteStore,
+    db: &'a str,
+    store: &'a dyn Store,
     name: &'a str,
     planned: u64,
     wall: std::time::Duration,
@@ -373,7 +369,7 @@ fn finish_cluster(end: ClusterEnd<'_>) -> Result<u8> {
     if !interrupted && !end.no_report {
         write_outputs(end.dir, end.store, end.name, end.planned, end.wall)?;
     }
-    println!("store:   {}", db.display());
+    println!("store:   {db}");
     if interrupted {
         println!(
             "interrupted: submitted jobs keep running; run the same command again to re-attach, or `simforge cancel`"
@@ -387,7 +383,7 @@ fn finish_cluster(end: ClusterEnd<'_>) -> Result<u8> {
 }
 
 /// `simforge run --dry-run`: what a cluster backend would submit.
-pub fn dry_run(file: &Path, store: Option<&Path>, output: Option<&Path>) -> Result<u8> {
+pub fn dry_run(file: &Path, store: StoreArgs<'_>, output: Option<&Path>) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     match &study.backend {
         simforge_core::study::Backend::Slurm(_) => {
@@ -433,36 +429,34 @@ pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 }
 
 /// Opens (creating if needed) the store for the study file `file`; returns its
-/// directory, database path and handle.
+/// directory, where its records are (for messages: the SQLite file, or the
+/// database URL without its password) and the handle.
 pub(crate) fn open_store(
     file: &Path,
-    store: Option<&Path>,
-) -> Result<(std::path::PathBuf, std::path::PathBuf, SqliteStore)> {
-    let dir = store_dir_for(file, store);
-    let db = dir.join(STORE_FILE);
-    let handle =
-        SqliteStore::open(&db).with_context(|| format!("opening the store {}", db.display()))?;
-    Ok((dir, db, handle))
+    store: StoreArgs<'_>,
+) -> Result<(std::path::PathBuf, String, Box<dyn Store>)> {
+    let dir = store_dir_for(file, store.dir);
+    let handle = store.open(&dir)?;
+    Ok((dir, handle.location(), handle))
 }
 
 /// Plans the study at `file` into its store without executing anything.
-pub fn plan(file: &Path, store: Option<&Path>) -> Result<u8> {
+pub fn plan(file: &Path, store: StoreArgs<'_>) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let sim = RunnableSimulator::new(&study)?;
     let (dir, db, mut store) = open_store(file, store)?;
     let _lock = simforge_exec::runner::StudyLock::acquire(&dir.join("locks"), &study.spec.name)?;
     let t = std::time::Instant::now();
     let (planned, new) = simforge_exec::runner::plan_into_store(
-        &mut store,
+        &mut *store,
         &study,
         &sim.identity(),
         &file.display().to_string(),
     )?;
     println!(
-        "study `{}`: {planned} runs planned ({new} new) in {:.2}s; store: {}",
+        "study `{}`: {planned} runs planned ({new} new) in {:.2}s; store: {db}",
         study.spec.name,
         t.elapsed().as_secs_f64(),
-        db.display()
     );
     Ok(0)
 }

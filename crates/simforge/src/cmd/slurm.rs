@@ -10,13 +10,12 @@ use simforge_exec::bundle::BundleRun;
 use simforge_exec::slurm::{
     DEFAULT_MAX_ARRAY_SIZE, ScriptInput, bundle_size, plan_arrays, sbatch_script,
 };
-use simforge_store::SqliteStore;
 
 use crate::cmd::UsageError;
-use crate::locate::{STORE_FILE, runs_root, store_dir_for};
+use crate::locate::{StoreArgs, runs_root, store_dir_for};
 
 /// Prints one sbatch script per array; writes nothing.
-pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
+pub fn script(file: &Path, store: StoreArgs<'_>) -> Result<u8> {
     let study = simforge_core::load_study(file)?;
     let Backend::Slurm(slurm) = &study.backend else {
         return Err(UsageError(format!(
@@ -27,8 +26,8 @@ pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
     };
     let sim = RunnableSimulator::new(&study)?;
     let identity = sim.identity();
-    let dir =
-        std::path::absolute(store_dir_for(file, store)).context("resolving the store directory")?;
+    let dir = std::path::absolute(store_dir_for(file, store.dir))
+        .context("resolving the store directory")?;
     let exe = std::env::current_exe().context("finding the simforge executable")?;
     if let Some(pilot) = &slurm.pilot {
         // Pilot jobs carry no runs: the coordinator submits as many as the
@@ -51,7 +50,7 @@ pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
         print!("{}", simforge_exec::slurm::pilot_script(&input, pilot.max));
         return Ok(0);
     }
-    let (runs, median) = pending_runs(&study, &identity, &dir)?;
+    let (runs, median) = pending_runs(&study, &identity, store, &dir)?;
     let total = runs.len();
     let bundle = bundle_size(slurm, median);
     let max_array = slurm.spec.max_array_size.unwrap_or(DEFAULT_MAX_ARRAY_SIZE) as usize;
@@ -94,23 +93,19 @@ pub fn script(file: &Path, store: Option<&Path>) -> Result<u8> {
 pub fn pending_runs(
     study: &simforge_core::Study,
     identity: &str,
+    store: StoreArgs<'_>,
     dir: &Path,
 ) -> Result<(Vec<BundleRun>, Option<f64>)> {
-    let db = dir.join(STORE_FILE);
     // Pending runs come from the store when it holds this exact plan; otherwise
     // every run of a fresh plan would be submitted.
-    let stored = if db.is_file() {
-        Some(SqliteStore::open_existing(&db)?)
-    } else {
-        None
-    };
+    let stored = store.open_if_exists(dir)?;
     let current = stored
         .as_ref()
         .and_then(|s| s.study(&study.spec.name).ok())
         .is_some_and(|row| row.spec_hash == study.spec_hash && row.simulator == identity);
     let (runs, median) = match (&stored, current) {
         (Some(s), true) => (
-            simforge_exec::bundle::pending_runs(s, &study.spec.name)?,
+            simforge_exec::bundle::pending_runs(&**s, &study.spec.name)?,
             s.median_duration(&study.spec.name)?,
         ),
         _ => {

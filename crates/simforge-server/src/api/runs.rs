@@ -1,0 +1,328 @@
+//! Runs and results: paged lists with filters, one run with its attempts,
+//! its logs, and a study's results as JSON pages or CSV.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use simforge_store::Store;
+
+use super::Q;
+use super::studies::study_row;
+use crate::auth::{Action, Caller, Role, authorize};
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult};
+use crate::state::Shared;
+
+const STATES: &[&str] = &[
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "cancelled",
+];
+
+/// Filters and paging of run lists. `after` is the cursor a previous page
+/// returned as `next` (`<index>:<replicate>`).
+#[derive(Debug, Deserialize)]
+pub struct RunQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+    format: Option<String>,
+}
+
+fn check_state(s: &Option<String>) -> ApiResult<()> {
+    if let Some(s) = s
+        && !STATES.contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(format!("unknown run state `{s}`"))
+            .with_field("state")
+            .with_hint(format!("states: {}", STATES.join(", "))));
+    }
+    Ok(())
+}
+
+fn cursor(after: &Option<String>) -> ApiResult<(i64, i64)> {
+    match after {
+        None => Ok((-1, -1)),
+        Some(c) => c
+            .split_once(':')
+            .and_then(|(i, r)| Some((i.parse().ok()?, r.parse().ok()?)))
+            .ok_or_else(|| {
+                ApiError::invalid(format!("`{c}` is not a cursor"))
+                    .with_field("after")
+                    .with_hint("pass the `next` value of the previous page")
+            }),
+    }
+}
+
+const RUN_SELECT: &str =
+    "SELECT id, idx, tag, replicate, seed, params, metrics, state, attempts, reason,
+    started_at, finished_at, duration_s, host, spec_hash, study FROM runs";
+
+fn run_json(r: &postgres::Row) -> Value {
+    json!({
+        "id": r.get::<_, String>(0), "index": r.get::<_, i64>(1), "tag": r.get::<_, Option<String>>(2),
+        "replicate": r.get::<_, i64>(3), "seed": r.get::<_, i64>(4), "params": r.get::<_, Value>(5),
+        "metrics": r.get::<_, Option<Value>>(6).unwrap_or(json!({})), "state": r.get::<_, String>(7),
+        "attempts": r.get::<_, i64>(8), "reason": r.get::<_, Option<String>>(9),
+        "started_at": r.get::<_, Option<String>>(10), "finished_at": r.get::<_, Option<String>>(11),
+        "duration_s": r.get::<_, Option<f64>>(12), "host": r.get::<_, Option<String>>(13),
+        "spec_hash": r.get::<_, String>(14), "study": r.get::<_, String>(15),
+    })
+}
+
+fn page(
+    conn: &mut Conn,
+    key: &str,
+    q: &RunQuery,
+    max: i64,
+) -> ApiResult<(Vec<postgres::Row>, Option<String>)> {
+    check_state(&q.state)?;
+    let (ai, ar) = cursor(&q.after)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, max);
+    let rows = conn.client().query(
+        &format!(
+            "{RUN_SELECT} WHERE study = $1 AND plan_gen = (SELECT plan_gen FROM studies WHERE name = $1)
+               AND ($2::text IS NULL OR state = $2) AND (idx, replicate) > ($3, $4)
+             ORDER BY idx, replicate LIMIT $5"
+        ),
+        &[&key, &q.state, &ai, &ar, &limit],
+    )?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| {
+            rows.last()
+                .map(|r| format!("{}:{}", r.get::<_, i64>(1), r.get::<_, i64>(3)))
+        })
+        .flatten();
+    Ok((rows, next))
+}
+
+/// A study's runs in design order (viewer), paged, optionally by state.
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((project, name)): Path<(String, String)>,
+    Q(q): Q<RunQuery>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .db
+        .run(move |c| {
+            authorize(c.client(), &caller, &project, Action::Read, "read runs")?;
+            let (key, _, _) = study_row(c, &project, &name)?;
+            let (rows, next) = page(c, &key, &q, 10_000)?;
+            Ok(json!({"runs": rows.iter().map(run_json).collect::<Vec<_>>(), "next": next}))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Filters of the cross-study run search.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    project: Option<String>,
+    queue: Option<String>,
+    state: Option<String>,
+    /// Runs finished at or after this time (RFC 3339).
+    since: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// Runs across the studies the caller can see, filtered by project, queue
+/// (simulator type), state and finish time; most recently finished first.
+pub async fn search(
+    State(state): State<Shared>,
+    caller: Caller,
+    Q(q): Q<SearchQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.allow(Some(Role::Viewer), Action::Read, "read runs")?;
+    check_state(&q.state)?;
+    let out = state
+        .db
+        .run(move |c| {
+            let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+            let offset = q.offset.unwrap_or(0).max(0);
+            let rows = c.client().query(
+                &format!(
+                    "{RUN_SELECT} r WHERE r.study IN (
+                         SELECT s.key FROM server_studies s JOIN projects p ON p.id = s.project_id
+                         WHERE ($1 OR EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.user_id = $2))
+                           AND ($3::text IS NULL OR p.name = $3) AND ($4::text IS NULL OR s.queue = $4))
+                       AND r.plan_gen = (SELECT plan_gen FROM studies WHERE name = r.study)
+                       AND ($5::text IS NULL OR r.state = $5)
+                       AND ($6::text IS NULL OR r.finished_at >= $6)
+                     ORDER BY r.finished_at DESC NULLS LAST, r.id LIMIT $7 OFFSET $8"
+                ),
+                &[&caller.is_admin, &caller.user_id, &q.project, &q.queue, &q.state, &q.since, &limit, &offset],
+            )?;
+            Ok(json!({"runs": rows.iter().map(run_json).collect::<Vec<_>>()}))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Finds the project of a run's study and checks the caller may read it.
+fn readable_run(conn: &mut Conn, caller: &Caller, id: &str) -> ApiResult<(String, String)> {
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) || id.len() > 40 {
+        return Err(ApiError::invalid(format!("`{id}` is not a run id")).with_field("id"));
+    }
+    let rows = conn.client().query(
+        "SELECT r.id, p.name FROM runs r JOIN server_studies s ON s.key = r.study
+         JOIN projects p ON p.id = s.project_id WHERE r.id LIKE $1 || '%' LIMIT 2",
+        &[&id.to_ascii_lowercase()],
+    )?;
+    match rows.as_slice() {
+        [one] => {
+            let project: String = one.get(1);
+            authorize(conn.client(), caller, &project, Action::Read, "read runs")?;
+            Ok((one.get(0), project))
+        }
+        [] => Err(ApiError::not_found(format!("no run id starts with `{id}`"))),
+        _ => Err(ApiError::invalid(format!(
+            "more than one run id starts with `{id}`; give more digits"
+        ))),
+    }
+}
+
+/// One run with every attempt (viewer of its project).
+pub async fn show(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .db
+        .run(move |c| {
+            let (id, _) = readable_run(c, &caller, &id)?;
+            let row = c
+                .client()
+                .query_one(&format!("{RUN_SELECT} WHERE id = $1"), &[&id])?;
+            let attempts = c.attempts(&id)?;
+            let mut run = run_json(&row);
+            run["attempt_history"] = attempts
+                .iter()
+                .map(|a| {
+                    json!({"attempt": a.attempt, "state": a.state.as_str(), "started_at": a.started_at,
+                           "finished_at": a.finished_at, "duration_s": a.duration_s, "exit_code": a.exit_code,
+                           "signal": a.signal, "reason": a.reason, "host": a.host, "max_rss_kb": a.max_rss_kb})
+                })
+                .collect();
+            Ok(run)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Query of `GET /runs/{id}/logs`.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    attempt: Option<i32>,
+}
+
+/// The tail of a run's stdout and stderr, per attempt (viewer).
+pub async fn logs(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Q(q): Q<LogQuery>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .db
+        .run(move |c| {
+            let (id, _) = readable_run(c, &caller, &id)?;
+            let rows = c.client().query(
+                "SELECT attempt, stream, content FROM run_logs WHERE run_id = $1
+                   AND ($2::int IS NULL OR attempt = $2) ORDER BY attempt, stream",
+                &[&id, &q.attempt],
+            )?;
+            let mut attempts: std::collections::BTreeMap<i32, serde_json::Map<String, Value>> =
+                Default::default();
+            for r in rows {
+                attempts
+                    .entry(r.get(0))
+                    .or_default()
+                    .insert(r.get::<_, String>(1), Value::String(r.get(2)));
+            }
+            Ok(
+                json!({"run": id, "attempts": attempts.into_iter().map(|(a, m)| {
+                let mut o = m; o.insert("attempt".into(), json!(a)); Value::Object(o)
+            }).collect::<Vec<_>>()}),
+            )
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// A study's results: `format=json` (default; paged like runs) or `csv` (every
+/// run of the current plan, one row each, parameters then metrics).
+pub async fn results(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((project, name)): Path<(String, String)>,
+    Q(q): Q<RunQuery>,
+) -> ApiResult<Response> {
+    let format = q.format.clone().unwrap_or_else(|| "json".into());
+    if format != "json" && format != "csv" {
+        return Err(ApiError::invalid(format!("unknown format `{format}`"))
+            .with_field("format")
+            .with_hint("formats: json, csv"));
+    }
+    let out = state
+        .db
+        .run(move |c| {
+            authorize(c.client(), &caller, &project, Action::Read, "read results")?;
+            let (key, _, _) = study_row(c, &project, &name)?;
+            if format == "json" {
+                let (rows, next) = page(c, &key, &q, 10_000)?;
+                let body = json!({"study": key, "results": rows.iter().map(run_json).collect::<Vec<_>>(), "next": next});
+                return Ok(Json(body).into_response());
+            }
+            let runs = c.runs(&key, &simforge_store::RunFilter::default())?;
+            let params: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+            let metrics: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+            let mut w = csv_writer();
+            let mut header = vec!["run_id".to_string(), "index".into(), "replicate".into(), "seed".into(), "state".into()];
+            header.extend(params.iter().map(|p| p.to_string()));
+            header.extend(metrics.iter().map(|m| m.to_string()));
+            header.extend(["duration_s".to_string(), "host".into(), "reason".into()]);
+            w.write_record(&header).map_err(csv_err)?;
+            let cell = |v: Option<&Value>| match v {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            for r in &runs {
+                let mut rec = vec![r.id.clone(), r.index.to_string(), r.replicate.to_string(), r.seed.to_string(),
+                                   r.state.as_str().to_string()];
+                rec.extend(params.iter().map(|p| cell(r.params.get(*p))));
+                rec.extend(metrics.iter().map(|m| cell(r.metrics.get(*m))));
+                rec.push(r.duration_s.map(|d| d.to_string()).unwrap_or_default());
+                rec.push(r.host.clone().unwrap_or_default());
+                rec.push(r.reason.clone().unwrap_or_default());
+                w.write_record(&rec).map_err(csv_err)?;
+            }
+            let bytes = w.into_inner().map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok((
+                [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                bytes,
+            )
+                .into_response())
+        })
+        .await?;
+    Ok(out)
+}
+
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::Writer::from_writer(Vec::new())
+}
+
+fn csv_err(e: csv::Error) -> ApiError {
+    ApiError::internal(format!("writing CSV: {e}"))
+}

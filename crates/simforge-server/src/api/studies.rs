@@ -1,0 +1,442 @@
+//! Studies: submit (the same YAML as the CLI), list, show progress, cancel,
+//! delete.
+//!
+//! A study lives in a project; its key in the store is `project/name`, so run
+//! ids (which hash the study name) never collide between projects, while
+//! seeds (which do not) match a local run of the same file.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use simforge_exec::RunnableSimulator;
+use simforge_exec::remote::protocol::queue_for;
+use simforge_store::Store;
+
+use super::{ClientAddr, Page, Q, audit};
+use crate::auth::{Action, Caller, authorize, project_role};
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult};
+use crate::state::Shared;
+
+/// `POST /projects/{p}/studies` body (JSON). A YAML body (`Content-Type:
+/// application/yaml`) is the study file itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    /// The study file's text (YAML or JSON).
+    pub source: String,
+    /// Its file name (default `study.yaml`).
+    #[serde(default)]
+    pub source_name: Option<String>,
+    /// Files it refers to (input templates, topology files), by path relative
+    /// to the study file.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Queue to use instead of the simulator's own.
+    #[serde(default)]
+    pub queue: Option<String>,
+}
+
+/// Store key of a study.
+pub fn study_key(project: &str, name: &str) -> String {
+    format!("{project}/{name}")
+}
+
+fn safe_relative(rel: &str) -> bool {
+    let p = std::path::Path::new(rel);
+    !rel.is_empty()
+        && !p.is_absolute()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// Checks, plans and records a submitted study; returns the response body.
+pub fn submit_in(
+    conn: &mut Conn,
+    storage: &std::path::Path,
+    caller: &Caller,
+    project: &str,
+    sub: Submission,
+    addr: &str,
+) -> ApiResult<Value> {
+    submit_as(conn, storage, caller, project, sub, addr, "active")
+}
+
+/// [`submit_in`] with the study's state: `active` (its runs queue for
+/// workers) or `external` (its results are pushed, see [`crate::ingest`]).
+pub fn submit_as(
+    conn: &mut Conn,
+    storage: &std::path::Path,
+    caller: &Caller,
+    project: &str,
+    sub: Submission,
+    addr: &str,
+    state: &str,
+) -> ApiResult<Value> {
+    let project_id = authorize(
+        conn.client(),
+        caller,
+        project,
+        Action::Submit,
+        "submit studies",
+    )?;
+    let source_name = sub
+        .source_name
+        .clone()
+        .unwrap_or_else(|| "study.yaml".into());
+    if !safe_relative(&source_name) || source_name.contains('/') {
+        return Err(
+            ApiError::invalid(format!("`{source_name}` is not a plain file name"))
+                .with_field("source_name"),
+        );
+    }
+    for rel in sub.files.keys() {
+        if !safe_relative(rel) {
+            return Err(ApiError::invalid(format!(
+                "`{rel}` must be a relative path inside the study directory"
+            ))
+            .with_field(format!("files.{rel}")));
+        }
+    }
+    // Parse where the files are, so relative references resolve as on the CLI.
+    let scratch = tempfile::Builder::new()
+        .prefix("submit-")
+        .tempdir_in(ensure_dir(&storage.join("tmp"))?)
+        .map_err(|e| ApiError::internal(format!("scratch directory: {e}")))?;
+    for (rel, text) in &sub.files {
+        let path = scratch.path().join(rel);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)
+                .map_err(|e| ApiError::internal(format!("writing {rel}: {e}")))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| ApiError::internal(format!("writing {rel}: {e}")))?;
+    }
+    let file = scratch.path().join(&source_name);
+    let mut study = simforge_core::parse_study(&file, &sub.source).map_err(|d| {
+        ApiError::invalid(
+            d.render()
+                .replace(&scratch.path().display().to_string(), "."),
+        )
+        .with_field("source")
+        .with_hint("`simforge check STUDY` shows the same errors locally")
+    })?;
+    let sim = RunnableSimulator::new(&study).map_err(|d| {
+        ApiError::invalid(
+            d.render()
+                .replace(&scratch.path().display().to_string(), "."),
+        )
+        .with_field("source")
+    })?;
+    let name = study.spec.name.clone();
+    let key = study_key(project, &name);
+    let queue = match sub.queue {
+        Some(q) if !q.trim().is_empty() => q,
+        _ => queue_for(&study.spec.simulator),
+    };
+    // Only the owner or a project admin may replace a study.
+    if let Some(row) = conn.client().query_opt(
+        "SELECT owner_id FROM server_studies WHERE key = $1",
+        &[&key],
+    )? {
+        let owner: i64 = row.get(0);
+        let role = project_role(conn.client(), caller, project)?.and_then(|(_, r)| r);
+        caller.allow(
+            role,
+            Action::Cancel {
+                own: owner == caller.user_id,
+            },
+            "replace this study",
+        )?;
+    }
+    study.spec.name = key.clone();
+    let (planned, new) =
+        simforge_exec::runner::plan_into_store(&mut **conn, &study, &sim.identity(), &source_name)
+            .map_err(|e| ApiError::invalid(e.to_string()).with_field("source"))?;
+    let files = serde_json::to_value(&sub.files).unwrap_or_default();
+    let timeout_s = study.resources.time.map(|t| t.as_secs_f64());
+    let max_attempts = (study.resources.retries + 1) as i32;
+    let mut tx = conn.client().transaction()?;
+    tx.execute(
+        "INSERT INTO server_studies (key, project_id, name, owner_id, queue, state, source, source_name, files,
+                                     spec_hash, max_attempts, timeout_s)
+         VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (key) DO UPDATE SET queue = excluded.queue, state = excluded.state, source = excluded.source,
+           source_name = excluded.source_name, files = excluded.files, spec_hash = excluded.spec_hash,
+           max_attempts = excluded.max_attempts, timeout_s = excluded.timeout_s, submitted_at = now()",
+        &[&key, &project_id, &name, &caller.user_id, &queue, &sub.source, &source_name, &files,
+          &study.spec_hash, &max_attempts, &timeout_s, &state],
+    )?;
+    // A resubmission is a fresh start for runs an earlier cancel stopped.
+    tx.execute(
+        "UPDATE runs SET state = 'pending', job = NULL WHERE study = $1 AND state = 'cancelled'",
+        &[&key],
+    )?;
+    audit(
+        &mut tx,
+        Some(caller),
+        "study_submit",
+        &key,
+        json!({"spec_hash": study.spec_hash, "planned": planned, "new": new, "queue": queue, "state": state}),
+        addr,
+    )?;
+    tx.commit()?;
+    Ok(
+        json!({"key": key, "project": project, "name": name, "queue": queue, "state": state,
+              "spec_hash": study.spec_hash, "planned": planned, "new": new}),
+    )
+}
+
+fn ensure_dir(p: &std::path::Path) -> ApiResult<&std::path::Path> {
+    std::fs::create_dir_all(p)
+        .map_err(|e| ApiError::internal(format!("creating {}: {e}", p.display())))?;
+    Ok(p)
+}
+
+/// Submits a study (member).
+pub async fn submit(
+    State(state): State<Shared>,
+    caller: Caller,
+    ClientAddr(addr): ClientAddr,
+    Path(project): Path<String>,
+    Q(q): Q<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let sub = if ctype.contains("yaml") {
+        Submission {
+            source: String::from_utf8(body.to_vec())
+                .map_err(|_| ApiError::invalid("the study file is not UTF-8").with_field("body"))?,
+            source_name: q.get("source_name").cloned(),
+            queue: q.get("queue").cloned(),
+            ..Default::default()
+        }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(format!("the body is not a submission: {e}"))
+                .with_field("body")
+                .with_hint("send {\"source\": \"<study YAML>\", \"files\": {...}} or the YAML itself with Content-Type: application/yaml")
+        })?
+    };
+    let storage = state.config.storage.path.clone();
+    let out = state
+        .db
+        .run(move |c| submit_in(c, &storage, &caller, &project, sub, &addr))
+        .await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// `GET /studies` filters.
+#[derive(Debug, Deserialize)]
+pub struct StudyQuery {
+    project: Option<String>,
+    state: Option<String>,
+    queue: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+fn list_rows(conn: &mut Conn, caller: &Caller, q: &StudyQuery) -> ApiResult<Vec<Value>> {
+    let (limit, offset) = Page {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .bounds();
+    if let Some(s) = &q.state
+        && !["active", "cancelled"].contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(format!("unknown study state `{s}`"))
+            .with_field("state")
+            .with_hint("states: active, cancelled"));
+    }
+    let rows = conn.client().query(
+        "SELECT s.key, p.name, s.name, u.name, s.queue, s.state, s.spec_hash, s.submitted_at::text, st.planned_runs,
+           (SELECT count(*) FROM runs r WHERE r.study = s.key AND r.plan_gen = st.plan_gen AND r.state = 'succeeded'),
+           (SELECT count(*) FROM runs r WHERE r.study = s.key AND r.plan_gen = st.plan_gen AND r.state IN ('failed', 'timed_out'))
+         FROM server_studies s JOIN projects p ON p.id = s.project_id JOIN users u ON u.id = s.owner_id
+         JOIN studies st ON st.name = s.key
+         WHERE ($1 OR EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.user_id = $2))
+           AND ($3::text IS NULL OR p.name = $3) AND ($4::text IS NULL OR s.state = $4)
+           AND ($5::text IS NULL OR s.queue = $5)
+         ORDER BY s.submitted_at DESC, s.key LIMIT $6 OFFSET $7",
+        &[&caller.is_admin, &caller.user_id, &q.project, &q.state, &q.queue, &limit, &offset],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            json!({"key": r.get::<_, String>(0), "project": r.get::<_, String>(1), "name": r.get::<_, String>(2),
+                   "owner": r.get::<_, String>(3), "queue": r.get::<_, String>(4), "state": r.get::<_, String>(5),
+                   "spec_hash": r.get::<_, String>(6), "submitted_at": r.get::<_, String>(7),
+                   "planned": r.get::<_, i64>(8), "succeeded": r.get::<_, i64>(9), "failed": r.get::<_, i64>(10)})
+        })
+        .collect())
+}
+
+/// Studies the caller can see, newest first, filtered by project, state and queue.
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Q(q): Q<StudyQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.allow(
+        Some(crate::auth::Role::Viewer),
+        Action::Read,
+        "list studies",
+    )?;
+    let rows = state.db.run(move |c| list_rows(c, &caller, &q)).await?;
+    Ok(Json(json!({ "studies": rows })))
+}
+
+/// Studies of one project (viewer).
+pub async fn list_in_project(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Q(mut q): Q<StudyQuery>,
+) -> ApiResult<Json<Value>> {
+    let rows = state
+        .db
+        .run(move |c| {
+            authorize(c.client(), &caller, &project, Action::Read, "list studies")?;
+            q.project = Some(project);
+            list_rows(c, &caller, &q)
+        })
+        .await?;
+    Ok(Json(json!({ "studies": rows })))
+}
+
+/// The server row of a study: (key, owner id, state).
+pub fn study_row(conn: &mut Conn, project: &str, name: &str) -> ApiResult<(String, i64, String)> {
+    let key = study_key(project, name);
+    conn.client()
+        .query_opt(
+            "SELECT owner_id, state FROM server_studies WHERE key = $1",
+            &[&key],
+        )?
+        .map(|r| (key.clone(), r.get(0), r.get(1)))
+        .ok_or_else(|| ApiError::not_found(format!("no study `{name}` in project `{project}`")))
+}
+
+/// A study with its progress (viewer).
+pub async fn show(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .db
+        .run(move |c| {
+            authorize(c.client(), &caller, &project, Action::Read, "read studies")?;
+            let (key, _, st) = study_row(c, &project, &name)?;
+            let row = c.study(&key)?;
+            let counts = c.state_counts(&key)?;
+            let reasons = c.failure_reasons(&key, 5)?;
+            let meta = c.client().query_one(
+                "SELECT u.name, s.queue, s.submitted_at::text, s.source_name FROM server_studies s
+                 JOIN users u ON u.id = s.owner_id WHERE s.key = $1",
+                &[&key],
+            )?;
+            let done: u64 = counts
+                .iter()
+                .filter(|(s, _)| s.is_final())
+                .map(|(_, n)| n)
+                .sum();
+            Ok(json!({
+                "key": key, "project": project, "name": name, "state": st,
+                "owner": meta.get::<_, String>(0), "queue": meta.get::<_, String>(1),
+                "submitted_at": meta.get::<_, String>(2), "source_name": meta.get::<_, String>(3),
+                "simulator": row.simulator, "spec_hash": row.spec_hash, "planned": row.planned_runs,
+                "counts": counts.iter().map(|(s, n)| (s.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                "done": done,
+                "finished": row.planned_runs as u64 == done,
+                "failure_reasons": reasons.iter().map(|(r, n)| json!({"reason": r, "runs": n})).collect::<Vec<_>>(),
+            }))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Cancels a study (its owner, or a project admin): unfinished runs become
+/// `cancelled`, workers holding them are told to stop.
+pub async fn cancel(
+    State(state): State<Shared>,
+    caller: Caller,
+    ClientAddr(addr): ClientAddr,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .db
+        .run(move |c| {
+            let (key, owner, _) = study_row(c, &project, &name)?;
+            let mut tx = c.client().transaction()?;
+            authorize(&mut tx, &caller, &project, Action::Cancel { own: owner == caller.user_id }, "cancel this study")?;
+            tx.execute("UPDATE server_studies SET state = 'cancelled' WHERE key = $1", &[&key])?;
+            crate::queue::revoke_study(&mut tx, &key)?;
+            let n = tx.execute(
+                "UPDATE runs SET state = 'cancelled', job = NULL WHERE study = $1 AND state IN ('pending', 'running')",
+                &[&key],
+            )?;
+            audit(&mut tx, Some(&caller), "study_cancel", &key, json!({"runs": n}), &addr)?;
+            tx.commit()?;
+            Ok(json!({"key": key, "cancelled_runs": n}))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Deletes a study and all its runs, attempts and logs (project admin).
+pub async fn delete(
+    State(state): State<Shared>,
+    caller: Caller,
+    ClientAddr(addr): ClientAddr,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .db
+        .run(move |c| {
+            let (key, _, _) = study_row(c, &project, &name)?;
+            let mut tx = c.client().transaction()?;
+            authorize(
+                &mut tx,
+                &caller,
+                &project,
+                Action::Administer,
+                "delete studies",
+            )?;
+            crate::queue::revoke_study(&mut tx, &key)?;
+            tx.execute(
+                "DELETE FROM run_logs WHERE run_id IN (SELECT id FROM runs WHERE study = $1)",
+                &[&key],
+            )?;
+            tx.execute(
+                "DELETE FROM attempts WHERE run_id IN (SELECT id FROM runs WHERE study = $1)",
+                &[&key],
+            )?;
+            let runs = tx.execute("DELETE FROM runs WHERE study = $1", &[&key])?;
+            tx.execute("DELETE FROM design_rows WHERE study = $1", &[&key])?;
+            tx.execute("DELETE FROM submissions WHERE study = $1", &[&key])?;
+            tx.execute("DELETE FROM studies WHERE name = $1", &[&key])?;
+            tx.execute("DELETE FROM server_studies WHERE key = $1", &[&key])?;
+            audit(
+                &mut tx,
+                Some(&caller),
+                "study_delete",
+                &key,
+                json!({"runs": runs}),
+                &addr,
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

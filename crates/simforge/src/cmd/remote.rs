@@ -1,0 +1,281 @@
+//! The `--server URL` forms of `run`, `status`, `results`, `logs` and
+//! `cancel`: the same commands, answered by a simforge server through
+//! `simforge_exec::remote::client` instead of the local store.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use simforge_exec::remote::client::{self, Client};
+
+use super::UsageError;
+use crate::cli::{Command, FormatArg};
+
+/// The global options that choose a server.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteArgs {
+    /// `--server` / SIMFORGE_SERVER.
+    pub server: Option<String>,
+    /// `--token` / SIMFORGE_TOKEN.
+    pub token: Option<String>,
+    /// `--token-file` / SIMFORGE_TOKEN_FILE.
+    pub token_file: Option<PathBuf>,
+    /// `--project` / SIMFORGE_PROJECT.
+    pub project: Option<String>,
+    /// `--profile`.
+    pub profile: Option<String>,
+}
+
+/// A resolved server connection.
+pub struct Remote {
+    client: Client,
+    project: Option<String>,
+}
+
+impl RemoteArgs {
+    /// The server to talk to, or None for the local store. A server is used
+    /// when `--server` (or SIMFORGE_SERVER) is given or a client profile is
+    /// named (`--profile`, SIMFORGE_PROFILE); the profile file's
+    /// `default_profile` then fills in what the options leave out.
+    pub fn resolve(&self) -> Result<Option<Remote>> {
+        let named = self.profile.clone().or_else(|| {
+            std::env::var("SIMFORGE_PROFILE")
+                .ok()
+                .filter(|p| !p.is_empty())
+        });
+        if self.server.is_none() && named.is_none() {
+            return Ok(None);
+        }
+        let profile = match client::profile_path() {
+            Some(path) => client::load_profile(&path, named.as_deref())?,
+            None => client::Profile::default(),
+        };
+        let Some(server) = self.server.clone().or(profile.server) else {
+            return Err(UsageError(format!(
+                "profile `{}` names no server; add `server: URL` to it or pass --server",
+                named.unwrap_or_default()
+            ))
+            .into());
+        };
+        let token = super::server::token(self.token.as_deref(), self.token_file.as_deref())?
+            .or(profile.token);
+        Ok(Some(Remote {
+            client: Client::new(&server, token),
+            project: self.project.clone().or(profile.project),
+        }))
+    }
+}
+
+impl Remote {
+    fn project(&self) -> Result<&str> {
+        self.project.as_deref().ok_or_else(|| {
+            UsageError(
+                "no project: pass --project P (or SIMFORGE_PROJECT, or `project:` in the client profile)"
+                    .into(),
+            )
+            .into()
+        })
+    }
+}
+
+/// A study argument (file or name) as the study's name: a file's `name:`.
+fn study_name(study: Option<&str>) -> Result<String> {
+    let Some(s) = study else {
+        return Err(UsageError("with --server, name the study (file or name)".into()).into());
+    };
+    let p = Path::new(s);
+    if p.is_file() {
+        return Ok(simforge_core::load_study(p)?.spec.name.clone());
+    }
+    Ok(s.to_string())
+}
+
+fn counts_line(v: &Value) -> String {
+    let c = &v["counts"];
+    let mut parts = Vec::new();
+    for k in [
+        "pending",
+        "running",
+        "succeeded",
+        "failed",
+        "timed_out",
+        "cancelled",
+    ] {
+        if let Some(n) = c[k].as_i64().filter(|n| *n > 0) {
+            parts.push(format!("{n} {k}"));
+        }
+    }
+    if parts.is_empty() {
+        "no runs".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `simforge run STUDY --server URL --project P`: submits the study with the
+/// files it refers to, then follows its progress until it is finished.
+/// Ctrl-C stops following; the study keeps running on the server.
+pub fn run(remote: &Remote, file: &Path, queue: Option<&str>) -> Result<u8> {
+    let project = remote.project()?;
+    let source =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = simforge_core::load_study(file)?.spec.name.clone();
+    let files = client::study_files(file, &source)?;
+    let source_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "study.yaml".into());
+    let sub = remote
+        .client
+        .submit(project, &source, &source_name, &files, queue)?;
+    println!(
+        "study `{name}` submitted to {} project `{project}`: {} runs planned ({} new), queue `{}`{}",
+        remote.client.base(),
+        sub["planned"],
+        sub["new"],
+        sub["queue"].as_str().unwrap_or("?"),
+        if files.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", with {}",
+                files.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        }
+    );
+    let cancel = super::run::stop_on_signals()?;
+    let mut last = String::new();
+    loop {
+        let v = remote.client.study(project, &name)?;
+        let line = counts_line(&v);
+        if line != last {
+            println!("{name}: {line}");
+            last = line;
+        }
+        if v["finished"].as_bool() == Some(true) {
+            let c = &v["counts"];
+            let bad = ["failed", "timed_out", "cancelled"]
+                .iter()
+                .any(|k| c[*k].as_i64().unwrap_or(0) > 0);
+            return Ok(if bad { crate::EXIT_RUNS_FAILED } else { 0 });
+        }
+        for _ in 0..20 {
+            if cancel.load(Ordering::Relaxed) {
+                println!(
+                    "stopped following; study `{name}` keeps running on the server (`simforge status {name} --server {}`; `simforge cancel` stops it)",
+                    remote.client.base()
+                );
+                return Ok(crate::EXIT_INTERRUPTED);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// `simforge status STUDY --server URL`.
+pub fn status(remote: &Remote, study: Option<&str>) -> Result<u8> {
+    let project = remote.project()?;
+    let name = study_name(study)?;
+    let v = remote.client.study(project, &name)?;
+    println!(
+        "{project}/{name}: {}{}",
+        counts_line(&v),
+        if v["finished"].as_bool() == Some(true) {
+            " (finished)"
+        } else {
+            ""
+        }
+    );
+    Ok(0)
+}
+
+/// `simforge results STUDY --server URL [--output FILE]` (CSV).
+pub fn results(
+    remote: &Remote,
+    study: Option<&str>,
+    format: FormatArg,
+    output: Option<&Path>,
+) -> Result<u8> {
+    if format != FormatArg::Csv {
+        return Err(UsageError("with --server, results come as CSV (--format csv)".into()).into());
+    }
+    let project = remote.project()?;
+    let name = study_name(study)?;
+    let csv = remote.client.results_csv(project, &name)?;
+    match output {
+        Some(p) => {
+            std::fs::write(p, &csv).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("results of `{name}` written to {}", p.display());
+        }
+        None => print!("{csv}"),
+    }
+    Ok(0)
+}
+
+/// `simforge logs RUN --server URL`.
+pub fn logs(remote: &Remote, run: &str, tail: Option<usize>) -> Result<u8> {
+    let r = remote.client.run(run)?;
+    println!(
+        "run {} ({}): {}",
+        r["id"].as_str().unwrap_or(run),
+        r["study"].as_str().unwrap_or("?"),
+        r["state"].as_str().unwrap_or("?")
+    );
+    let logs = remote.client.logs(run)?;
+    for a in logs["attempts"].as_array().into_iter().flatten() {
+        if let Value::Object(m) = a {
+            for (k, v) in m {
+                if k == "attempt" {
+                    continue;
+                }
+                let text = v.as_str().unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let from = tail.map_or(0, |t| lines.len().saturating_sub(t));
+                println!("--- attempt {} {k} ---", a["attempt"]);
+                for l in &lines[from..] {
+                    println!("{l}");
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `simforge cancel STUDY --server URL`.
+pub fn cancel(remote: &Remote, study: &Path) -> Result<u8> {
+    let project = remote.project()?;
+    let name = study_name(Some(&study.to_string_lossy()))?;
+    let v = remote.client.cancel(project, &name)?;
+    println!("study `{project}/{name}` cancelled: {v}");
+    Ok(0)
+}
+
+/// Whether `command` has a `--server` form.
+pub fn applies(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Run { dry_run: false, .. }
+            | Command::Status { .. }
+            | Command::Results { .. }
+            | Command::Logs { .. }
+            | Command::Cancel { .. }
+    )
+}
+
+/// Runs the `--server` form of `command` (one for which [`applies`] holds).
+pub fn dispatch(remote: &Remote, command: Command) -> Result<u8> {
+    match command {
+        Command::Run { study, .. } => run(remote, &study, None),
+        Command::Status { study } => status(remote, study.as_deref()),
+        Command::Results {
+            study,
+            format,
+            output,
+        } => results(remote, study.as_deref(), format, output.as_deref()),
+        Command::Logs { run, tail, .. } => logs(remote, &run, tail),
+        Command::Cancel { study } => cancel(remote, &study),
+        _ => Err(UsageError("this command has no --server form".into()).into()),
+    }
+}

@@ -1,0 +1,552 @@
+//! `simforge serve`, `simforge admin`, `simforge worker --server` and the
+//! remote CLI as processes, on the real PostgreSQL: a worker killed with
+//! SIGKILL mid-run loses nothing (its leases lapse and a second worker runs
+//! them, each run succeeding exactly once), a server killed and restarted
+//! while a worker holds runs orphans nothing, and `serve` exits 0 on SIGTERM.
+//!
+//! Needs SIMFORGE_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test);
+//! skips without it unless SIMFORGE_REQUIRE_SERVICES=1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_simforge");
+
+fn pg_url() -> Option<String> {
+    match std::env::var("SIMFORGE_TEST_POSTGRES_URL") {
+        Ok(u) if !u.trim().is_empty() => Some(u),
+        _ if std::env::var("SIMFORGE_REQUIRE_SERVICES").as_deref() == Ok("1") => {
+            panic!("SIMFORGE_REQUIRE_SERVICES=1 but SIMFORGE_TEST_POSTGRES_URL is not set")
+        }
+        _ => {
+            eprintln!("skipping: SIMFORGE_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// A `simforge serve` process in its own schema; drops the schema at the end.
+struct Server {
+    pg: String,
+    schema: String,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn new(pg: &str) -> Server {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let mut s = Server {
+            pg: pg.to_string(),
+            schema: format!("sf_serve_{}_{nanos}", std::process::id()),
+            port: free_port(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            child: None,
+        };
+        s.start();
+        s
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A `simforge` command with this server's configuration in its environment.
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(self.dir.path())
+            .env_remove("SIMFORGE_SERVER")
+            .env_remove("SIMFORGE_TOKEN")
+            .env_remove("SIMFORGE_TOKEN_FILE")
+            .env_remove("SIMFORGE_PROFILE")
+            .env(
+                "SIMFORGE_CONFIG",
+                self.dir.path().join("no-client-config.yaml"),
+            )
+            .env("SIMFORGE_SERVER__PROFILE", "test")
+            .env("SIMFORGE_SERVER__DATABASE__URL", &self.pg)
+            .env("SIMFORGE_SERVER__DATABASE__SCHEMA", &self.schema)
+            .env("SIMFORGE_SERVER__DATABASE__POOL_SIZE", "4")
+            .env(
+                "SIMFORGE_SERVER__LISTEN",
+                format!("127.0.0.1:{}", self.port),
+            )
+            .env(
+                "SIMFORGE_SERVER__STORAGE__PATH",
+                self.dir.path().join("data"),
+            )
+            .env("SIMFORGE_SERVER__LEASES__TTL_S", "2")
+            .env("SIMFORGE_SERVER__LEASES__SWEEP_S", "0.2");
+        c
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("serve.log"))
+            .expect("serve log");
+        let child = self
+            .cmd()
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn simforge serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(st)) = c.try_wait()
+            {
+                panic!("simforge serve exited early ({st}): {}", self.log());
+            }
+            if http()
+                .get(&format!("{}/readyz", self.url()))
+                .call()
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server not ready: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill -9 server");
+            let _ = c.wait();
+        }
+    }
+
+    fn admin(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .arg("admin")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("simforge admin")
+    }
+
+    /// Bootstrap through `simforge admin`: an administrator token and a
+    /// worker token file.
+    fn bootstrap(&self) -> (String, PathBuf) {
+        ok(self.admin(&["create-user", "root", "--admin"]));
+        ok(self.admin(&["create-project", "lab"]));
+        ok(self.admin(&["create-project", "lab", "--if-missing"]));
+        let again = self.admin(&["create-project", "lab"]);
+        assert!(
+            !again.status.success(),
+            "a second create without --if-missing fails"
+        );
+        ok(self.admin(&["add-member", "lab", "root", "admin"]));
+        let out = ok(self.admin(&["token", "root", "--scope", "admin"]));
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(token.starts_with("sfk_"), "{token}");
+        ok(self.admin(&["create-user", "robot", "--if-missing"]));
+        let file = self.dir.path().join("worker.token");
+        let f = file.to_str().expect("utf-8 path");
+        ok(self.admin(&[
+            "token", "robot", "--scope", "worker", "--name", "t", "--output", f,
+        ]));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("token file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        (token, file)
+    }
+
+    fn worker(&self, name: &str, extra: &[&str]) -> Child {
+        let token = self.dir.path().join("worker.token");
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).expect("log");
+        self.cmd()
+            .args(["worker", "--server", &self.url(), "--queue", "command:sh"])
+            .args(["--slots", "2", "--name", name, "--patience", "60"])
+            .arg("--token-file")
+            .arg(&token)
+            .arg("--workdir")
+            .arg(self.dir.path().join(name))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn worker")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        if let Ok(mut c) = postgres::Client::connect(&self.pg, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        }
+    }
+}
+
+fn ok(o: Output) -> Output {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+fn get(url: &str, token: &str) -> Value {
+    let mut r = http()
+        .get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// A command study whose runs each sleep about a second.
+fn sleepy(name: &str, runs: usize) -> String {
+    let values: Vec<String> = (1..=runs).map(|i| i.to_string()).collect();
+    format!(
+        "name: {name}\nsimulator:\n  command: [\"sh\", \"-c\", \"sleep 1; echo '{{\\\"y\\\": 1}}' > out.json\"]\n  outputs: {{json: out.json}}\nparameters: {{x: {{values: [{}]}}}}\ndesign: {{sampler: grid}}\nmetrics: [y]\n",
+        values.join(", ")
+    )
+}
+
+fn submit(server: &Server, token: &str, source: &str) {
+    let mut r = http()
+        .post(&format!("{}/api/v1/projects/lab/studies", server.url()))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(json!({"source": source}))
+        .expect("submit");
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains("command:sh"), "{body}");
+}
+
+fn study(server: &Server, token: &str, name: &str) -> Value {
+    get(
+        &format!("{}/api/v1/projects/lab/studies/{name}", server.url()),
+        token,
+    )
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every run of the study succeeded, each with exactly one succeeded attempt.
+fn assert_each_run_succeeded_once(server: &Server, token: &str, name: &str, runs: usize) {
+    let page = get(
+        &format!(
+            "{}/api/v1/projects/lab/studies/{name}/runs?limit=1000",
+            server.url()
+        ),
+        token,
+    );
+    let list = page["runs"].as_array().expect("runs");
+    assert_eq!(list.len(), runs, "{page}");
+    for r in list {
+        let id = r["id"].as_str().expect("id");
+        let run = get(&format!("{}/api/v1/runs/{id}", server.url()), token);
+        assert_eq!(run["state"], "succeeded", "{run}");
+        let ok = run["attempt_history"]
+            .as_array()
+            .expect("attempt_history")
+            .iter()
+            .filter(|a| a["state"] == "succeeded")
+            .count();
+        assert_eq!(ok, 1, "run {id}: {run}");
+    }
+}
+
+fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "process did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sigterm(child: &Child) {
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+#[test]
+fn a_worker_killed_mid_run_loses_nothing_and_serve_exits_0_on_sigterm() {
+    let Some(pg) = pg_url() else { return };
+    let mut server = Server::new(&pg);
+    let (token, _) = server.bootstrap();
+    let ping = Command::new(BIN)
+        .args(["ping", &format!("{}/readyz", server.url())])
+        .output()
+        .expect("ping");
+    assert!(ping.status.success(), "{ping:?}");
+    assert!(String::from_utf8_lossy(&ping.stdout).contains("200"));
+    let n = 12;
+    submit(&server, &token, &sleepy("sleepy", n));
+
+    let mut w1 = server.worker("w1", &[]);
+    wait_for("w1 to finish some runs and hold others", 60, || {
+        let v = study(&server, &token, "sleepy");
+        v["counts"]["succeeded"].as_i64().unwrap_or(0) >= 2
+            && v["counts"]["running"].as_i64().unwrap_or(0) >= 1
+    });
+    w1.kill().expect("kill -9 w1");
+    let _ = w1.wait();
+
+    let mut w2 = server.worker("w2", &["--idle-exit", "3"]);
+    wait_for("the study to finish", 120, || {
+        study(&server, &token, "sleepy")["finished"].as_bool() == Some(true)
+    });
+    let v = study(&server, &token, "sleepy");
+    assert_eq!(v["counts"]["succeeded"], n as i64, "{v}");
+    assert_each_run_succeeded_once(&server, &token, "sleepy", n);
+
+    let metrics = http()
+        .get(&format!("{}/metrics", server.url()))
+        .call()
+        .expect("metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics text");
+    let expired: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("simforge_leases_expired_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(expired > 0.0, "lease expiries: {metrics}");
+
+    let st = wait_exit(&mut w2, 30);
+    assert!(
+        st.success(),
+        "w2: {st}: {}",
+        read(&server.dir.path().join("w2.log"))
+    );
+
+    let child = server.child.take().expect("server");
+    sigterm(&child);
+    let mut child = child;
+    let st = wait_exit(&mut child, 30);
+    assert_eq!(st.code(), Some(0), "serve on SIGTERM: {}", server.log());
+}
+
+#[test]
+fn a_worker_carries_on_through_a_server_restart() {
+    let Some(pg) = pg_url() else { return };
+    let mut server = Server::new(&pg);
+    let (token, _) = server.bootstrap();
+    let n = 8;
+    submit(&server, &token, &sleepy("restart", n));
+
+    let mut w = server.worker("w", &["--idle-exit", "4"]);
+    wait_for("the worker to hold runs", 60, || {
+        study(&server, &token, "restart")["counts"]["running"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1
+    });
+    server.kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.start();
+    wait_for("the study to finish after the restart", 120, || {
+        study(&server, &token, "restart")["finished"].as_bool() == Some(true)
+    });
+    let v = study(&server, &token, "restart");
+    assert_eq!(v["counts"]["succeeded"], n as i64, "{v}");
+    assert_each_run_succeeded_once(&server, &token, "restart", n);
+    let st = wait_exit(&mut w, 60);
+    assert!(
+        st.success(),
+        "worker: {st}: {}",
+        read(&server.dir.path().join("w.log"))
+    );
+}
+
+#[test]
+fn worker_needs_exactly_one_of_connection_and_server() {
+    let out = Command::new(BIN)
+        .env_remove("SIMFORGE_SERVER")
+        .args(["worker", "--queue", "analytic"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exactly one"));
+    let out = Command::new(BIN)
+        .args([
+            "worker",
+            "--connection",
+            "x.json",
+            "--server",
+            "http://127.0.0.1:9",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_bad_server_config_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("server.yaml");
+    std::fs::write(&f, "listen: 1\nleases: {ttl_s: soon}\n").expect("write");
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg("--config")
+        .arg(&f)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.yaml") && err.contains("hint"), "{err}");
+}
+
+#[test]
+fn ping_exits_0_only_on_2xx() {
+    let out = Command::new(BIN)
+        .args(["ping", "http://127.0.0.1:9/readyz", "--timeout", "2"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+}
+
+#[test]
+fn the_remote_cli_submits_follows_and_reads_back_a_study() {
+    let Some(pg) = pg_url() else { return };
+    let server = Server::new(&pg);
+    let (token, _) = server.bootstrap();
+    let mut w = server.worker("rw", &["--idle-exit", "5"]);
+
+    // A study with an input template beside it: `run` must send it along.
+    let proj = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(proj.path().join("templates")).expect("mkdir");
+    std::fs::write(proj.path().join("templates/in.txt.j2"), "y={{ x * 10 }}\n").expect("template");
+    let study = proj.path().join("study.yaml");
+    std::fs::write(
+        &study,
+        "name: remote\nsimulator:\n  command: [\"sh\", \"-c\", \"cat in.txt\"]\n  inputs: {in.txt: templates/in.txt.j2}\n  outputs: {keyvalue: stdout}\nparameters: {x: {values: [1, 2, 3]}}\ndesign: {sampler: grid}\nmetrics: [y]\n",
+    )
+    .expect("study");
+    let client = |args: &[&str]| {
+        let mut c = server.cmd();
+        c.args(args)
+            .args(["--server", &server.url(), "--project", "lab"])
+            .env("SIMFORGE_TOKEN", &token)
+            .current_dir(proj.path())
+            .stdin(Stdio::null());
+        c.output().expect("simforge")
+    };
+    let out = ok(client(&["run", study.to_str().expect("utf-8")]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("submitted") && text.contains("templates/in.txt.j2"),
+        "{text}"
+    );
+    assert!(text.contains("3 succeeded"), "{text}");
+
+    let out = ok(client(&["status", "remote"]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 succeeded"));
+    let out = ok(client(&["status", study.to_str().expect("utf-8")]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(finished)"));
+
+    let csv = proj.path().join("r.csv");
+    ok(client(&[
+        "results",
+        "remote",
+        "-o",
+        csv.to_str().expect("utf-8"),
+    ]));
+    let csv = std::fs::read_to_string(&csv).expect("csv");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    for y in ["10", "20", "30"] {
+        assert!(csv.contains(y), "{csv}");
+    }
+    let out = ok(client(&["results", "remote"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
+
+    let runs = get(
+        &format!("{}/api/v1/projects/lab/studies/remote/runs", server.url()),
+        &token,
+    );
+    let id = runs["runs"][0]["id"].as_str().expect("id").to_string();
+    let out = ok(client(&["logs", &id[..12]]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("succeeded") && text.contains("y="), "{text}");
+
+    // A profile instead of options.
+    let cfg = proj.path().join("client.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "default_profile: other\nprofiles:\n  lab: {{server: \"{}\", token: {token}, project: lab}}\n  other: {{server: \"http://127.0.0.1:9\"}}\n",
+            server.url()
+        ),
+    )
+    .expect("client config");
+    let out = server
+        .cmd()
+        .args(["status", "remote", "--profile", "lab"])
+        .env("SIMFORGE_CONFIG", &cfg)
+        .output()
+        .expect("status");
+    let out = ok(out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 succeeded"));
+
+    // Cancelling a finished study changes nothing; an unknown one is an error.
+    ok(client(&["cancel", "remote"]));
+    let out = client(&["status", "nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_found"));
+
+    let st = wait_exit(&mut w, 60);
+    assert!(st.success(), "worker: {st}");
+}
