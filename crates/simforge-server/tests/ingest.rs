@@ -782,7 +782,7 @@ fn a_server_killed_mid_push_loses_nothing_and_applies_nothing_twice() {
     let msg = err.to_string();
     assert!(matches!(err, PushError::GaveUp { .. }), "{msg}");
     assert!(
-        msg.contains("simforge push") && msg.contains("spooled"),
+        msg.contains("simforge push") && msg.contains("spool"),
         "{msg}"
     );
     let at_kill = succeeded(&mut db, &schema, "lab/big");
