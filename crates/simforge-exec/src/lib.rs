@@ -7,6 +7,7 @@
 
 pub mod adaptive;
 pub mod attempts;
+mod backoff;
 pub mod builtin;
 pub mod bundle;
 pub mod guardian;

@@ -119,30 +119,16 @@ impl Link {
     /// tries the coordinator file is read again: a restarted coordinator
     /// rewrites it with its new address and token.
     fn sync(&mut self, req: &SyncRequest, patience: Duration) -> Result<SyncReply, ExecError> {
-        let deadline = Instant::now() + patience;
-        let mut delay = Duration::from_millis(200);
-        loop {
-            match self.try_sync(req) {
-                Ok(r) => return Ok(r),
-                Err((true, e)) => return Err(ExecError::Pilot(e)),
-                Err((false, e)) => {
-                    if Instant::now() >= deadline {
-                        return Err(ExecError::Pilot(format!(
-                            "the coordinator did not answer for {patience:?}: {e}"
-                        )));
-                    }
-                    tracing::warn!("sync failed, retrying in {delay:?}: {e}");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                    if let Ok(c) = Connection::read(&self.path)
-                        && c != self.conn
-                    {
-                        tracing::info!(url = %c.url, "the coordinator moved");
-                        self.conn = c;
-                    }
-                }
+        crate::backoff::with_backoff(patience, "the coordinator", |retry| {
+            if retry
+                && let Ok(c) = Connection::read(&self.path)
+                && c != self.conn
+            {
+                tracing::info!(url = %c.url, "the coordinator moved");
+                self.conn = c;
             }
-        }
+            self.try_sync(req)
+        })
     }
 }
 

@@ -111,24 +111,7 @@ impl Link {
     }
 
     fn sync(&mut self, req: &SyncRequest, patience: Duration) -> Result<SyncReply, ExecError> {
-        let deadline = Instant::now() + patience;
-        let mut delay = Duration::from_millis(200);
-        loop {
-            match self.try_sync(req) {
-                Ok(r) => return Ok(r),
-                Err((true, e)) => return Err(ExecError::Pilot(e)),
-                Err((false, e)) => {
-                    if Instant::now() >= deadline {
-                        return Err(ExecError::Pilot(format!(
-                            "the server did not answer for {patience:?}: {e}"
-                        )));
-                    }
-                    tracing::warn!("sync failed, retrying in {delay:?}: {e}");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
+        crate::backoff::with_backoff(patience, "the server", |_| self.try_sync(req))
     }
 
     fn study_source(&mut self, key: &str) -> Result<StudySource, ExecError> {
