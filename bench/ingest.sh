@@ -22,6 +22,7 @@ schema="bench_ingest_$$"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export SIMFORGE_CONFIG="$work/no-client-config.yaml"
 export SIMFORGE_SERVER__PROFILE=prod
+export SIMFORGE_SERVER__DATASETS__SIGNING_KEY="bench-only-signing-key-of-at-least-32-bytes"
 export SIMFORGE_SERVER__LISTEN="127.0.0.1:$port"
 export SIMFORGE_SERVER__DATABASE__URL="$PG"
 export SIMFORGE_SERVER__DATABASE__SCHEMA="$schema"

@@ -53,6 +53,36 @@ fn memory(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
+/// CPU seconds (user + system) a process has used.
+fn cpu_s(pid: u32) -> f64 {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses.
+    let Some(rest) = text.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz.max(1.0)
+}
+
+/// CPU seconds of every PostgreSQL process on the machine.
+fn postgres_cpu_s() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_s)
+        .sum()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -103,6 +133,47 @@ fn csv_row(out: &mut impl Write, r: &PlannedRun, rec: &IngestRecord) -> std::io:
         q(&metrics),
         rec.spec_hash
     )
+}
+
+/// Submits a tiny study every 100 ms until `done`, recording each latency
+/// (ms); study names count up from `first`.
+fn submissions(
+    server: &str,
+    token: &str,
+    project: &str,
+    first: u64,
+    done: &AtomicBool,
+    out: &Mutex<Vec<f64>>,
+) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut i = first;
+    while !done.load(Ordering::Relaxed) {
+        let next = Instant::now() + Duration::from_millis(100);
+        let body = json!({"source": format!(
+            "name: probe-{i}\nsimulator: {{builtin: analytic, options: {{function: branin}}}}\nparameters: {{x1: {{range: [-5, 10]}}, x2: {{range: [0, 15]}}}}\ndesign: {{sampler: random, samples: 1, seed: {i}}}\n"
+        )});
+        let t = Instant::now();
+        let r = agent
+            .post(&format!("{server}/api/v1/projects/{project}/studies"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(&body);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        match r {
+            Ok(resp) if resp.status().as_u16() == 201 => {
+                if let Ok(mut v) = out.lock() {
+                    v.push(ms);
+                }
+            }
+            Ok(resp) => eprintln!("probe {i}: HTTP {}", resp.status()),
+            Err(e) => eprintln!("probe {i}: {e}"),
+        }
+        i += 1;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
 }
 
 fn main() {
@@ -168,6 +239,25 @@ fn main() {
     );
     assert_eq!(reg.planned as usize, n, "the server plans every run");
 
+    // Submissions every 100 ms with the server idle, for reference.
+    let idle: Mutex<Vec<f64>> = Mutex::default();
+    {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| submissions(&server, &token, &project, 0, &stop, &idle));
+            std::thread::sleep(Duration::from_secs(5));
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let mut idle = idle.into_inner().expect("latencies");
+    idle.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "idle_submissions={} idle_submit_p50_ms={:.1} idle_submit_p99_ms={:.1}",
+        idle.len(),
+        percentile(&idle, 50.0),
+        percentile(&idle, 99.0)
+    );
+
     // Submissions every 100 ms while the upload runs, and memory samples.
     let done = Arc::new(AtomicBool::new(false));
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
@@ -181,33 +271,7 @@ fn main() {
             project.clone(),
         );
         std::thread::spawn(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(60)))
-                .build()
-                .into();
-            let mut i = 0u64;
-            while !done.load(Ordering::Relaxed) {
-                let next = Instant::now() + Duration::from_millis(100);
-                let body = json!({"source": format!(
-                    "name: probe-{i}\nsimulator: {{builtin: analytic, options: {{function: branin}}}}\nparameters: {{x1: {{range: [-5, 10]}}, x2: {{range: [0, 15]}}}}\ndesign: {{sampler: random, samples: 1, seed: {i}}}\n"
-                )});
-                let t = Instant::now();
-                let r = agent
-                    .post(&format!("{server}/api/v1/projects/{project}/studies"))
-                    .header("Authorization", &format!("Bearer {token}"))
-                    .send_json(&body);
-                let ms = t.elapsed().as_secs_f64() * 1000.0;
-                match r {
-                    Ok(resp) if resp.status().as_u16() == 201 => {
-                        latencies.lock().expect("latencies").push(ms)
-                    }
-                    Ok(resp) => eprintln!("probe {i}: HTTP {}", resp.status()),
-                    Err(e) => eprintln!("probe {i}: {e}"),
-                }
-                i += 1;
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
-            }
+            submissions(&server, &token, &project, 1_000_000, &done, &latencies)
         })
     };
     let sampler = {
@@ -225,6 +289,7 @@ fn main() {
 
     let next = AtomicUsize::new(0);
     let accepted = AtomicUsize::new(0);
+    let cpu0 = (cpu_s(pid), cpu_s(std::process::id()), postgres_cpu_s());
     let t = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..uploaders {
@@ -251,6 +316,7 @@ fn main() {
         }
     });
     let upload_s = t.elapsed().as_secs_f64();
+    let cpu1 = (cpu_s(pid), cpu_s(std::process::id()), postgres_cpu_s());
     done.store(true, Ordering::Relaxed);
     let _ = probe.join();
     let _ = sampler.join();
@@ -288,6 +354,12 @@ fn main() {
         percentile(&lat, 50.0),
         percentile(&lat, 99.0),
         lat.last().copied().unwrap_or(f64::NAN)
+    );
+    println!(
+        "cpu_during_upload_s: server={:.1} driver={:.1} postgres={:.1}",
+        cpu1.0 - cpu0.0,
+        cpu1.1 - cpu0.1,
+        cpu1.2 - cpu0.2
     );
     println!(
         "server_peak_rss_mib={:.1} server_max_rss_during_upload_mib={:.1}",

@@ -10,6 +10,7 @@ pub mod attempts;
 mod backoff;
 pub mod builtin;
 pub mod bundle;
+pub mod export;
 pub mod guardian;
 pub mod kube_runner;
 pub mod kubernetes;

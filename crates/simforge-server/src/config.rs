@@ -105,6 +105,9 @@ pub struct LeaseConfig {
     pub ttl_s: f64,
     /// How often expired leases are swept.
     pub sweep_s: f64,
+    /// A run whose lease expires this many times fails (0: never), so a run
+    /// that kills every worker it lands on is not retried forever.
+    pub max_losses: u32,
 }
 
 /// Authentication settings.
@@ -170,6 +173,7 @@ impl Default for LeaseConfig {
         LeaseConfig {
             ttl_s: 30.0,
             sweep_s: 2.0,
+            max_losses: 3,
         }
     }
 }

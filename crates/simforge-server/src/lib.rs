@@ -52,6 +52,9 @@ pub enum ServeError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A setting the profile requires is missing.
+    #[error("server configuration: {0}")]
+    Config(String),
     /// The storage directory could not be created.
     #[error("storage directory {path}: {source}")]
     Storage {
@@ -64,6 +67,7 @@ pub enum ServeError {
 
 /// Opens the database and builds the shared state.
 pub fn prepare(config: ServerConfig) -> Result<state::Shared, ServeError> {
+    required_in_prod(&config)?;
     std::fs::create_dir_all(&config.storage.path).map_err(|source| ServeError::Storage {
         path: config.storage.path.display().to_string(),
         source,
@@ -86,6 +90,22 @@ pub fn prepare(config: ServerConfig) -> Result<state::Shared, ServeError> {
         server_errors: AtomicU64::new(0),
         rate: Default::default(),
     }))
+}
+
+/// Settings the prod profile cannot serve without. Without a signing key,
+/// dataset download links would be signed with a per-process key, which
+/// breaks every link on restart and between replicas: refuse to start
+/// rather than hand out links that fail later.
+fn required_in_prod(config: &ServerConfig) -> Result<(), ServeError> {
+    if config.profile == "prod" && config.datasets.signing_key.is_none() {
+        return Err(ServeError::Config(
+            "the prod profile requires `datasets.signing_key` (at least 32 bytes; it signs \
+             dataset download links)\n  hint: set it in the file or in \
+             SIMFORGE_SERVER__DATASETS__SIGNING_KEY, e.g. from `head -c 32 /dev/urandom | base64`"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Serves until `shutdown` resolves, then stops taking requests and lets the
@@ -126,9 +146,14 @@ pub async fn serve(
 /// Expires lapsed leases every `leases.sweep_s`.
 async fn sweep_leases(state: state::Shared) {
     let every = Duration::from_secs_f64(state.config.leases.sweep_s.max(0.05));
+    let max_losses = state.config.leases.max_losses;
     loop {
         tokio::time::sleep(every).await;
-        if let Err(e) = state.db.run(crate::queue::sweep_expired).await {
+        let swept = state
+            .db
+            .run(move |c| crate::queue::sweep_expired(c, max_losses))
+            .await;
+        if let Err(e) = swept {
             tracing::warn!(error = %e, "lease sweep failed");
         }
     }

@@ -29,6 +29,18 @@ use crate::error::{ApiError, ApiResult};
 pub const LEASES_EXPIRED: &str = "leases_expired";
 /// Late results accepted after their lease expired.
 pub const LATE_RESULTS: &str = "late_results_accepted";
+/// Runs failed because they lost `leases.max_losses` leases.
+pub const RUNS_FAILED_LOST: &str = "runs_failed_lost_workers";
+
+/// Migration: how many leases each run has lost (see [`sweep_expired`]).
+pub const LEASE_LOSSES: &str = r#"
+    CREATE TABLE lease_losses (
+        run_id TEXT PRIMARY KEY,
+        losses INTEGER NOT NULL,
+        last_worker TEXT NOT NULL,
+        last_granted_at TIMESTAMPTZ NOT NULL
+    );
+"#;
 
 /// Largest grant per sync.
 const MAX_GRANT: u32 = 1000;
@@ -302,16 +314,64 @@ fn grant(conn: &mut Conn, req: &SyncRequest, ttl_s: f64) -> ApiResult<Vec<Grant>
 }
 
 /// Expires leases not renewed in time: their runs go back to `pending`.
-/// Returns how many.
-pub fn sweep_expired(conn: &mut Conn) -> ApiResult<u64> {
+/// A lost lease is not the run's fault, so it counts no attempt — unless
+/// the same run has now lost `max_losses` leases (0: no limit): a run that
+/// kills every worker it lands on (out of memory, say) would otherwise be
+/// retried forever, so it fails with a reason that says so, as one attempt
+/// on the last worker. Returns how many leases expired.
+pub fn sweep_expired(conn: &mut Conn, max_losses: u32) -> ApiResult<u64> {
     let mut tx = conn.client().transaction()?;
-    let n = tx.execute(
-        "WITH gone AS (DELETE FROM leases WHERE expires_at < now() RETURNING run_id)
-         UPDATE runs SET state = 'pending', job = NULL FROM gone
-         WHERE runs.id = gone.run_id AND runs.state = 'running'",
+    let lost = tx.query(
+        "WITH gone AS (DELETE FROM leases WHERE expires_at < now() RETURNING run_id, worker, granted_at)
+         INSERT INTO lease_losses (run_id, losses, last_worker, last_granted_at)
+         SELECT g.run_id, 1, g.worker, g.granted_at FROM gone g
+         JOIN runs r ON r.id = g.run_id AND r.state = 'running'
+         ON CONFLICT (run_id) DO UPDATE SET losses = lease_losses.losses + 1,
+           last_worker = excluded.last_worker, last_granted_at = excluded.last_granted_at
+         RETURNING run_id, losses",
         &[],
     )?;
+    let n = lost.len() as u64;
+    let (failing, back): (Vec<_>, Vec<_>) = lost.iter().partition(|r| {
+        let losses: i32 = r.get(1);
+        max_losses > 0 && losses >= max_losses as i32
+    });
+    let back: Vec<String> = back.iter().map(|r| r.get(0)).collect();
+    let failing: Vec<String> = failing.iter().map(|r| r.get(0)).collect();
+    tx.execute(
+        "UPDATE runs SET state = 'pending', job = NULL WHERE id = ANY($1) AND state = 'running'",
+        &[&back],
+    )?;
+    if !failing.is_empty() {
+        let reason = format!(
+            "lost its worker {max_losses} times: each worker holding it stopped heartbeating \
+             (the run may be killing its worker, e.g. out of memory); resubmit it after a fix, \
+             or raise leases.max_losses"
+        );
+        const TS: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"#;
+        tx.execute(
+            &format!(
+                "WITH f AS (
+                   UPDATE runs r SET state = 'failed', job = NULL, attempts = r.attempts + 1, reason = $2,
+                     started_at = to_char(l.last_granted_at AT TIME ZONE 'UTC', {TS}),
+                     finished_at = to_char(now() AT TIME ZONE 'UTC', {TS}),
+                     duration_s = extract(epoch FROM now() - l.last_granted_at), host = l.last_worker
+                   FROM lease_losses l WHERE l.run_id = r.id AND r.id = ANY($1) AND r.state = 'running'
+                   RETURNING r.id, r.attempts, r.started_at, r.finished_at, r.duration_s, r.host)
+                 INSERT INTO attempts (run_id, attempt, state, started_at, finished_at, duration_s, reason, host)
+                 SELECT id, attempts, 'failed', started_at, finished_at, duration_s, $2, host FROM f
+                 ON CONFLICT (run_id, attempt) DO NOTHING"
+            ),
+            &[&failing, &reason],
+        )?;
+        tracing::error!(
+            runs = failing.len(),
+            max_losses,
+            "runs failed: they lost every worker they ran on"
+        );
+    }
     bump(&mut tx, LEASES_EXPIRED, n as i64)?;
+    bump(&mut tx, RUNS_FAILED_LOST, failing.len() as i64)?;
     tx.commit()?;
     if n > 0 {
         tracing::warn!(runs = n, "leases expired; runs back to pending");

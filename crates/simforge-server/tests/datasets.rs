@@ -683,10 +683,46 @@ fn large_uploads_stream_and_limits_hold() {
     let (s, _, sha, n) = w.raw.download(link["url"].as_str().unwrap());
     assert_eq!((s, sha, n), (200, expect, SIZE));
 
-    // datasets.max_bytes, and the prod profile without a signing key.
+    // The prod profile does not start without a signing key.
+    let mut prod = w.server.state.config.clone();
+    prod.profile = "prod".into();
+    prod.datasets.signing_key = None;
+    let refused = simforge_server::prepare(prod).err().map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("`datasets.signing_key`")
+                && e.contains("SIMFORGE_SERVER__DATASETS__SIGNING_KEY")),
+        "{refused:?}"
+    );
+
+    // Uploads are bounded by datasets.max_bytes, not by limits.body_bytes,
+    // which still bounds every other request.
+    let tight = Extra::start(&w.server, |c| c.limits.body_bytes = 1000);
+    let raw = Raw::new(&tight.url);
+    let (s, v) = raw.upload(
+        Some(&w.member),
+        "p1",
+        "wide",
+        "w.csv",
+        &[b"x\n".as_slice(), &vec![b'7'; 5000]].concat(),
+    );
+    assert_eq!(
+        s, 201,
+        "a 5,000-byte upload under a 1,000-byte body limit: {v}"
+    );
+    let (s, v) = Http::new(&tight.url).post(
+        "/api/v1/projects/p1/datasets/wide/versions/1/link",
+        &w.member,
+        json!({"padding": "p".repeat(2000)}),
+    );
+    assert_eq!(s, 413, "other requests keep the limit: {v}");
+    drop(tight);
+
+    // datasets.max_bytes; without a key outside prod, a per-process key.
     let small = Extra::start(&w.server, |c| {
         c.datasets.max_bytes = 1000;
-        c.profile = "prod".into();
+        c.datasets.signing_key = None;
     });
     let raw = Raw::new(&small.url);
     let (s, v) = raw.upload(Some(&w.member), "p1", "small", "s.csv", &vec![b'1'; 2000]);
@@ -703,14 +739,9 @@ fn large_uploads_stream_and_limits_hold() {
         &w.member,
         json!({}),
     );
-    assert_eq!(s, 503, "{v}");
-    assert!(
-        v["error"]["hint"]
-            .as_str()
-            .unwrap()
-            .contains("datasets.signing_key"),
-        "{v}"
-    );
+    assert_eq!(s, 200, "{v}");
+    let (s, _, _, n) = raw.download(v["url"].as_str().unwrap());
+    assert_eq!((s, n), (200, 4));
     drop(small);
 
     // Two servers sharing a configured key accept each other's links.

@@ -547,6 +547,21 @@ fn bad_records_are_quarantined_with_reason_and_field_while_good_ones_land() {
         "{r3}"
     );
 
+    // A full batch of several MB is taken (above axum's default body limit):
+    // one record for a run that already succeeded, and 9,999 copies of it.
+    let mut big = good[0].clone();
+    big["metrics"]["note"] = json!("n".repeat(400));
+    let many: Vec<Value> = (0..10_000).map(|_| big.clone()).collect();
+    let body_big = json!({ "records": many });
+    assert!(body_big.to_string().len() > 4_000_000);
+    let (s, r4) = post_batch(&server.url, &alice, "mixed", Some("batch-big"), &body_big);
+    assert_eq!(s, 200, "{r4}");
+    assert_eq!(
+        (r4["accepted"].as_u64(), r4["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(r4["quarantined"].as_array().map(Vec::len), Some(9_999));
+
     // Batch-level mistakes are refused whole.
     let (s, e) = post_batch(&server.url, &alice, "mixed", None, &body);
     assert_eq!(s, 400, "{e}");

@@ -100,9 +100,10 @@ fn a_submitted_study_runs_on_remote_workers_and_its_results_come_back() {
         "{header:?}"
     );
     let y = header.iter().position(|h| *h == "y").unwrap();
+    let state = header.iter().position(|h| *h == "state").unwrap();
     for l in &lines[1..] {
         let cells: Vec<&str> = l.split(',').collect();
-        assert_eq!(cells[4], "succeeded");
+        assert_eq!(cells[state], "succeeded");
         let v: f64 = cells[y].parse().unwrap();
         assert!(
             v.is_finite() && v >= 0.39,
@@ -336,4 +337,71 @@ fn a_cancelled_study_revokes_its_leases() {
     let (_, show) = http.get("/api/v1/projects/lab/studies/c", &alice);
     assert_eq!(show["state"], "cancelled");
     assert_eq!(show["counts"]["cancelled"], 4);
+}
+
+#[test]
+fn a_run_that_loses_every_worker_fails_after_max_losses_instead_of_looping() {
+    // leases.max_losses is 3 by default: a run whose holder vanishes three
+    // times (a run that kills its worker, say) fails once, with a reason.
+    let Some((server, http, alice, worker)) = setup(1.0) else {
+        return;
+    };
+    assert_eq!(server.state.config.leases.max_losses, 3);
+    let (s, _) = http.post(
+        "/api/v1/projects/lab/studies",
+        &alice,
+        json!({"source": branin_study("poison", 1)}),
+    );
+    assert_eq!(s, 201);
+    let mut run_id = String::new();
+    for holder in ["A", "B", "C"] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let reply: SyncReply = loop {
+            let (s, r) = http.post(
+                "/api/v1/workers/sync",
+                &worker,
+                sync_req(holder, 1, vec![], vec![]),
+            );
+            assert_eq!(s, 200, "{r}");
+            let r: SyncReply = serde_json::from_value(r).unwrap();
+            if !r.grants.is_empty() || Instant::now() > deadline {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(reply.grants.len(), 1, "{holder} gets the run back");
+        run_id = reply.grants[0].run.id.clone();
+        // The holder goes silent; its lease lapses.
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let run = loop {
+        let (_, run) = http.get(&format!("/api/v1/runs/{run_id}"), &alice);
+        if run["state"] == "failed" || Instant::now() > deadline {
+            break run;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(
+        run["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("lost its worker 3 times")),
+        "{run}"
+    );
+    let history = run["attempt_history"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "one attempt, on the last holder: {run}");
+    assert_eq!(history[0]["host"], "C", "{run}");
+    let (_, none) = http.post(
+        "/api/v1/workers/sync",
+        &worker,
+        sync_req("D", 1, vec![], vec![]),
+    );
+    assert_eq!(none["grants"].as_array().unwrap().len(), 0, "{none}");
+    let (_, metrics) = http.call("GET", "/metrics", None, None);
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("simforge_runs_failed_lost_workers_total 1")
+            && metrics.contains("simforge_leases_expired_total 3"),
+        "{metrics}"
+    );
 }

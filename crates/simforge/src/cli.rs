@@ -53,6 +53,10 @@ pub struct Cli {
     /// Whether `--log-format` was on the command line (set by `main`).
     #[arg(skip)]
     pub log_format_given: bool,
+    /// Whether `--server` was on the command line, not only in
+    /// `SIMFORGE_SERVER` (set by `main`).
+    #[arg(skip)]
+    pub server_given: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -87,6 +91,16 @@ pub enum FormatArg {
     Csv,
     /// JSON array of rows.
     Json,
+}
+
+impl From<FormatArg> for simforge_exec::export::Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Parquet => Self::Parquet,
+            FormatArg::Csv => Self::Csv,
+            FormatArg::Json => Self::Json,
+        }
+    }
 }
 
 /// Subcommands.
@@ -302,6 +316,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Bring the server's reporting tables up to date now, straight on its
+    /// database (what the `etl.schedule` cron job does).
+    Etl {
+        /// The server configuration file (its profile is --profile).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// What to do.
+        #[command(subcommand)]
+        command: EtlCommand,
+    },
     /// Upload a local study's finished runs to a simforge server (--server,
     /// --project, --token): idempotent batches, spooled on disk until the
     /// server acknowledges them; run it again to resume an interrupted push.
@@ -380,6 +404,18 @@ pub enum SlurmCommand {
     Script {
         /// The study file (with `backend: {slurm: ...}`).
         study: PathBuf,
+    },
+}
+
+/// `simforge etl` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EtlCommand {
+    /// Run the ETL once (waits for a run in progress elsewhere); exit 1 when
+    /// a job fails (its changes stay queued for the next run).
+    Run {
+        /// Print the run's report as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -33,6 +33,10 @@ fn main() -> ExitCode {
         a.to_str()
             .is_some_and(|a| a == "--log-format" || a.starts_with("--log-format="))
     });
+    args.server_given = std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == "--server" || a.starts_with("--server="))
+    });
     if !matches!(args.command, cli::Command::Serve { .. }) {
         // `simforge serve` installs its own, once it has read its config.
         logging::init(args.verbose, args.log_format);

@@ -432,6 +432,19 @@ fn worker_needs_exactly_one_of_connection_and_server() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
+    // A SLURM pilot inherits SIMFORGE_SERVER from whoever submitted it: the
+    // variable alone does not make it a server worker (here it goes on to
+    // read its connection file, which is missing).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .env("SIMFORGE_SERVER", "http://127.0.0.1:9")
+        .args(["worker", "--patience", "0.5", "--connection"])
+        .arg(dir.path().join("missing.json"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("exactly one"), "{err}");
+    assert!(err.contains("missing.json"), "{err}");
 }
 
 #[test]
@@ -512,6 +525,78 @@ fn the_remote_cli_submits_follows_and_reads_back_a_study() {
     }
     let out = ok(client(&["results", "remote"]));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
+
+    // The same table as a local store gives, as JSON and as Parquet.
+    let out = ok(client(&["results", "remote", "--format", "json"]));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    let mut ys: Vec<f64> = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["y"].as_f64().expect("y is a number"))
+        .collect();
+    ys.sort_by(f64::total_cmp);
+    assert_eq!(ys, [10.0, 20.0, 30.0], "{rows}");
+    let pq = proj.path().join("r.parquet");
+    ok(client(&[
+        "results",
+        "remote",
+        "--format",
+        "parquet",
+        "-o",
+        pq.to_str().expect("utf-8"),
+    ]));
+    {
+        use parquet::file::reader::FileReader;
+        let reader = parquet::file::serialized_reader::SerializedFileReader::new(
+            std::fs::File::open(&pq).expect("parquet file"),
+        )
+        .expect("valid Parquet");
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
+        let fields = reader
+            .metadata()
+            .file_metadata()
+            .schema()
+            .get_fields()
+            .to_vec();
+        assert!(fields.iter().any(|f| f.name() == "y"), "{fields:?}");
+    }
+    assert!(!proj.path().join("r.partial").exists());
+
+    // `simforge etl run` on the server's database fills the study's report:
+    // y over its three runs is 10, 20, 30.
+    let out = ok(server
+        .cmd()
+        .args(["etl", "run", "--json"])
+        .output()
+        .expect("etl run"));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the ETL report as JSON");
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert_eq!(report["trigger"], "cli", "{report}");
+    let rep = get(
+        &format!("{}/api/v1/reports/studies/lab/remote", server.url()),
+        &token,
+    );
+    let y = rep["metrics"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["metric"] == "y"))
+        .unwrap_or_else(|| panic!("a summary of y: {rep}"));
+    assert_eq!(
+        (y["n"].as_i64(), y["mean"].as_f64()),
+        (Some(3), Some(20.0)),
+        "{y}"
+    );
+    assert_eq!(
+        (y["min"].as_f64(), y["max"].as_f64()),
+        (Some(10.0), Some(30.0)),
+        "{y}"
+    );
+    let out = ok(server.cmd().args(["etl", "run"]).output().expect("etl run"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("ETL run ") && text.contains("succeeded"),
+        "{text}"
+    );
 
     let runs = get(
         &format!("{}/api/v1/projects/lab/studies/remote/runs", server.url()),

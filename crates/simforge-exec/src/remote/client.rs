@@ -138,9 +138,14 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok(text);
         }
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Err(Self::api_error(url, status, &text))
+    }
+
+    /// The error a non-2xx answer carries (`{error: {code, message, hint}}`).
+    fn api_error(url: String, status: u16, text: &str) -> ClientError {
+        let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
         let e = &v["error"];
-        Err(ClientError::Api {
+        ClientError::Api {
             url,
             status,
             code: e["code"].as_str().unwrap_or("error").to_string(),
@@ -149,7 +154,7 @@ impl Client {
                 .map(str::to_string)
                 .unwrap_or_else(|| text.chars().take(500).collect()),
             hint: e["hint"].as_str().map(str::to_string),
-        })
+        }
     }
 
     fn json(text: String, path: &str) -> Result<Value, ClientError> {
@@ -207,13 +212,38 @@ impl Client {
         ))
     }
 
-    /// A study's results as one CSV.
-    pub fn results_csv(&self, project: &str, name: &str) -> Result<String, ClientError> {
-        self.get_text(&format!(
-            "/api/v1/projects/{}/studies/{}/results?format=csv",
+    /// Writes a study's results to `out` in `format` (`csv`, `parquet` or
+    /// `json-array`: the columns of `simforge results` on a local store);
+    /// returns the bytes written. Streamed: nothing is held in memory.
+    pub fn results_download(
+        &self,
+        project: &str,
+        name: &str,
+        format: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, ClientError> {
+        let path = format!(
+            "/api/v1/projects/{}/studies/{}/results?format={format}",
             segment(project),
             segment(name)
-        ))
+        );
+        let url = format!("{}{path}", self.base);
+        let mut r = self.agent.get(&url);
+        if let Some(t) = &self.token {
+            r = r.header("Authorization", &format!("Bearer {t}"));
+        }
+        let unreachable = |message: String| ClientError::Unreachable {
+            url: url.clone(),
+            message,
+        };
+        let mut resp = r.call().map_err(|e| unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            return Err(Self::api_error(url.clone(), status, &text));
+        }
+        let mut body = resp.body_mut().with_config().limit(u64::MAX).reader();
+        std::io::copy(&mut body, out).map_err(|e| unreachable(format!("downloading: {e}")))
     }
 
     /// Cancels a study's unfinished runs.
@@ -354,6 +384,10 @@ pub fn study_files(
             }
         }
     }
+    // A `table` design reads its points from a CSV beside the study.
+    if let Some(s) = doc["design"]["file"].as_str() {
+        rels.insert(s.to_string());
+    }
     let mut out = BTreeMap::new();
     for rel in rels {
         let p = Path::new(&rel);
@@ -388,12 +422,14 @@ mod tests {
         std::fs::create_dir(dir.path().join("t")).expect("mkdir");
         std::fs::write(dir.path().join("t/in.j2"), "x={{ x }}").expect("template");
         std::fs::write(dir.path().join("system.yaml"), "components: {}").expect("topology");
+        std::fs::write(dir.path().join("points.csv"), "x\n1\n2\n").expect("table");
         let study = dir.path().join("study.yaml");
-        let source = "name: s\nsimulator:\n  builtin: sysdesign\n  options: {topology: system.yaml, mode: fast, up: ../x}\n  inputs: {in.txt: t/in.j2}\n";
+        let source = "name: s\nsimulator:\n  builtin: sysdesign\n  options: {topology: system.yaml, mode: fast, up: ../x}\n  inputs: {in.txt: t/in.j2}\ndesign: {sampler: table, file: points.csv}\n";
         std::fs::write(&study, source).expect("study");
         let files = study_files(&study, source).expect("files");
         let names: Vec<&str> = files.keys().map(String::as_str).collect();
-        assert_eq!(names, ["system.yaml", "t/in.j2"]);
+        assert_eq!(names, ["points.csv", "system.yaml", "t/in.j2"]);
+        assert_eq!(files["points.csv"], "x\n1\n2\n");
         assert_eq!(files["t/in.j2"], "x={{ x }}");
     }
 

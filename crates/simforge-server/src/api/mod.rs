@@ -72,6 +72,9 @@ pub fn router(state: Shared) -> Router {
         .merge(crate::ingest::routes())
         .merge(crate::etl::routes())
         .merge(crate::datasets::routes());
+    // Uploads are bounded by `datasets.max_bytes` and an idle timeout
+    // instead of the body limit and request timeout below.
+    let uploads = Router::new().nest("/api/v1", crate::datasets::upload_routes());
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(
             cfg.cors_origins
@@ -97,17 +100,18 @@ pub fn router(state: Shared) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(openapi::routes())
+        .layer(RequestBodyLimitLayer::new(cfg.limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs_f64(cfg.limits.request_timeout_s.max(1.0)),
+        ))
+        .merge(uploads)
         .fallback(|| async {
             ApiError::not_found("no such endpoint").with_hint("the API lives under /api/v1")
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::count_and_limit,
-        ))
-        .layer(RequestBodyLimitLayer::new(cfg.limits.body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs_f64(cfg.limits.request_timeout_s.max(1.0)),
         ))
         .layer(cors)
         .layer(SetResponseHeaderLayer::overriding(

@@ -1,14 +1,17 @@
 //! Runs and results: paged lists with filters, one run with its attempts,
-//! its logs, and a study's results as JSON pages or CSV.
+//! its logs, and a study's results as JSON pages or one CSV, Parquet or
+//! JSON download.
 
-use std::collections::BTreeSet;
+use std::io::{Seek, SeekFrom};
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use simforge_exec::export::Format;
 use simforge_store::Store;
 
 use super::Q;
@@ -260,8 +263,12 @@ pub async fn logs(
     Ok(Json(out))
 }
 
-/// A study's results: `format=json` (default; paged like runs) or `csv` (every
-/// run of the current plan, one row each, parameters then metrics).
+/// A study's results. `format=json` (default): pages of runs, like the run
+/// list. `csv`, `parquet` and `json-array`: every run of the current plan
+/// in one download, with the columns of `simforge results` on a local store
+/// (parameters and metrics typed, declared order first). Downloads are
+/// written to a temporary file on the blocking pool and streamed from there,
+/// so a million-run study costs disk, not memory.
 pub async fn results(
     State(state): State<Shared>,
     caller: Caller,
@@ -269,60 +276,51 @@ pub async fn results(
     Q(q): Q<RunQuery>,
 ) -> ApiResult<Response> {
     let format = q.format.clone().unwrap_or_else(|| "json".into());
-    if format != "json" && format != "csv" {
-        return Err(ApiError::invalid(format!("unknown format `{format}`"))
-            .with_field("format")
-            .with_hint("formats: json, csv"));
-    }
+    let download = match format.as_str() {
+        "json" => None,
+        "csv" => Some((Format::Csv, "text/csv; charset=utf-8", "csv")),
+        "parquet" => Some((Format::Parquet, "application/vnd.apache.parquet", "parquet")),
+        "json-array" => Some((Format::Json, "application/json", "json")),
+        _ => {
+            return Err(ApiError::invalid(format!("unknown format `{format}`"))
+                .with_field("format")
+                .with_hint("formats: json (pages), csv, parquet, json-array (whole study)"));
+        }
+    };
+    let scratch = state.config.storage.path.join("tmp");
     let out = state
         .db
         .run(move |c| {
             authorize(c.client(), &caller, &project, Action::Read, "read results")?;
             let (key, _, _) = study_row(c, &project, &name)?;
-            if format == "json" {
+            let Some((format, mime, ext)) = download else {
                 let (rows, next) = page(c, &key, &q, 10_000)?;
                 let body = json!({"study": key, "results": rows.iter().map(run_json).collect::<Vec<_>>(), "next": next});
                 return Ok(Json(body).into_response());
-            }
-            let runs = c.runs(&key, &simforge_store::RunFilter::default())?;
-            let params: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
-            let metrics: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
-            let mut w = csv_writer();
-            let mut header = vec!["run_id".to_string(), "index".into(), "replicate".into(), "seed".into(), "state".into()];
-            header.extend(params.iter().map(|p| p.to_string()));
-            header.extend(metrics.iter().map(|m| m.to_string()));
-            header.extend(["duration_s".to_string(), "host".into(), "reason".into()]);
-            w.write_record(&header).map_err(csv_err)?;
-            let cell = |v: Option<&Value>| match v {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
             };
-            for r in &runs {
-                let mut rec = vec![r.id.clone(), r.index.to_string(), r.replicate.to_string(), r.seed.to_string(),
-                                   r.state.as_str().to_string()];
-                rec.extend(params.iter().map(|p| cell(r.params.get(*p))));
-                rec.extend(metrics.iter().map(|m| cell(r.metrics.get(*m))));
-                rec.push(r.duration_s.map(|d| d.to_string()).unwrap_or_default());
-                rec.push(r.host.clone().unwrap_or_default());
-                rec.push(r.reason.clone().unwrap_or_default());
-                w.write_record(&rec).map_err(csv_err)?;
+            let io = |e: std::io::Error| ApiError::internal(format!("spooling the results: {e}"));
+            std::fs::create_dir_all(&scratch).map_err(io)?;
+            // Unlinked at once: the open handle is all that keeps it.
+            let mut file = tempfile::tempfile_in(&scratch).map_err(io)?;
+            let writer = std::io::BufWriter::new(file.try_clone().map_err(io)?);
+            let store: &dyn Store = &**c;
+            simforge_exec::export::write_results(store, &key, format, Box::new(writer))
+                .map_err(|e| ApiError::internal(format!("exporting the results: {e}")))?;
+            let size = file.seek(SeekFrom::End(0)).map_err(io)?;
+            file.rewind().map_err(io)?;
+            let mut resp = Body::from_stream(crate::datasets::storage::file_stream(file)).into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+            let file_name: String = name
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() || "-_.".contains(ch) { ch } else { '_' })
+                .collect();
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}.{ext}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
             }
-            let bytes = w.into_inner().map_err(|e| ApiError::internal(e.to_string()))?;
-            Ok((
-                [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-                bytes,
-            )
-                .into_response())
+            Ok(resp)
         })
         .await?;
     Ok(out)
-}
-
-fn csv_writer() -> csv::Writer<Vec<u8>> {
-    csv::Writer::from_writer(Vec::new())
-}
-
-fn csv_err(e: csv::Error) -> ApiError {
-    ApiError::internal(format!("writing CSV: {e}"))
 }

@@ -252,11 +252,11 @@ fn list_rows(conn: &mut Conn, caller: &Caller, q: &StudyQuery) -> ApiResult<Vec<
     }
     .bounds();
     if let Some(s) = &q.state
-        && !["active", "cancelled"].contains(&s.as_str())
+        && !["active", "cancelled", "external"].contains(&s.as_str())
     {
         return Err(ApiError::invalid(format!("unknown study state `{s}`"))
             .with_field("state")
-            .with_hint("states: active, cancelled"));
+            .with_hint("states: active, cancelled, external"));
     }
     let rows = conn.client().query(
         "SELECT s.key, p.name, s.name, u.name, s.queue, s.state, s.spec_hash, s.submitted_at::text, st.planned_runs,
@@ -379,6 +379,15 @@ pub async fn cancel(
             let (key, owner, _) = study_row(c, &project, &name)?;
             let mut tx = c.client().transaction()?;
             authorize(&mut tx, &caller, &project, Action::Cancel { own: owner == caller.user_id }, "cancel this study")?;
+            let study_state: String = tx
+                .query_one("SELECT state FROM server_studies WHERE key = $1 FOR UPDATE", &[&key])?
+                .get(0);
+            if study_state == "external" {
+                return Err(ApiError::conflict(format!(
+                    "study `{name}` is external: its runs execute elsewhere and are pushed here, so nothing runs on this server to cancel"
+                ))
+                .with_hint("stop the pushing side; a project admin can delete the study"));
+            }
             tx.execute("UPDATE server_studies SET state = 'cancelled' WHERE key = $1", &[&key])?;
             crate::queue::revoke_study(&mut tx, &key)?;
             let n = tx.execute(

@@ -1,6 +1,8 @@
 //! The datasets API: upload a version, list datasets and versions, read a
 //! version's metadata, sign a download link, download through a link.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -147,7 +149,8 @@ pub async fn upload(
         .run(move |conn| authorize(conn.client(), &c, &p, Action::Submit, "upload datasets"))
         .await?;
     let storage = storage_for(&state.config)?;
-    let received = upload::receive(body, storage.scratch_dir(), max).await?;
+    let idle = Duration::from_secs_f64(state.config.limits.request_timeout_s.max(1.0));
+    let received = upload::receive(body, storage.scratch_dir(), max, idle).await?;
     let (sha, size) = (received.sha256.clone(), received.size);
 
     // The same content as the latest version: that version, nothing stored.

@@ -64,8 +64,7 @@ pub const SCHEMA: &str = r#"
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatasetsConfig {
-    /// Largest upload, bytes. Every request is also bounded by
-    /// `limits.body_bytes`, so raise both for large datasets.
+    /// Largest upload, bytes (uploads are not bound by `limits.body_bytes`).
     pub max_bytes: u64,
     /// Secret that signs download links (at least 32 bytes). Required in
     /// the prod profile; elsewhere a random per-process key is used.
@@ -93,14 +92,11 @@ impl Default for DatasetsConfig {
     }
 }
 
-/// Routes under `/api/v1`.
+/// Routes under `/api/v1`, but for the upload ([`upload_routes`]).
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/projects/{project}/datasets", get(api::list))
-        .route(
-            "/projects/{project}/datasets/{name}",
-            post(api::upload).get(api::versions),
-        )
+        .route("/projects/{project}/datasets/{name}", get(api::versions))
         .route(
             "/projects/{project}/datasets/{name}/versions/{version}",
             get(api::version),
@@ -110,4 +106,13 @@ pub fn routes() -> Router<Shared> {
             post(api::link),
         )
         .route("/blobs/{sha}", get(api::blob))
+}
+
+/// The upload route, under `/api/v1`: served outside `limits.body_bytes`
+/// and `limits.request_timeout_s`, which bound every other request, because
+/// a dataset is as large as `datasets.max_bytes` allows and takes as long as
+/// the link needs; a stalled upload still ends after a pause of
+/// `limits.request_timeout_s`.
+pub fn upload_routes() -> Router<Shared> {
+    Router::new().route("/projects/{project}/datasets/{name}", post(api::upload))
 }

@@ -228,8 +228,9 @@ impl BlobStore for LocalStore {
 }
 
 /// Streams a file from a blocking thread in [`CHUNK`]s, a few chunks ahead
-/// of the client at most (bounded memory whatever the file's size).
-fn file_stream(mut file: std::fs::File) -> ByteStream {
+/// of the client at most (bounded memory whatever the file's size). Also
+/// serves result downloads, which are spooled to a temporary file first.
+pub(crate) fn file_stream(mut file: std::fs::File) -> ByteStream {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
         loop {

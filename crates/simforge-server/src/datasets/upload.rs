@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
@@ -35,18 +36,42 @@ pub fn too_large(max: u64) -> ApiError {
         ..ApiError::invalid(format!(
             "the upload is larger than the limit of {max} bytes"
         ))
-        .with_hint("raise datasets.max_bytes (and limits.body_bytes, which bounds every request)")
+        .with_hint("raise datasets.max_bytes")
     }
 }
 
-/// Streams `body` into a scratch file in `dir`, hashing it; at most `max` bytes.
-pub async fn receive(body: Body, dir: PathBuf, max: u64) -> ApiResult<Received> {
+/// 408 for an upload that sent nothing for `idle`.
+fn stalled(idle: Duration) -> ApiError {
+    ApiError {
+        status: StatusCode::REQUEST_TIMEOUT,
+        code: "timeout",
+        ..ApiError::invalid(format!(
+            "the upload stalled: no data for {} s",
+            idle.as_secs_f64()
+        ))
+        .with_hint("uploads may take as long as they need while data flows; limits.request_timeout_s is the longest pause")
+    }
+}
+
+/// Streams `body` into a scratch file in `dir`, hashing it; at most `max`
+/// bytes. Uploads are exempt from the request timeout (a large dataset on a
+/// slow link takes what it takes), so a pause longer than `idle` between two
+/// chunks ends one instead.
+pub async fn receive(body: Body, dir: PathBuf, max: u64, idle: Duration) -> ApiResult<Received> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(IN_FLIGHT);
     let writer = tokio::task::spawn_blocking(move || write_hashing(rx, &dir));
     let mut stream = body.into_data_stream();
     let mut size: u64 = 0;
     let mut failure = None;
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let chunk = match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                failure = Some(stalled(idle));
+                break;
+            }
+        };
         match chunk {
             Ok(chunk) => {
                 size += chunk.len() as u64;

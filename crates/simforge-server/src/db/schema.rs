@@ -10,6 +10,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::ingest::SCHEMA,
     crate::etl::SCHEMA,
     crate::datasets::SCHEMA,
+    crate::etl::REPLAN_RUNS_TRIGGER,
+    crate::queue::LEASE_LOSSES,
 ];
 
 /// Users, tokens, projects, studies' owners and queues, leases, workers, logs,

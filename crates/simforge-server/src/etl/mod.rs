@@ -38,6 +38,9 @@ use crate::state::Shared;
 /// Tables of this feature (one migration).
 pub const SCHEMA: &str = schema::SCHEMA;
 
+/// A later migration of this feature: the runs trigger plans per call.
+pub const REPLAN_RUNS_TRIGGER: &str = schema::REPLAN_RUNS_TRIGGER;
+
 /// Routes under `/api/v1`.
 pub fn routes() -> Router<Shared> {
     Router::new()

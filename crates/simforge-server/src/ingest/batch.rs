@@ -194,13 +194,6 @@ pub fn ingest(conn: &mut Conn, req: &BatchRequest<'_>) -> ApiResult<IngestReply>
         )?
         .ok_or_else(|| ApiError::unavailable("a concurrent batch with this key is in flight"));
     }
-    // Statement triggers on `runs` and `attempts` (the ETL's change log)
-    // join their transition tables in PL/pgSQL, whose generic plan is built
-    // once per connection, at its first call: a plan made for the 0- or
-    // 1-row statements a pooled connection ran before is a nested loop,
-    // quadratic in a 5,000-row batch (seconds instead of milliseconds).
-    // Re-planning here makes them plan for a batch.
-    tx.batch_execute("DISCARD PLANS")?;
     let accepted = upsert(&mut tx, &key, &matched)?;
 
     quarantine(

@@ -27,6 +27,7 @@ pub mod plan;
 pub mod validate;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 use crate::state::Shared;
@@ -99,4 +100,7 @@ pub fn routes() -> Router<Shared> {
             "/projects/{project}/studies/{name}/batches",
             get(api::batches),
         )
+        // A batch of 5,000 records is a few MB, above axum's default 2 MB
+        // for a buffered body; `limits.body_bytes` (64 MiB) still bounds it.
+        .layer(DefaultBodyLimit::disable())
 }

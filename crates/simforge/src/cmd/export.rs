@@ -4,48 +4,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use simforge_analysis::export::{Columns, Format, RowSource, export};
-use simforge_core::results::{RunRecord, StudyResults};
+use simforge_core::results::StudyResults;
 use simforge_store::{RunFilter, Store};
 
 use crate::cli::FormatArg;
 use crate::cmd::UsageError;
 use crate::locate::locate;
-
-struct StoreRows<'a> {
-    store: &'a dyn Store,
-    study: &'a str,
-}
-
-impl RowSource for StoreRows<'_> {
-    fn for_each(&self, f: &mut dyn FnMut(RunRecord)) -> Result<(), String> {
-        self.store
-            .for_each_run(self.study, &RunFilter::default(), &mut |r| {
-                f(r);
-                Ok(())
-            })
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// Parameter and metric names in the study's declared order.
-fn declared_columns(store: &dyn Store, study: &str) -> Result<(Vec<String>, Vec<String>)> {
-    let row = store.study(study)?;
-    let spec: serde_json::Value = serde_json::from_str(&row.spec_json).unwrap_or_default();
-    let params = spec["parameters"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    let metrics = spec["metrics"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok((params, metrics))
-}
 
 /// Writes the results of `study` to `path` in `format`; returns the row count.
 pub fn write_results_file(
@@ -81,15 +45,12 @@ fn write_results(
     format: FormatArg,
     out: Box<dyn Write + Send>,
 ) -> Result<u64> {
-    let (params, metrics) = declared_columns(store, study)?;
-    let rows = StoreRows { store, study };
-    let cols = Columns::scan(&rows, &params, &metrics)?;
-    let format = match format {
-        FormatArg::Csv => Format::Csv,
-        FormatArg::Json => Format::Json,
-        FormatArg::Parquet => Format::Parquet,
-    };
-    Ok(export(&rows, &cols, format, out)?)
+    Ok(simforge_exec::export::write_results(
+        store,
+        study,
+        format.into(),
+        out,
+    )?)
 }
 
 /// `simforge results`.
@@ -118,7 +79,7 @@ pub fn results(
 /// Loads every run of `study` for reports.
 pub fn study_results(store: &dyn Store, study: &str) -> Result<StudyResults> {
     let row = store.study(study)?;
-    let (params, mut metrics) = declared_columns(store, study)?;
+    let (params, mut metrics) = simforge_exec::export::declared_columns(store, study)?;
     let runs = store.runs(study, &RunFilter::default())?;
     let mut seen: std::collections::BTreeSet<String> = Default::default();
     for r in &runs {

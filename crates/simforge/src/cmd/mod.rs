@@ -145,12 +145,18 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             idle_exit,
             wall,
             patience,
-        } => match (connection, cli.server) {
+        } => match (
+            // A SLURM pilot's job inherits the submitter's environment: a
+            // SIMFORGE_SERVER there must not turn it into a server worker.
+            cli.server
+                .filter(|_| cli.server_given || connection.is_none()),
+            connection,
+        ) {
             (Some(_), Some(_)) | (None, None) => Err(UsageError(
                 "worker: give exactly one of --connection FILE (SLURM pilot) and --server URL / SIMFORGE_SERVER (server queues)".into(),
             )
             .into()),
-            (None, Some(url)) => server::remote_worker(server::RemoteWorkerArgs {
+            (Some(url), None) => server::remote_worker(server::RemoteWorkerArgs {
                 token: server::token(cli.token.as_deref(), cli.token_file.as_deref())?,
                 server: url,
                 queues,
@@ -160,7 +166,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 idle_exit,
                 patience,
             }),
-            (Some(connection), None) => run::worker(simforge_exec::pilot::worker::WorkerOptions {
+            (None, Some(connection)) => run::worker(simforge_exec::pilot::worker::WorkerOptions {
             connection,
             id: id.unwrap_or_else(|| {
                 format!(
@@ -183,6 +189,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         ),
         Command::Admin { config, command } => {
             server::admin(config.as_deref(), cli.profile.as_deref(), command)
+        }
+        Command::Etl { config, command } => {
+            server::etl(config.as_deref(), cli.profile.as_deref(), command)
         }
         Command::Ping { url, timeout } => server::ping(&url, timeout),
         Command::Push { study, batch, parallel, patience, resend_all } => push::push(push::PushArgs {

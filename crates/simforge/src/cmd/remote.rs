@@ -2,6 +2,7 @@
 //! `cancel`: the same commands, answered by a simforge server through
 //! `simforge_exec::remote::client` instead of the local store.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -191,25 +192,58 @@ pub fn status(remote: &Remote, study: Option<&str>) -> Result<u8> {
     Ok(0)
 }
 
-/// `simforge results STUDY --server URL [--output FILE]` (CSV).
+/// `simforge results STUDY --server URL [--format F] [--output FILE]`: the
+/// same table as on a local store, downloaded (the file is written beside
+/// its target and renamed, so it is never seen half-written).
 pub fn results(
     remote: &Remote,
     study: Option<&str>,
     format: FormatArg,
     output: Option<&Path>,
 ) -> Result<u8> {
-    if format != FormatArg::Csv {
-        return Err(UsageError("with --server, results come as CSV (--format csv)".into()).into());
-    }
     let project = remote.project()?;
     let name = study_name(study)?;
-    let csv = remote.client.results_csv(project, &name)?;
+    let wire = match format {
+        FormatArg::Csv => "csv",
+        FormatArg::Parquet => "parquet",
+        FormatArg::Json => "json-array",
+    };
     match output {
         Some(p) => {
-            std::fs::write(p, &csv).with_context(|| format!("writing {}", p.display()))?;
-            eprintln!("results of `{name}` written to {}", p.display());
+            let tmp = p.with_extension("partial");
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(&tmp)
+                    .with_context(|| format!("creating {}", tmp.display()))?,
+            );
+            let n = remote
+                .client
+                .results_download(project, &name, wire, &mut file);
+            let n = match n.map_err(anyhow::Error::from).and_then(|n| {
+                file.flush()
+                    .with_context(|| format!("writing {}", tmp.display()))?;
+                Ok(n)
+            }) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            };
+            std::fs::rename(&tmp, p)
+                .with_context(|| format!("renaming {} to {}", tmp.display(), p.display()))?;
+            eprintln!("results of `{name}` written to {} ({n} bytes)", p.display());
         }
-        None => print!("{csv}"),
+        None if format == FormatArg::Parquet => {
+            return Err(UsageError("Parquet output is binary: pass -o FILE.parquet".into()).into());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            remote
+                .client
+                .results_download(project, &name, wire, &mut lock)?;
+            lock.flush()?;
+        }
     }
     Ok(0)
 }

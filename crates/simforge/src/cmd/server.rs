@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use simforge_server::ServerConfig;
 
 use super::UsageError;
-use crate::cli::{AdminCommand, LogFormat};
+use crate::cli::{AdminCommand, EtlCommand, LogFormat};
 
 /// Loads the server configuration; a bad file or value is a usage error
 /// (exit 2) that names the file and a hint.
@@ -75,17 +75,39 @@ async fn shutdown_signal() {
     }
 }
 
+/// Opens the server's database as its configuration says (migrating it).
+fn open_db(cfg: &ServerConfig) -> Result<simforge_server::db::Db> {
+    simforge_server::db::Db::open(&cfg.database.url, &cfg.database.schema, 2).with_context(|| {
+        format!(
+            "opening the database {} (schema {})",
+            simforge_store::redact_url(&cfg.database.url),
+            cfg.database.schema
+        )
+    })
+}
+
+/// `simforge etl run`: one ETL run on the server's database; exit 1 when a
+/// job failed.
+pub fn etl(file: Option<&Path>, profile: Option<&str>, command: EtlCommand) -> Result<u8> {
+    let cfg = config(file, profile)?;
+    let db = open_db(&cfg)?;
+    match command {
+        EtlCommand::Run { json } => {
+            let report = simforge_server::etl::run_etl(&db)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.summary());
+            }
+        }
+    }
+    Ok(0)
+}
+
 /// `simforge admin`: bootstrap commands straight on the server's database.
 pub fn admin(file: Option<&Path>, profile: Option<&str>, command: AdminCommand) -> Result<u8> {
     let cfg = config(file, profile)?;
-    let db = simforge_server::db::Db::open(&cfg.database.url, &cfg.database.schema, 2)
-        .with_context(|| {
-            format!(
-                "opening the database {} (schema {})",
-                simforge_store::redact_url(&cfg.database.url),
-                cfg.database.schema
-            )
-        })?;
+    let db = open_db(&cfg)?;
     let exists = |e: &simforge_server::ApiError| e.code == "conflict";
     match command {
         AdminCommand::CreateUser {
