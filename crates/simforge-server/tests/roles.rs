@@ -2,7 +2,9 @@
 //! (server admin, project admin, member, viewer, a member of another project,
 //! a worker token, a read-only token, anonymous), against the real server.
 //! For each endpoint the set of callers allowed is asserted exactly: allowed
-//! callers get 2xx, everyone else 401, 403 or 404.
+//! callers get 2xx, everyone else 401, 403 or 404. Dataset downloads take no
+//! token (the link's signature is the permission): a valid link works for
+//! everyone, a missing, bad, tampered or expired one for no one.
 
 mod common;
 
@@ -31,6 +33,67 @@ struct World {
 impl World {
     fn token(&self, who: &str) -> Option<&str> {
         self.tokens.get(who).and_then(|t| t.as_deref())
+    }
+
+    /// Sends `body` raw with extra headers.
+    fn send(
+        &self,
+        who: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Value) {
+        self.http.send(method, path, self.token(who), headers, body)
+    }
+
+    /// Uploads a small CSV as the next version of `project`'s dataset `name`.
+    fn upload(&self, who: &str, project: &str, name: &str) -> (u16, Value) {
+        self.send(
+            who,
+            "POST",
+            &format!("/api/v1/projects/{project}/datasets/{name}?file_name=table.csv"),
+            &[("Content-Type", "text/csv")],
+            format!("a,b\n1,{name}\n2,{who}\n").as_bytes(),
+        )
+    }
+
+    /// Registers `name` in `project` for ingestion.
+    fn register(&self, who: &str, project: &str, name: &str) -> (u16, Value) {
+        self.http.call(
+            "PUT",
+            &format!("/api/v1/projects/{project}/studies/{name}/source"),
+            self.token(who),
+            Some(&json!({"source": branin_study(name, 2)})),
+        )
+    }
+
+    /// Posts an empty batch keyed `key` to `project`'s study `name`.
+    fn batch(&self, who: &str, project: &str, name: &str, key: &str) -> (u16, Value) {
+        self.send(
+            who,
+            "POST",
+            &format!("/api/v1/projects/{project}/studies/{name}/ingest"),
+            &[
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", key),
+            ],
+            br#"{"records": []}"#,
+        )
+    }
+
+    /// A download link for version 1 of `project`'s dataset `name`.
+    fn link(&self, who: &str, project: &str, name: &str, expires_in: u64) -> String {
+        let (s, b) = self.http.call(
+            "POST",
+            &format!(
+                "/api/v1/projects/{project}/datasets/{name}/versions/1/link?expires_in={expires_in}"
+            ),
+            self.token(who),
+            Some(&json!({})),
+        );
+        assert_eq!(s, 200, "setup: {who} signs a link to {project}/{name}: {b}");
+        b["path"].as_str().unwrap().to_string()
     }
 
     fn submit(&self, who: &str, name: &str) {
@@ -110,9 +173,172 @@ const SUBMITTERS: &[&str] = &["root", "padmin", "member"];
 const ADMINS: &[&str] = &["root", "padmin"];
 const ROOT: &[&str] = &["root"];
 const EVERY_USER: &[&str] = &["root", "padmin", "member", "viewer", "outsider", "readonly"];
+const NOBODY: &[&str] = &[];
 
 fn get(path: &'static str) -> impl Fn(&World, &str) -> (u16, Value) {
     move |w, who| w.http.call("GET", path, w.token(who), None)
+}
+
+/// The links the matrix downloads through, made in setup.
+struct Links {
+    /// Version 1 of p1's `d-member`, signed by the member.
+    own: String,
+    /// Version 1 of p2's `d-outsider`, signed by the outsider.
+    other: String,
+}
+
+/// Ingestion, datasets, reports and the ETL.
+fn feature_cases(links: &Links) -> Vec<Case> {
+    let (own, other) = (links.own.clone(), links.other.clone());
+    let tampered = tamper_sig(&links.own);
+    vec![
+        // Ingestion.
+        case("register a study for ingestion", SUBMITTERS, |w, who| {
+            w.register(who, "p1", &format!("x-{who}"))
+        }),
+        case("register own external study again", SUBMITTERS, |w, who| {
+            w.register(who, "p1", "ext-member")
+        }),
+        // Re-planning another's study is the owner's or a project admin's.
+        case(
+            "register another's external study again",
+            ADMINS,
+            |w, who| w.register(who, "p1", "ext-padmin"),
+        ),
+        case("post a batch", SUBMITTERS, |w, who| {
+            w.batch(who, "p1", "ext-member", &format!("roles-{who}-1"))
+        }),
+        case(
+            "post a batch to another project's study",
+            &["root", "outsider"],
+            |w, who| w.batch(who, "p2", "ext-outsider", &format!("roles-{who}-2")),
+        ),
+        case(
+            "read the quarantine",
+            READERS,
+            get("/api/v1/projects/p1/studies/ext-member/quarantine"),
+        ),
+        case(
+            "list applied batches",
+            READERS,
+            get("/api/v1/projects/p1/studies/ext-member/batches"),
+        ),
+        case(
+            "list another project's batches",
+            &["root", "outsider"],
+            get("/api/v1/projects/p2/studies/ext-outsider/batches"),
+        ),
+        // Datasets.
+        case(
+            "list datasets",
+            READERS,
+            get("/api/v1/projects/p1/datasets"),
+        ),
+        case(
+            "list another project's datasets",
+            &["root", "outsider"],
+            get("/api/v1/projects/p2/datasets"),
+        ),
+        case(
+            "list a dataset's versions",
+            READERS,
+            get("/api/v1/projects/p1/datasets/d-member"),
+        ),
+        case(
+            "show a dataset version",
+            READERS,
+            get("/api/v1/projects/p1/datasets/d-member/versions/1"),
+        ),
+        case(
+            "show the latest dataset version",
+            READERS,
+            get("/api/v1/projects/p1/datasets/d-member/versions/latest"),
+        ),
+        case(
+            "show another project's dataset version",
+            &["root", "outsider"],
+            get("/api/v1/projects/p2/datasets/d-outsider/versions/1"),
+        ),
+        case("upload a dataset", SUBMITTERS, |w, who| {
+            w.upload(who, "p1", &format!("up-{who}"))
+        }),
+        case("upload a new version", SUBMITTERS, |w, who| {
+            w.upload(who, "p1", "d-member")
+        }),
+        case(
+            "upload to another project",
+            &["root", "outsider"],
+            |w, who| w.upload(who, "p2", &format!("up-{who}")),
+        ),
+        // Whoever may read a dataset may hand out a link to it.
+        case("sign a download link", READERS, |w, who| {
+            w.http.call(
+                "POST",
+                "/api/v1/projects/p1/datasets/d-member/versions/1/link",
+                w.token(who),
+                Some(&json!({})),
+            )
+        }),
+        case(
+            "sign a link in another project",
+            &["root", "outsider"],
+            |w, who| {
+                w.http.call(
+                    "POST",
+                    "/api/v1/projects/p2/datasets/d-outsider/versions/1/link?expires_in=60",
+                    w.token(who),
+                    Some(&json!({})),
+                )
+            },
+        ),
+        // The signature is the permission: a token neither helps nor hurts.
+        case("download through a link", CALLERS, move |w, who| {
+            w.http.call("GET", &own, w.token(who), None)
+        }),
+        case(
+            "download through another project's link",
+            CALLERS,
+            move |w, who| w.http.call("GET", &other, w.token(who), None),
+        ),
+        case("download with a bad signature", NOBODY, move |w, who| {
+            w.http.call("GET", &tampered, w.token(who), None)
+        }),
+        // Reports and the ETL.
+        case(
+            "study report",
+            READERS,
+            get("/api/v1/reports/studies/p1/s-member"),
+        ),
+        case(
+            "external study report",
+            READERS,
+            get("/api/v1/reports/studies/p1/ext-member"),
+        ),
+        case(
+            "another project's study report",
+            &["root", "outsider"],
+            get("/api/v1/reports/studies/p2/ext-outsider"),
+        ),
+        case(
+            "simulator report",
+            EVERY_USER,
+            get("/api/v1/reports/simulators"),
+        ),
+        case("host report", EVERY_USER, get("/api/v1/reports/hosts")),
+        case("read the ETL log", ROOT, get("/api/v1/etl/runs")),
+        case("read the ETL rejects", ROOT, get("/api/v1/etl/rejects")),
+        case("run the ETL", ROOT, |w, who| {
+            w.http
+                .call("POST", "/api/v1/etl/run", w.token(who), Some(&json!({})))
+        }),
+    ]
+}
+
+/// `link` with the last hex digit of its signature changed.
+fn tamper_sig(link: &str) -> String {
+    let last = link.chars().last().unwrap();
+    let other = if last == '0' { '1' } else { '0' };
+    format!("{}{other}", &link[..link.len() - 1])
 }
 
 fn cases() -> Vec<Case> {
@@ -147,6 +373,16 @@ fn cases() -> Vec<Case> {
             "results as CSV",
             READERS,
             get("/api/v1/projects/p1/studies/s-member/results?format=csv"),
+        ),
+        case(
+            "results as Parquet",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-member/results?format=parquet"),
+        ),
+        case(
+            "results as one JSON array",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-member/results?format=json-array"),
         ),
         case("list members", READERS, get("/api/v1/projects/p1/members")),
         case("search runs", EVERY_USER, get("/api/v1/runs?project=p1")),
@@ -271,8 +507,26 @@ fn every_endpoint_allows_exactly_its_callers() {
     let w = world(&pg);
     w.submit("member", "s-member");
     w.submit("padmin", "s-padmin");
+    for (who, project, name) in [
+        ("member", "p1", "ext-member"),
+        ("padmin", "p1", "ext-padmin"),
+        ("outsider", "p2", "ext-outsider"),
+    ] {
+        let (s, b) = w.register(who, project, name);
+        assert_eq!(s, 200, "setup: {who} registers {project}/{name}: {b}");
+    }
+    for (who, project) in [("member", "p1"), ("outsider", "p2")] {
+        let (s, b) = w.upload(who, project, &format!("d-{who}"));
+        assert_eq!(s, 201, "setup: {who} uploads to {project}: {b}");
+    }
+    let links = Links {
+        own: w.link("member", "p1", "d-member", 3600),
+        other: w.link("outsider", "p2", "d-outsider", 3600),
+    };
     let mut failures = Vec::new();
-    for c in cases() {
+    let mut all = feature_cases(&links);
+    all.extend(cases());
+    for c in all {
         let mut allowed = BTreeSet::new();
         for who in CALLERS {
             let (status, body) = (c.call)(&w, who);
@@ -317,6 +571,9 @@ fn every_endpoint_allows_exactly_its_callers() {
         "user_create",
         "user_update",
         "token_create",
+        "dataset_upload",
+        "dataset_link",
+        "etl_run",
     ] {
         assert!(
             entries.iter().any(|e| e["action"] == action),
@@ -329,6 +586,88 @@ fn every_endpoint_allows_exactly_its_callers() {
             .any(|e| e["action"] == "study_cancel" && e["user"] == "member")
     );
     drop(w.server);
+}
+
+#[test]
+fn a_download_link_is_its_own_permission() {
+    let Some(pg) = pg_url() else { return };
+    let w = world(&pg);
+    let (s, b) = w.upload("member", "p1", "d-member");
+    assert_eq!(s, 201, "{b}");
+    let good = w.link("viewer", "p1", "d-member", 3600);
+    let short = w.link("viewer", "p1", "d-member", 1);
+    let (path, query) = good.split_once('?').unwrap();
+    let param = |k: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+            .unwrap()
+            .to_string()
+    };
+    let (exp, name, sig) = (param("exp"), param("name"), param("sig"));
+    let sha = path.rsplit('/').next().unwrap().to_string();
+    // The same content under another name has its own signature.
+    let zeros = "0".repeat(64);
+    let bad: Vec<(&str, String, u16)> = vec![
+        ("no query", path.to_string(), 400),
+        ("no signature", format!("{path}?exp={exp}&name={name}"), 400),
+        ("no expiry", format!("{path}?name={name}&sig={sig}"), 400),
+        (
+            "an empty signature",
+            format!("{path}?exp={exp}&name={name}&sig="),
+            403,
+        ),
+        ("a tampered signature", tamper_sig(&good), 403),
+        (
+            "a signature that is not hex",
+            format!("{path}?exp={exp}&name={name}&sig=zz{}", &sig[2..]),
+            403,
+        ),
+        (
+            "a later expiry",
+            format!(
+                "{path}?exp={}&name={name}&sig={sig}",
+                exp.parse::<u64>().unwrap() + 1
+            ),
+            403,
+        ),
+        (
+            "another file name",
+            format!("{path}?exp={exp}&name=other.csv&sig={sig}"),
+            403,
+        ),
+        (
+            "another blob",
+            format!("/api/v1/blobs/{zeros}?exp={exp}&name={name}&sig={sig}"),
+            403,
+        ),
+        (
+            "an upper-case hash",
+            format!(
+                "/api/v1/blobs/{}?exp={exp}&name={name}&sig={sig}",
+                sha.to_uppercase()
+            ),
+            403,
+        ),
+        ("an extra parameter", format!("{good}&user=root"), 400),
+    ];
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let mut failures = Vec::new();
+    for who in CALLERS {
+        let (s, _) = w.http.call("GET", &good, w.token(who), None);
+        if s != 200 {
+            failures.push(format!("{who}: a good link: {s}"));
+        }
+        let mut cases = bad.clone();
+        cases.push(("an expired link", short.clone(), 403));
+        for (what, url, want) in cases {
+            let (s, b) = w.http.call("GET", &url, w.token(who), None);
+            if s != want || !b["error"]["code"].is_string() {
+                failures.push(format!("{who}: {what}: {s} (expected {want}) {b}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
