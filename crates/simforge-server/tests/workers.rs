@@ -111,6 +111,13 @@ fn a_submitted_study_runs_on_remote_workers_and_its_results_come_back() {
         );
     }
 
+    // Paging and filters belong to JSON pages; a download is the whole study.
+    let (s, e) = http.get(
+        "/api/v1/projects/lab/studies/sweep/results?format=parquet&state=failed",
+        &alice,
+    );
+    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("state")), "{e}");
+
     // Paged JSON covers every run once.
     let mut seen = std::collections::HashSet::new();
     let mut after: Option<String> = None;

@@ -287,6 +287,20 @@ pub async fn results(
                 .with_hint("formats: json (pages), csv, parquet, json-array (whole study)"));
         }
     };
+    if download.is_some() {
+        let paging = [
+            ("state", q.state.is_some()),
+            ("limit", q.limit.is_some()),
+            ("after", q.after.is_some()),
+        ];
+        if let Some((field, _)) = paging.iter().find(|(_, given)| *given) {
+            return Err(ApiError::invalid(format!(
+                "`{field}` pages `format=json`; a `{format}` download is the whole study"
+            ))
+            .with_field(*field)
+            .with_hint("drop it, or filter the downloaded table"));
+        }
+    }
     let scratch = state.config.storage.path.join("tmp");
     let out = state
         .db
