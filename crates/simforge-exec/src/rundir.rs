@@ -218,6 +218,38 @@ pub fn prepare(dir: &Path, attempt: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A run's artifacts: the regular files under its run directory `dir`
+/// (outputs, rendered inputs, fields written by builtins), as paths relative
+/// to it with `/` separators, sorted — without `result.json` and the logs,
+/// which are the run's bookkeeping. Symbolic links are not followed.
+pub fn artifact_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            let path = e.path();
+            if kind.is_dir() {
+                walk(root, &path, out);
+            } else if kind.is_file() {
+                let Ok(rel) = path.strip_prefix(root) else {
+                    continue;
+                };
+                let Some(rel) = rel.to_str() else { continue };
+                if [RESULT_FILE, STDOUT_FILE, STDERR_FILE].contains(&rel) {
+                    continue;
+                }
+                out.push((rel.replace(std::path::MAIN_SEPARATOR, "/"), path));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +316,27 @@ mod tests {
             fs::read_to_string(dir.join("attempt-1").join(STDOUT_FILE)).unwrap(),
             "first"
         );
+    }
+
+    #[test]
+    fn artifacts_are_the_outputs_not_the_bookkeeping() {
+        let d = tempfile::tempdir().expect("tempdir");
+        for f in [
+            "result.json",
+            "stdout.log",
+            "stderr.log",
+            "out.txt",
+            "fields/u.npy",
+        ] {
+            let p = d.path().join(f);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, "x").expect("write");
+        }
+        std::os::unix::fs::symlink("/etc/passwd", d.path().join("link")).expect("symlink");
+        let names: Vec<String> = artifact_files(d.path())
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(names, ["fields/u.npy", "out.txt"]);
     }
 }

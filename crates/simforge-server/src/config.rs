@@ -126,6 +126,9 @@ pub struct AuthConfig {
 pub struct LimitsConfig {
     /// Largest request body, bytes.
     pub body_bytes: usize,
+    /// Largest run artifact a worker may upload, bytes (artifact uploads
+    /// are not bound by `body_bytes`).
+    pub artifact_bytes: u64,
     /// A request taking longer is answered 408.
     pub request_timeout_s: f64,
     /// Requests per minute per token (or per address when anonymous); 0: no limit.
@@ -191,6 +194,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             body_bytes: 64 << 20,
+            artifact_bytes: 4 << 30,
             request_timeout_s: 60.0,
             rate_per_minute: 0,
         }

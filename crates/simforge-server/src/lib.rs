@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod artifacts;
 pub mod auth;
 pub mod config;
 pub mod datasets;

@@ -155,6 +155,20 @@ struct Case {
     allowed: &'static [&'static str],
 }
 
+/// The id of the first run of `study` in p1 (read as root).
+fn first_run(w: &World, study: &str) -> String {
+    let (_, runs) = w.http.call(
+        "GET",
+        &format!("/api/v1/projects/p1/studies/{study}/runs?limit=1"),
+        w.token("root"),
+        None,
+    );
+    runs["runs"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a run of {study}: {runs}"))
+        .to_string()
+}
+
 fn case(
     name: &'static str,
     allowed: &'static [&'static str],
@@ -384,6 +398,40 @@ fn cases() -> Vec<Case> {
             READERS,
             get("/api/v1/projects/p1/studies/s-member/results?format=json-array"),
         ),
+        case("show a run", READERS, |w, who| {
+            let id = first_run(w, "s-member");
+            w.http
+                .call("GET", &format!("/api/v1/runs/{id}"), w.token(who), None)
+        }),
+        case("a run's logs", READERS, |w, who| {
+            let id = first_run(w, "s-member");
+            w.http.call(
+                "GET",
+                &format!("/api/v1/runs/{id}/logs"),
+                w.token(who),
+                None,
+            )
+        }),
+        case("a run's artifacts", READERS, |w, who| {
+            let id = first_run(w, "s-member");
+            w.http.call(
+                "GET",
+                &format!("/api/v1/runs/{id}/artifacts"),
+                w.token(who),
+                None,
+            )
+        }),
+        // Uploading needs a lease held now: nobody attaches files to a run
+        // they are not executing (workers get 404, everyone else 403).
+        case("upload an artifact without a lease", NOBODY, |w, who| {
+            w.send(
+                who,
+                "PUT",
+                "/api/v1/workers/leases/not-a-lease/artifacts?attempt=1&path=out.txt",
+                &[],
+                b"x",
+            )
+        }),
         case("list members", READERS, get("/api/v1/projects/p1/members")),
         case("search runs", EVERY_USER, get("/api/v1/runs?project=p1")),
         case("list workers", EVERY_USER, get("/api/v1/workers")),

@@ -116,7 +116,11 @@ fn a_submitted_study_runs_on_remote_workers_and_its_results_come_back() {
         "/api/v1/projects/lab/studies/sweep/results?format=parquet&state=failed",
         &alice,
     );
-    assert_eq!((s, e["error"]["field"].as_str()), (400, Some("state")), "{e}");
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("state")),
+        "{e}"
+    );
 
     // Paged JSON covers every run once.
     let mut seen = std::collections::HashSet::new();
@@ -411,4 +415,121 @@ fn a_run_that_loses_every_worker_fails_after_max_losses_instead_of_looping() {
             && metrics.contains("simforge_leases_expired_total 3"),
         "{metrics}"
     );
+}
+
+#[test]
+fn a_remote_runs_files_come_back_as_artifacts_per_attempt() {
+    let Some((server, http, alice, worker)) = setup(3.0) else {
+        return;
+    };
+    let source = r#"name: files
+simulator:
+  command: ["sh", "-c", "mkdir -p sub && echo x=$SIMFORGE_PARAM_X > out.txt && printf 'a,b\n1,2\n' > sub/data.csv && echo y=$SIMFORGE_PARAM_X"]
+  outputs: {keyvalue: stdout}
+parameters: {x: {values: [1, 2]}}
+design: {sampler: grid}
+"#;
+    let (s, body) = http.post(
+        "/api/v1/projects/lab/studies",
+        &alice,
+        json!({"source": source}),
+    );
+    assert_eq!(s, 201, "{body}");
+    let queue = body["queue"].as_str().unwrap().to_string();
+    assert_eq!(queue, "command:sh");
+    let work = tempfile::tempdir().unwrap();
+    let opts = RemoteWorkerOptions {
+        server: server.url.clone(),
+        token: worker.clone(),
+        queues: vec![queue],
+        name: "files-w".into(),
+        slots: 1,
+        workdir: work.path().join("w"),
+        idle_exit: Some(Duration::from_millis(1500)),
+        patience: Duration::from_secs(10),
+    };
+    let summary = run_remote_worker(&opts, &AtomicBool::new(false)).unwrap();
+    assert_eq!(summary.runs, 2, "{summary:?}");
+
+    let (_, runs) = http.get("/api/v1/projects/lab/studies/files/runs", &alice);
+    for run in runs["runs"].as_array().unwrap() {
+        assert_eq!(run["state"], "succeeded", "{run}");
+        let id = run["id"].as_str().unwrap();
+        let x = run["params"]["x"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{run}"));
+        let (s, list) = http.get(&format!("/api/v1/runs/{id}/artifacts"), &alice);
+        assert_eq!(s, 200, "{list}");
+        let files: Vec<(i64, &str, i64)> = list["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["attempt"].as_i64().unwrap(),
+                    a["path"].as_str().unwrap(),
+                    a["size_bytes"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let (s, text) = http.get(
+            &format!("/api/v1/runs/{id}/artifacts/download?path=out.txt"),
+            &alice,
+        );
+        assert_eq!(s, 200, "{text}");
+        let out = text.as_str().unwrap().to_string();
+        let written: f64 = out
+            .trim()
+            .strip_prefix("x=")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{out:?}"));
+        assert_eq!(written, x, "the file of this run, not another's");
+        assert_eq!(
+            files,
+            [(1, "out.txt", out.len() as i64), (1, "sub/data.csv", 8)],
+            "the logs and result.json travel elsewhere: {list}"
+        );
+        let (s, text) = http.get(
+            &format!("/api/v1/runs/{id}/artifacts/download?path=sub%2Fdata.csv&attempt=1"),
+            &alice,
+        );
+        assert_eq!((s, text.as_str()), (200, Some("a,b\n1,2\n")));
+        let (s, e) = http.get(
+            &format!("/api/v1/runs/{id}/artifacts/download?path=..%2Fx"),
+            &alice,
+        );
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (400, Some("path")),
+            "{e}"
+        );
+        let (s, _) = http.get(
+            &format!("/api/v1/runs/{id}/artifacts/download?path=out.txt&attempt=2"),
+            &alice,
+        );
+        assert_eq!(s, 404);
+        // Without a held lease there is nothing to attach files to.
+        let (s, e) = http.send(
+            "PUT",
+            "/api/v1/workers/leases/no-such-lease/artifacts?attempt=1&path=x.txt",
+            Some(&worker),
+            &[],
+            b"x",
+        );
+        assert_eq!(s, 404, "{e}");
+        // And only workers upload.
+        let (s, _) = http.send(
+            "PUT",
+            "/api/v1/workers/leases/no-such-lease/artifacts?attempt=1&path=x.txt",
+            Some(&alice),
+            &[],
+            b"x",
+        );
+        assert_eq!(s, 403);
+    }
+    // Someone outside the project sees nothing of it.
+    let bob = server.user("bob", false, &["read"]);
+    let id = runs["runs"][0]["id"].as_str().unwrap();
+    let (s, _) = http.get(&format!("/api/v1/runs/{id}/artifacts"), &bob);
+    assert_eq!(s, 404);
 }

@@ -179,6 +179,19 @@ pub enum Command {
         #[arg(long)]
         tail: Option<usize>,
     },
+    /// List a run's artifacts (the files its attempt left in its run
+    /// directory, without result.json and the logs); with -o DIR, copy them
+    /// there. With --server, the files remote workers uploaded.
+    Artifacts {
+        /// Run id or a unique prefix of it.
+        run: String,
+        /// Restrict the lookup to this study (file or name).
+        #[arg(long)]
+        study: Option<String>,
+        /// Copy (download) the artifacts into this directory.
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
     /// Export the results table (one row per run).
     Results {
         /// Study file or study name.

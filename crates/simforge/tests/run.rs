@@ -251,6 +251,17 @@ fn projectile_example_renders_inputs_and_matches_the_drag_free_range() {
         cfg.contains(&format!("speed={}", rows[0]["speed"])),
         "{cfg}"
     );
+    // `simforge artifacts` lists the run's files and copies them out.
+    let listed = ok(s.simforge(&["artifacts", &id[..12], "-o", "out"]));
+    let names: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .collect();
+    assert_eq!(names, ["input.cfg", "metrics.json"], "{listed}");
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("out/input.cfg")).unwrap(),
+        cfg
+    );
     for r in rows.iter().filter(|r| r["drag"] == 0.0) {
         // Without drag the range is v² sin 2θ / g; explicit Euler with dt = 1 ms
         // stays within 1 % of it over these speeds and angles.

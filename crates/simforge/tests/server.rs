@@ -607,6 +607,17 @@ fn the_remote_cli_submits_follows_and_reads_back_a_study() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("succeeded") && text.contains("y="), "{text}");
 
+    // The worker uploaded the rendered input of each run; it comes back.
+    let out = ok(client(&["artifacts", &id[..12], "-o", "dl"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("in.txt\t"), "{text}");
+    let got = std::fs::read_to_string(proj.path().join("dl/in.txt")).expect("downloaded");
+    assert!(
+        got.starts_with("y=") && got[2..].trim().parse::<f64>().is_ok(),
+        "{got:?}"
+    );
+    assert!(!proj.path().join("dl/in.partial").exists());
+
     // A profile instead of options.
     let cfg = proj.path().join("client.yaml");
     std::fs::write(

@@ -227,6 +227,11 @@ impl Client {
             segment(project),
             segment(name)
         );
+        self.download(&path, out)
+    }
+
+    /// GETs `path` and streams the answer's body into `out`.
+    fn download(&self, path: &str, out: &mut dyn std::io::Write) -> Result<u64, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut r = self.agent.get(&url);
         if let Some(t) = &self.token {
@@ -261,6 +266,32 @@ impl Client {
     /// One run (id or unique prefix) with its attempts.
     pub fn run(&self, id: &str) -> Result<Value, ClientError> {
         self.get(&format!("/api/v1/runs/{}", segment(id)))
+    }
+
+    /// A run's artifacts: `{run_id, artifacts: [{attempt, path, sha256,
+    /// size_bytes, created_at}]}`.
+    pub fn artifacts(&self, id: &str) -> Result<Value, ClientError> {
+        self.get(&format!("/api/v1/runs/{}/artifacts", segment(id)))
+    }
+
+    /// Writes one artifact of run `id` (the latest attempt's unless
+    /// `attempt` is given) to `out`; returns the bytes written.
+    pub fn artifact_download(
+        &self,
+        id: &str,
+        path: &str,
+        attempt: Option<i64>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, ClientError> {
+        let mut p = format!(
+            "/api/v1/runs/{}/artifacts/download?path={}",
+            segment(id),
+            segment(path)
+        );
+        if let Some(a) = attempt {
+            p.push_str(&format!("&attempt={a}"));
+        }
+        self.download(&p, out)
     }
 
     /// A run's stdout/stderr tails.

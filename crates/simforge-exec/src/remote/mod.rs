@@ -3,6 +3,7 @@
 //! executes them with the same attempt loop as every executor, and reports
 //! each attempt back. The server is the only writer of its store.
 
+mod artifacts;
 pub mod client;
 pub mod protocol;
 pub mod push;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use simforge_core::Study;
 use simforge_store::Update;
 
+use super::artifacts::ArtifactUploader;
 use super::protocol::{
     AttemptLogs, Grant, LeaseEvent, STUDY_SOURCE_PATH, SYNC_PATH, StudySource, SyncReply,
     SyncRequest,
@@ -301,9 +302,10 @@ pub fn run_remote_worker(
     };
 
     std::thread::scope(|scope| -> Result<(), ExecError> {
+        let uploader = ArtifactUploader::new(&opts.server, &opts.token);
         for _ in 0..slots {
             let msg_tx = msg_tx.clone();
-            let (work_rx, host) = (&work_rx, &host);
+            let (work_rx, host, uploader) = (&work_rx, &host, uploader.clone());
             scope.spawn(move || {
                 loop {
                     let next = match work_rx.lock() {
@@ -331,6 +333,16 @@ pub fn run_remote_worker(
                         attempts: grant.run.attempts,
                     };
                     execute_run(&env, pending, &mut |e| {
+                        // The attempt's files go up while its lease is held,
+                        // before the attempt is reported.
+                        if let AttemptEvent::Finished {
+                            update: Update::Finished { record, .. },
+                            ..
+                        } = &e
+                        {
+                            let dir = crate::rundir::run_dir(&loaded.runs_root, &record.run_id);
+                            uploader.upload_dir(&grant.lease, record.attempt, &dir);
+                        }
                         let _ = msg_tx.send(SlotMsg::Event(lease_event(e, &grant, &loaded)));
                     });
                     let _ = msg_tx.send(SlotMsg::Done(grant.lease.clone()));

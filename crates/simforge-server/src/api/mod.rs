@@ -5,7 +5,7 @@ pub mod limits;
 pub mod openapi;
 mod ops;
 pub mod projects;
-mod runs;
+pub(crate) mod runs;
 pub mod studies;
 pub mod users;
 mod workers;
@@ -71,10 +71,14 @@ pub fn router(state: Shared) -> Router {
         .route("/queues", get(workers::queues))
         .merge(crate::ingest::routes())
         .merge(crate::etl::routes())
-        .merge(crate::datasets::routes());
-    // Uploads are bounded by `datasets.max_bytes` and an idle timeout
+        .merge(crate::datasets::routes())
+        .merge(crate::artifacts::routes());
+    // Uploads are bounded by `datasets.max_bytes` (`limits.artifact_bytes`) and an idle timeout
     // instead of the body limit and request timeout below.
-    let uploads = Router::new().nest("/api/v1", crate::datasets::upload_routes());
+    let uploads = Router::new().nest(
+        "/api/v1",
+        crate::datasets::upload_routes().merge(crate::artifacts::upload_routes()),
+    );
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(
             cfg.cors_origins

@@ -172,7 +172,11 @@ pub async fn search(
 }
 
 /// Finds the project of a run's study and checks the caller may read it.
-fn readable_run(conn: &mut Conn, caller: &Caller, id: &str) -> ApiResult<(String, String)> {
+pub(crate) fn readable_run(
+    conn: &mut Conn,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(String, String)> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) || id.len() > 40 {
         return Err(ApiError::invalid(format!("`{id}` is not a run id")).with_field("id"));
     }

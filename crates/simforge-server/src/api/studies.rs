@@ -423,6 +423,10 @@ pub async fn delete(
             )?;
             crate::queue::revoke_study(&mut tx, &key)?;
             tx.execute(
+                "DELETE FROM run_artifacts WHERE run_id IN (SELECT id FROM runs WHERE study = $1)",
+                &[&key],
+            )?;
+            tx.execute(
                 "DELETE FROM run_logs WHERE run_id IN (SELECT id FROM runs WHERE study = $1)",
                 &[&key],
             )?;

@@ -12,6 +12,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::datasets::SCHEMA,
     crate::etl::REPLAN_RUNS_TRIGGER,
     crate::queue::LEASE_LOSSES,
+    crate::artifacts::SCHEMA,
 ];
 
 /// Users, tokens, projects, studies' owners and queues, leases, workers, logs,

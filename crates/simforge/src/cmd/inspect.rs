@@ -1,6 +1,9 @@
-//! `simforge status`, `simforge runs`, `simforge logs`: read-only views of the store.
+//! `simforge status`, `simforge runs`, `simforge logs`, `simforge artifacts`:
+//! read-only views of the store and the run directories.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
 use simforge_core::RunState;
 use simforge_exec::rundir;
 use simforge_store::RunFilter;
@@ -172,6 +175,82 @@ pub fn logs(
         && !matches!(e, rundir::ResultFileError::Missing)
     {
         println!("warning: {e}");
+    }
+    Ok(0)
+}
+
+/// Where artifact `rel` (a relative path with `/`) goes under `dir`; its
+/// parent directories are created. A path that would leave `dir` is refused.
+pub fn artifact_target(dir: &Path, rel: &str) -> Result<PathBuf> {
+    let p = Path::new(rel);
+    if !p
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        anyhow::bail!("artifact path `{rel}` is not a plain relative path; not written");
+    }
+    let target = dir.join(p);
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(target)
+}
+
+/// `simforge artifacts RUN [-o DIR]` on a local store: the files in the
+/// run's directory, copied to `DIR` when given.
+pub fn artifacts(
+    store: StoreArgs<'_>,
+    study: Option<&str>,
+    run: &str,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let loc = match locate(store, study) {
+        Ok(l) => l,
+        Err(e) if study.is_none() && e.downcast_ref::<UsageError>().is_some() => {
+            let dir = store.default_dir();
+            let s = store.open_existing(&dir)?;
+            let r = s
+                .find_run(None, run)
+                .map_err(|e| UsageError(e.to_string()))?;
+            let name = s.run_study(&r.id)?;
+            crate::locate::Located {
+                store: s,
+                dir,
+                study: name,
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let r = loc
+        .store
+        .find_run(Some(&loc.study), run)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let dir = rundir::run_dir(&runs_root(&loc.dir, &loc.study), &r.id);
+    let files = rundir::artifact_files(&dir);
+    if files.is_empty() {
+        println!("run {} has no artifacts in {}", r.id, dir.display());
+        return Ok(0);
+    }
+    for (rel, path) in &files {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        println!("{rel}\t{size} bytes");
+    }
+    if let Some(out) = output {
+        for (rel, path) in &files {
+            let target = artifact_target(out, rel)?;
+            let tmp = target.with_extension("partial");
+            std::fs::copy(path, &tmp)
+                .with_context(|| format!("copying {} to {}", path.display(), tmp.display()))?;
+            std::fs::rename(&tmp, &target)
+                .with_context(|| format!("renaming {} to {}", tmp.display(), target.display()))?;
+        }
+        eprintln!(
+            "{} artifact(s) of run {} copied to {}",
+            files.len(),
+            r.id,
+            out.display()
+        );
     }
     Ok(0)
 }

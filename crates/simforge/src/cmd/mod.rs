@@ -73,6 +73,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             json,
         } => inspect::runs(store, study.as_deref(), state.as_deref(), limit, json),
         Command::Logs { run, study, tail } => inspect::logs(store, study.as_deref(), &run, tail),
+        Command::Artifacts { run, study, output } => {
+            inspect::artifacts(store, study.as_deref(), &run, output.as_deref())
+        }
         Command::Results {
             study,
             format,

@@ -277,6 +277,63 @@ pub fn logs(remote: &Remote, run: &str, tail: Option<usize>) -> Result<u8> {
     Ok(0)
 }
 
+/// `simforge artifacts RUN --server URL [-o DIR]`: the files remote workers
+/// uploaded for the run, the latest attempt's copy of each path.
+pub fn artifacts(remote: &Remote, run: &str, output: Option<&Path>) -> Result<u8> {
+    let v = remote.client.artifacts(run)?;
+    let id = v["run_id"].as_str().unwrap_or(run).to_string();
+    // path -> (attempt, size), keeping the latest attempt.
+    let mut latest: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for a in v["artifacts"].as_array().into_iter().flatten() {
+        let (Some(path), Some(attempt)) = (a["path"].as_str(), a["attempt"].as_i64()) else {
+            continue;
+        };
+        let size = a["size_bytes"].as_i64().unwrap_or(0);
+        let e = latest.entry(path.to_string()).or_insert((attempt, size));
+        if attempt >= e.0 {
+            *e = (attempt, size);
+        }
+    }
+    if latest.is_empty() {
+        println!("run {id} has no artifacts");
+        return Ok(0);
+    }
+    for (path, (attempt, size)) in &latest {
+        println!("{path}\t{size} bytes\tattempt {attempt}");
+    }
+    if let Some(dir) = output {
+        for (path, (attempt, _)) in &latest {
+            let target = super::inspect::artifact_target(dir, path)?;
+            let tmp = target.with_extension("partial");
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp)
+                    .with_context(|| format!("creating {}", tmp.display()))?,
+            );
+            let got = remote
+                .client
+                .artifact_download(&id, path, Some(*attempt), &mut f)
+                .map_err(anyhow::Error::from)
+                .and_then(|n| {
+                    f.flush()
+                        .with_context(|| format!("writing {}", tmp.display()))?;
+                    Ok(n)
+                });
+            if let Err(e) = got {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            std::fs::rename(&tmp, &target)
+                .with_context(|| format!("renaming {} to {}", tmp.display(), target.display()))?;
+        }
+        eprintln!(
+            "{} artifact(s) of run {id} written to {}",
+            latest.len(),
+            dir.display()
+        );
+    }
+    Ok(0)
+}
+
 /// `simforge cancel STUDY --server URL`.
 pub fn cancel(remote: &Remote, study: &Path) -> Result<u8> {
     let project = remote.project()?;
@@ -294,6 +351,7 @@ pub fn applies(command: &Command) -> bool {
             | Command::Status { .. }
             | Command::Results { .. }
             | Command::Logs { .. }
+            | Command::Artifacts { .. }
             | Command::Cancel { .. }
     )
 }
@@ -309,6 +367,7 @@ pub fn dispatch(remote: &Remote, command: Command) -> Result<u8> {
             output,
         } => results(remote, study.as_deref(), format, output.as_deref()),
         Command::Logs { run, tail, .. } => logs(remote, &run, tail),
+        Command::Artifacts { run, output, .. } => artifacts(remote, &run, output.as_deref()),
         Command::Cancel { study } => cancel(remote, &study),
         _ => Err(UsageError("this command has no --server form".into()).into()),
     }
