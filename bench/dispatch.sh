@@ -100,7 +100,7 @@ local_case() {
 
 server_builtin=$(server_case builtin analytic)
 server_command=$(server_case command 'command:true')
-hq=$("$hq_venv/bin/python" bench/hq_dispatch.py "$N" "$WORKERS" 2>/dev/null | sed -n 's/^hq_seconds=//p')
+hq=$(cd "$work" && "$hq_venv/bin/python" "$OLDPWD/bench/hq_dispatch.py" "$N" "$WORKERS" 2>/dev/null | sed -n 's/^hq_seconds=//p')
 local_builtin=$(local_case builtin)
 local_command=$(local_case command)
 

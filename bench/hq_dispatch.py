@@ -23,7 +23,9 @@ def main() -> None:
             client = cluster.client()
             job = Job()
             for _ in range(n):
-                job.program(["true"])
+                # Output files per task, like simforge's stdout.log/stderr.log,
+                # in the scratch directory.
+                job.program(["true"], cwd=d)
             start = time.perf_counter()
             submitted = client.submit(job)
             client.wait_for_jobs([submitted])
