@@ -21,6 +21,7 @@ pub mod etl;
 pub mod ingest;
 pub mod queue;
 pub mod state;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -12,9 +12,12 @@ use std::path::{Path, PathBuf};
 use common::{Http, TestServer, pg_url};
 use serde_json::Value;
 
-/// Routes outside `/api/v1` (operations endpoints and the docs), which the
-/// document does not describe.
+/// Routes outside `/api/v1` (operations endpoints, the docs and the
+/// dashboard's pages and bundles), which the document does not describe.
 const ROOT_LEVEL: &[&str] = &[
+    "/",
+    "/ui",
+    "/assets",
     "/healthz",
     "/readyz",
     "/metrics",

@@ -646,3 +646,87 @@ fn the_remote_cli_submits_follows_and_reads_back_a_study() {
     let st = wait_exit(&mut w, 60);
     assert!(st.success(), "worker: {st}");
 }
+
+/// The dashboard in headless Chromium (crates/simforge-server/ui/e2e/
+/// dashboard.mjs, playwright-core) against this real server: sign in, follow
+/// a study to its end without reloading, filter its runs, read a run's logs,
+/// see the worker, a phone-sized viewport, sign out. Needs
+/// SIMFORGE_TEST_CHROMIUM (a Chromium binary; `.ci/run` installs Debian's)
+/// and `npm ci` in the ui directory; skips without them unless
+/// SIMFORGE_REQUIRE_SERVICES=1. SIMFORGE_UI_SHOTS=dir keeps screenshots.
+#[test]
+fn the_dashboard_follows_a_study_in_a_real_browser() {
+    let Some(pg) = pg_url() else { return };
+    let required = std::env::var("SIMFORGE_REQUIRE_SERVICES").as_deref() == Ok("1");
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../simforge-server/ui");
+    let chromium = std::env::var("SIMFORGE_TEST_CHROMIUM")
+        .ok()
+        .filter(|c| !c.is_empty());
+    let ready = ui.join("node_modules/playwright-core").is_dir();
+    let Some(chromium) = chromium.filter(|_| ready) else {
+        assert!(
+            !required,
+            "SIMFORGE_REQUIRE_SERVICES=1 but SIMFORGE_TEST_CHROMIUM is unset or `npm ci` was not run in {}",
+            ui.display()
+        );
+        eprintln!(
+            "note: SIMFORGE_TEST_CHROMIUM unset or no playwright-core; the browser test is skipped"
+        );
+        return;
+    };
+    let server = Server::new(&pg);
+    let (token, _) = server.bootstrap();
+    let password = "a long dashboard password 42";
+    let mut create = server
+        .cmd()
+        .args(["admin", "create-user", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("create-user");
+    {
+        use std::io::Write;
+        let mut stdin = create.stdin.take().expect("stdin");
+        writeln!(stdin, "{password}").expect("password");
+    }
+    ok(create.wait_with_output().expect("create-user"));
+    ok(server.admin(&["add-member", "lab", "alice", "member"]));
+    let mut w = server.worker("ui-w", &[]);
+
+    // Six runs of two seconds on two slots: the page sees them progress.
+    let runs = 6;
+    let values: Vec<String> = (1..=runs).map(|i| i.to_string()).collect();
+    let source = format!(
+        "name: watched\nsimulator:\n  command: [\"sh\", \"-c\", \"sleep 2; echo y=$SIMFORGE_PARAM_X\"]\n  outputs: {{keyvalue: stdout}}\nparameters: {{x: {{values: [{}]}}}}\ndesign: {{sampler: grid}}\nmetrics: [y]\n",
+        values.join(", ")
+    );
+    submit(&server, &token, &source);
+
+    let shots = std::env::var("SIMFORGE_UI_SHOTS").ok();
+    let mut node = Command::new("node");
+    node.arg(ui.join("e2e/dashboard.mjs"))
+        .current_dir(&ui)
+        .env("BASE", server.url())
+        .env("USER", "alice")
+        .env("PASSWORD", password)
+        .env("PROJECT", "lab")
+        .env("STUDY", "watched")
+        .env("RUNS", runs.to_string())
+        .env("CHROMIUM", &chromium);
+    if let Some(dir) = &shots {
+        std::fs::create_dir_all(dir).expect("screenshot dir");
+        node.env("SHOTS", dir);
+    }
+    let out = node.output().expect("node");
+    let _ = w.kill();
+    let _ = w.wait();
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}\nserver log: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert_each_run_succeeded_once(&server, &token, "watched", runs);
+}

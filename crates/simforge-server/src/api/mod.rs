@@ -104,6 +104,7 @@ pub fn router(state: Shared) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(openapi::routes())
+        .merge(crate::ui::routes())
         .layer(RequestBodyLimitLayer::new(cfg.limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

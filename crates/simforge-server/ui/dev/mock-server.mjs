@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+// DEVELOPMENT AID ONLY: a fake simforge API with fixed, made-up data, to look at
+// the dashboard without PostgreSQL or `simforge serve`. It is not the server,
+// is not shipped, and its answers only imitate the shapes in ../../openapi.yaml.
+//
+//   npm run build && node dev/mock-server.mjs      # then open http://127.0.0.1:8787/
+//   user `alice`, password `correct-horse` (any other pair gets a 401)
+//
+// Like the Rust server, it serves dist/index.html at / and any non-API GET path
+// (SPA fallback) and dist/assets/* at /assets/*. No dependencies.
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join, normalize, extname, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+const PORT = Number(process.env.PORT || 8787);
+const START = Date.now();
+const COOKIE = 'simforge_session';
+const sessions = new Set();
+
+const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml' };
+
+// --- made-up data -------------------------------------------------------------
+const hex = (n, len = 16) => (n * 2654435761 + 0x9e3779b9).toString(16).padStart(len, '0').slice(-len);
+const STUDIES = [
+  { project: 'lab', name: 'cavity-sweep', owner: 'alice', queue: 'sysdesign', planned: 240, rate: 1.5, submitted: '2026-11-29 09:12:01.5+00' },
+  { project: 'lab', name: 'mesh-convergence', owner: 'bob', queue: 'command:solver', planned: 36, rate: 0, fixedDone: 36, submitted: '2026-11-28 17:40:00+00' },
+  { project: 'lab', name: 'long-job', owner: 'carol', queue: 'sysdesign', planned: 2, rate: 0, fixedDone: 0, submitted: '2026-11-29 07:00:00+00' },
+  { project: 'lab', name: 'old-run', owner: 'alice', queue: 'sysdesign', planned: 20, rate: 0, fixedDone: 7, state: 'cancelled', submitted: '2026-11-20 08:00:00+00' },
+];
+const PROJECTS = [
+  { name: 'lab', role: 'admin' },
+  { name: 'empty-project', role: 'viewer' },
+];
+
+function runState(s, i) {
+  const done = s.fixedDone ?? Math.min(s.planned, Math.floor(((Date.now() - START) / 1000) * s.rate) + 10);
+  if (i < done) return i % 13 === 5 ? 'timed_out' : i % 7 === 3 ? 'failed' : 'succeeded';
+  if (s.state === 'cancelled') return 'cancelled';
+  if (i < done + 4) return 'running';
+  return 'pending';
+}
+function runsOf(s) {
+  const out = [];
+  for (let idx = 0; idx < s.planned / 2; idx++)
+    for (let rep = 0; rep < 2; rep++) {
+      const i = idx * 2 + rep;
+      const st = runState(s, i);
+      const fin = ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(st);
+      out.push({
+        id: hex(i + s.name.length * 1000, 16), study: `${s.project}/${s.name}`, index: idx, tag: null, replicate: rep, seed: 1000 + i,
+        params: { length_m: 0.5 + idx * 0.01, mode: idx % 2 ? 'TE' : 'TM', mesh: 64 + idx },
+        metrics: st === 'succeeded' ? { q_factor: 1234.5678 + idx * 3.3, f0_hz: 2.45e9 + idx * 1e6, ok: true } : {},
+        state: st, attempts: st === 'failed' ? 2 : st === 'pending' ? 0 : 1,
+        reason: st === 'failed' ? 'exit code 3: solver diverged' : st === 'timed_out' ? 'timed out after 600 s' : null,
+        started_at: st === 'pending' ? null : '2026-11-29 09:15:00+00', finished_at: fin && st !== 'cancelled' ? '2026-11-29 09:16:12.25+00' : null,
+        duration_s: fin && st !== 'cancelled' ? 72.25 + (i % 9) : null, host: st === 'pending' ? null : `node-${(i % 3) + 1}`, spec_hash: 'ab12cd34',
+      });
+    }
+  return out;
+}
+function counts(s) {
+  const c = {};
+  for (const r of runsOf(s)) c[r.state] = (c[r.state] || 0) + 1;
+  return c;
+}
+function summary(s) {
+  const c = counts(s);
+  return { key: `${s.project}/${s.name}`, project: s.project, name: s.name, owner: s.owner, queue: s.queue, state: s.state || 'active', spec_hash: 'ab12cd34', submitted_at: s.submitted, planned: s.planned, succeeded: c.succeeded || 0, failed: (c.failed || 0) + (c.timed_out || 0) };
+}
+function findRun(id) {
+  for (const s of STUDIES) for (const r of runsOf(s)) if (r.id.startsWith(id)) return r;
+  return null;
+}
+
+// --- HTTP -------------------------------------------------------------------
+const err = (res, status, code, message, hint) => json(res, status, { error: { code, message, ...(hint ? { hint } : {}) } });
+function json(res, status, body, headers = {}) {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
+  res.end(JSON.stringify(body));
+}
+const readBody = (req) => new Promise((ok) => { let b = ''; req.on('data', (d) => (b += d)); req.on('end', () => ok(b)); });
+const session = (req) => (req.headers.cookie || '').split(/;\s*/).map((c) => c.split('=')).find(([k]) => k === COOKIE)?.[1];
+
+async function api(req, res, url) {
+  const p = url.pathname.slice('/api/v1'.length);
+  const q = url.searchParams;
+  if (p === '/auth/login' && req.method === 'POST') {
+    let b = {};
+    try { b = JSON.parse(await readBody(req)); } catch { return err(res, 400, 'invalid', 'the body is not JSON'); }
+    if (b.name !== 'alice' || b.password !== 'correct-horse') return err(res, 401, 'unauthenticated', 'wrong user name or password', 'the mock accepts alice / correct-horse');
+    const tok = `sfs_${hex(sessions.size + 7, 24)}`;
+    sessions.add(tok);
+    return json(res, 200, { token: tok, expires_at: '2026-12-31T00:00:00Z' }, { 'Set-Cookie': `${COOKIE}=${tok}; Path=/; HttpOnly; SameSite=Strict` });
+  }
+  const tok = session(req);
+  if (!tok || !sessions.has(tok)) return err(res, 401, 'unauthenticated', 'not logged in', 'log in with POST /api/v1/auth/login or send a bearer token');
+  if (p === '/auth/logout' && req.method === 'POST') {
+    sessions.delete(tok);
+    res.writeHead(204, { 'Set-Cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` });
+    return res.end();
+  }
+  if (req.method !== 'GET') return err(res, 404, 'not_found', `no route ${req.method} ${p}`);
+  if (p === '/me') return json(res, 200, { name: 'alice', is_admin: false, scopes: ['read', 'submit'], projects: PROJECTS.map((x) => ({ project: x.name, role: x.role })) });
+  if (p === '/projects') return json(res, 200, { projects: PROJECTS.map((x) => ({ ...x, studies: STUDIES.filter((s) => s.project === x.name).length })) });
+  let m;
+  if ((m = p.match(/^\/projects\/([^/]+)\/studies$/))) {
+    const proj = decodeURIComponent(m[1]);
+    if (!PROJECTS.some((x) => x.name === proj)) return err(res, 404, 'not_found', `no project \`${proj}\``);
+    const limit = Number(q.get('limit') || 100), offset = Number(q.get('offset') || 0);
+    return json(res, 200, { studies: STUDIES.filter((s) => s.project === proj).map(summary).slice(offset, offset + limit) });
+  }
+  if ((m = p.match(/^\/projects\/([^/]+)\/studies\/([^/]+)(\/runs)?$/))) {
+    const [proj, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
+    const s = STUDIES.find((x) => x.project === proj && x.name === name);
+    if (!s) return err(res, 404, 'not_found', `no study \`${name}\` in project \`${proj}\``);
+    if (!m[3]) {
+      const c = counts(s);
+      const done = ['succeeded', 'failed', 'timed_out', 'cancelled'].reduce((a, k) => a + (c[k] || 0), 0);
+      return json(res, 200, { ...summary(s), simulator: 'command', source_name: 'study.yaml', counts: c, done, finished: done === s.planned,
+        failure_reasons: [c.failed && { reason: 'exit code 3: solver diverged', runs: c.failed }, c.timed_out && { reason: 'timed out after 600 s', runs: c.timed_out }].filter(Boolean) });
+    }
+    const st = q.get('state');
+    if (st && !['pending', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'].includes(st)) return err(res, 400, 'invalid', `unknown run state \`${st}\``);
+    const limit = Math.min(10000, Number(q.get('limit') || 100));
+    const after = q.get('after');
+    let rows = runsOf(s).filter((r) => !st || r.state === st);
+    if (after) {
+      const [ai, ar] = after.split(':').map(Number);
+      rows = rows.filter((r) => r.index > ai || (r.index === ai && r.replicate > ar));
+    }
+    rows = rows.slice(0, limit);
+    const last = rows[rows.length - 1];
+    return json(res, 200, { runs: rows, next: rows.length === limit && last ? `${last.index}:${last.replicate}` : null });
+  }
+  if ((m = p.match(/^\/runs\/([0-9a-fA-F]{1,40})(\/logs|\/artifacts|\/artifacts\/download)?$/))) {
+    const r = findRun(m[1].toLowerCase());
+    if (!r) return err(res, 404, 'not_found', `no run \`${m[1]}\``);
+    const n = Math.max(1, r.attempts);
+    if (!m[2]) {
+      const hist = r.state === 'pending' ? [] : Array.from({ length: n }, (_, k) => ({
+        attempt: k + 1, state: k + 1 < n ? 'failed' : r.state, started_at: r.started_at, finished_at: r.finished_at, duration_s: r.duration_s,
+        exit_code: k + 1 < n || r.state === 'failed' ? 3 : r.state === 'succeeded' ? 0 : null, signal: null,
+        reason: k + 1 < n ? 'exit code 3: solver diverged' : r.reason, host: r.host, max_rss_kb: 183204 }));
+      return json(res, 200, { ...r, attempt_history: hist });
+    }
+    if (m[2] === '/logs') {
+      const secs = Math.floor((Date.now() - START) / 1000);
+      const lines = (k) => Array.from({ length: r.state === 'running' ? 5 + secs : 40 }, (_, i) => `[attempt ${k}] step ${i}: residual=${(1 / (i + 1)).toExponential(3)}`).join('\n') + '\n';
+      return json(res, 200, { run: r.id, attempts: r.state === 'pending' ? [] : Array.from({ length: n }, (_, k) => ({ attempt: k + 1, stdout: lines(k + 1), stderr: k + 1 < n || r.state === 'failed' ? 'error: solver diverged at step 39\n' : '' })) });
+    }
+    if (m[2] === '/artifacts')
+      return json(res, 200, { run_id: r.id, artifacts: r.state === 'succeeded' ? [
+        { attempt: 1, path: 'out/field.npy', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', size_bytes: 5242880, created_at: '2026-11-29T09:16:12Z' },
+        { attempt: 1, path: 'input.json', sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', size_bytes: 412, created_at: '2026-11-29T09:16:12Z' },
+      ] : [] });
+    const path = q.get('path');
+    if (!path) return err(res, 400, 'invalid', 'missing `path`');
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Disposition': `attachment; filename="${path.split('/').pop()}"` });
+    return res.end(`mock content of ${path}\n`);
+  }
+  if (p === '/workers') return json(res, 200, { workers: [
+    { name: 'w-node-1', host: 'node-1', queues: ['sysdesign'], slots: 4, version: '0.9.0', health: 'live', holding: 3, runs_succeeded: 812, runs_failed: 9, runs_per_s: 0.42, last_seen: '2026-11-29 10:00:00+00', seconds_since_seen: 2.1 },
+    { name: 'w-node-2', host: 'node-2', queues: ['sysdesign', 'command:solver'], slots: 8, version: '0.9.0', health: 'stale', holding: 1, runs_succeeded: 95, runs_failed: 0, runs_per_s: 0.05, last_seen: '2026-11-29 09:58:00+00', seconds_since_seen: 95 },
+    { name: 'w-old', host: 'node-9', queues: ['analytic'], slots: 2, version: '0.8.1', health: 'left', holding: 0, runs_succeeded: 10, runs_failed: 1, runs_per_s: 0.01, last_seen: '2026-11-20 08:00:00+00', seconds_since_seen: 800000 },
+  ] });
+  if (p === '/queues') return json(res, 200, { queues: [
+    { queue: 'command:solver', pending: 0, running: 0, live_workers: 1 },
+    { queue: 'sysdesign', pending: 120, running: 4, live_workers: 1 },
+    { queue: 'analytic', pending: 7, running: 0, live_workers: 0 },
+  ] });
+  return err(res, 404, 'not_found', `no route GET ${p}`);
+}
+
+async function file(res, rel, type) {
+  try {
+    const body = await readFile(join(DIST, rel));
+    // The same Content-Security-Policy as the Rust server's pages (src/ui.rs).
+    const csp = { 'Content-Security-Policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'" };
+    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': rel.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache', ...(rel === 'index.html' ? csp : {}) });
+    res.end(body);
+  } catch {
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end(rel === 'index.html' ? 'dist/index.html is missing: run `npm run build` first\n' : 'not found\n');
+  }
+}
+
+createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://localhost');
+  try {
+    if (url.pathname.startsWith('/api/')) return await api(req, res, url);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return err(res, 405, 'invalid', 'method not allowed');
+    if (url.pathname.startsWith('/assets/')) {
+      const rel = normalize(url.pathname.slice(1));
+      if (!rel.startsWith('assets/')) return file(res, '', 'text/plain');
+      return file(res, rel, TYPES[extname(rel)] || 'application/octet-stream');
+    }
+    return file(res, 'index.html', TYPES['.html']); // SPA fallback
+  } catch (e) {
+    err(res, 500, 'internal', String(e));
+  }
+}).listen(PORT, '127.0.0.1', () => console.log(`mock simforge API + dashboard on http://127.0.0.1:${PORT}/ (alice / correct-horse)`));

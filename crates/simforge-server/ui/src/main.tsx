@@ -1,0 +1,150 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, type Me, setUnauthorizedHandler } from './api';
+import { ErrorBox, Loading, PageTitle } from './components';
+import { Link, navigate, parseRoute, paths, useLocation } from './router';
+import { Login } from './pages/Login';
+import { Projects } from './pages/Projects';
+import { Studies } from './pages/Studies';
+import { StudyPage } from './pages/Study';
+import { RunPage } from './pages/Run';
+import { Workers } from './pages/Workers';
+import './style.css';
+
+function loginPath(): string {
+  const here = location.pathname + location.search;
+  return here.startsWith('/ui') && !here.startsWith(paths.login) ? `${paths.login}?next=${encodeURIComponent(here)}` : paths.login;
+}
+
+function Header({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
+  const path = location.pathname;
+  const cur = (p: boolean) => (p ? { 'aria-current': 'page' as const } : {});
+  return (
+    <header class="top">
+      <Link href={paths.home} class="brand">
+        simforge
+      </Link>
+      <nav aria-label="Main" class="main-nav">
+        <Link href={paths.home} {...cur(path === '/' || path === '/ui' || path.startsWith('/ui/projects') || path.startsWith('/ui/runs'))}>
+          Projects
+        </Link>
+        <Link href={paths.workers} {...cur(path.startsWith(paths.workers))}>
+          Workers &amp; queues
+        </Link>
+      </nav>
+      <div class="user">
+        <span data-testid="user-name" title={me.is_admin ? 'server administrator' : undefined}>
+          {me.name}
+          {me.is_admin ? ' (admin)' : ''}
+        </span>
+        <button type="button" class="secondary" data-testid="sign-out" onClick={onSignOut}>
+          Sign out
+        </button>
+      </div>
+    </header>
+  );
+}
+
+function App() {
+  const pathname = useLocation();
+  const route = parseRoute(pathname);
+  // undefined: asking /me; null: signed out.
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [meError, setMeError] = useState<ApiError>();
+
+  const loadMe = () => {
+    setMeError(undefined);
+    api
+      .me()
+      .then(setMe)
+      .catch((e: ApiError) => {
+        if (e.status === 401) setMe(null);
+        else setMeError(e);
+      });
+  };
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      setMe(null);
+      if (!location.pathname.startsWith(paths.login)) navigate(loginPath(), true);
+    });
+    loadMe();
+  }, []);
+
+  useEffect(() => {
+    if (me === null && route.page !== 'login') navigate(loginPath(), true);
+  }, [me, route.page]);
+
+  if (route.page === 'login') {
+    return (
+      <main id="main" class="narrow">
+        <Login
+          onLoggedIn={(m) => {
+            setMe(m);
+            const next = new URLSearchParams(location.search).get('next');
+            navigate(next && next.startsWith('/ui') && !next.startsWith('//') ? next : paths.home, true);
+          }}
+        />
+      </main>
+    );
+  }
+  if (meError)
+    return (
+      <main id="main" class="narrow">
+        <ErrorBox error={meError} title="Cannot load the dashboard" />
+        <button type="button" onClick={loadMe}>
+          Try again
+        </button>
+      </main>
+    );
+  if (!me) return <main id="main">{me === undefined ? <Loading /> : null}</main>;
+
+  const signOut = async () => {
+    try {
+      await api.logout();
+    } catch {
+      // Signed out already, or the server is gone: the sign-in page is right either way.
+    }
+    setMe(null);
+    navigate(paths.login);
+  };
+
+  let page;
+  switch (route.page) {
+    case 'projects':
+      page = <Projects />;
+      break;
+    case 'project':
+      page = <Studies project={route.project} />;
+      break;
+    case 'study':
+      page = <StudyPage project={route.project} study={route.study} />;
+      break;
+    case 'run':
+      page = <RunPage id={route.id} />;
+      break;
+    case 'workers':
+      page = <Workers />;
+      break;
+    default:
+      page = (
+        <>
+          <PageTitle title="Page not found" />
+          <p>
+            There is no page at <code>{pathname}</code>. <Link href={paths.home}>Go to the projects</Link>.
+          </p>
+        </>
+      );
+  }
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <Header me={me} onSignOut={signOut} />
+      <main id="main">{page}</main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,246 @@
+import { useRef, useState } from 'preact/hooks';
+import { api, RUN_STATES, type Run } from '../api';
+import { Breadcrumbs, Empty, ErrorBox, Loading, PageTitle, Progress, StateBadge, Updated } from '../components';
+import { compact, fmtDuration, fmtTime } from '../format';
+import { usePoll } from '../hooks';
+import { eta, fmtRate, RateTracker } from '../rate';
+import { Link, paths, replaceQuery } from '../router';
+
+const PAGE = 50;
+const POLL_MS = 2000;
+
+export function StudyPage({ project, study }: { project: string; study: string }) {
+  const s = usePoll(() => api.study(project, study), [project, study], POLL_MS);
+  const finished = s.data ? s.data.finished || s.data.state === 'cancelled' : false;
+  const rates = useRef(new RateTracker());
+  rates.current.record(s.updatedAt, s.data ? [['done', s.data.done]] : []);
+
+  const d = s.data;
+  const c = (k: string) => d?.counts[k] ?? 0;
+  const rate = !finished ? rates.current.rate('done') : undefined;
+  const left = d ? eta(d.planned - d.done, rate) : undefined;
+
+  return (
+    <>
+      <Breadcrumbs items={[{ label: 'Projects', href: paths.home }, { label: project, href: paths.project(project) }, { label: study }]} />
+      <PageTitle title={`${study} (${project})`}>
+        Study <span class="name">{study}</span>
+      </PageTitle>
+      <Updated at={s.updatedAt} error={s.error} live={!finished} />
+      {s.error && !d && <ErrorBox error={s.error} title="Cannot load the study" />}
+      {s.loading && !d && <Loading what="the study" />}
+      {d && (
+        <>
+          <dl class="meta">
+            <div>
+              <dt>State</dt>
+              <dd>
+                <StateBadge state={d.state} /> {d.finished && <span class="muted">finished</span>}
+              </dd>
+            </div>
+            <div>
+              <dt>Owner</dt>
+              <dd>{d.owner}</dd>
+            </div>
+            <div>
+              <dt>Queue</dt>
+              <dd>{d.queue}</dd>
+            </div>
+            {d.simulator && (
+              <div>
+                <dt>Simulator</dt>
+                <dd>{d.simulator}</dd>
+              </div>
+            )}
+            {d.submitted_at && (
+              <div>
+                <dt>Submitted</dt>
+                <dd title={d.submitted_at}>{fmtTime(d.submitted_at)}</dd>
+              </div>
+            )}
+          </dl>
+
+          <section aria-labelledby="progress-h">
+            <h2 id="progress-h">Progress</h2>
+            <Progress
+              total={d.planned}
+              testid="study-progress"
+              segments={[
+                { value: c('succeeded'), cls: 'ok', label: 'succeeded' },
+                { value: c('failed') + c('timed_out'), cls: 'bad', label: 'failed or timed out' },
+                { value: c('cancelled'), cls: 'cancel', label: 'cancelled' },
+                { value: c('running'), cls: 'run', label: 'running' },
+              ]}
+            />
+            <ul class="counts" aria-live="polite" aria-atomic="false" data-testid="study-counts">
+              <li>
+                <span class="k">planned</span>
+                <span class="v" data-testid="count-planned">{d.planned}</span>
+              </li>
+              <li>
+                <span class="k">done</span>
+                <span class="v" data-testid="count-done">{d.done}</span>
+              </li>
+              {RUN_STATES.map((k) => (
+                <li key={k} class={`c-${k}`}>
+                  <span class="k">{k.replace('_', ' ')}</span>
+                  <span class="v" data-testid={`count-${k}`}>
+                    {c(k)}
+                  </span>
+                </li>
+              ))}
+            </ul>
+            {!finished && (
+              <p class="muted">
+                Rate <span data-testid="study-rate">{fmtRate(rate)}</span> · ETA{' '}
+                <span data-testid="study-eta">{left === undefined ? '…' : fmtDuration(left)}</span>
+              </p>
+            )}
+          </section>
+
+          {d.failure_reasons.length > 0 && (
+            <section aria-labelledby="reasons-h">
+              <h2 id="reasons-h">Failure reasons</h2>
+              <div class="table-wrap">
+                <table data-testid="failure-reasons">
+                  <thead>
+                    <tr>
+                      <th scope="col">Reason</th>
+                      <th scope="col" class="num">Runs</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {d.failure_reasons.map((r) => (
+                      <tr key={r.reason}>
+                        <td>
+                          <code class="wrap">{r.reason}</code>
+                        </td>
+                        <td class="num">{r.runs}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </section>
+          )}
+        </>
+      )}
+      {(d || s.error?.status !== 404) && <Runs project={project} study={study} live={!finished} />}
+    </>
+  );
+}
+
+function initialFilter(): string {
+  const v = new URLSearchParams(location.search).get('state') ?? '';
+  return (RUN_STATES as readonly string[]).includes(v) ? v : '';
+}
+
+function Runs({ project, study, live }: { project: string; study: string; live: boolean }) {
+  const [state, setState] = useState(initialFilter);
+  // cursors[i] is the `after` of page i (undefined for the first page).
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const pageIdx = cursors.length - 1;
+  const after = cursors[pageIdx];
+  const q = usePoll(() => api.runs(project, study, { state: state || undefined, limit: PAGE, after }), [project, study, state, after], live ? POLL_MS : null);
+  const runs = q.data?.runs;
+
+  return (
+    <section aria-labelledby="runs-h">
+      <h2 id="runs-h">Runs</h2>
+      <div class="toolbar">
+        <label for="run-state">State</label>
+        <select
+          id="run-state"
+          data-testid="run-state-filter"
+          value={state}
+          onChange={(e) => {
+            const v = e.currentTarget.value;
+            setState(v);
+            setCursors([undefined]);
+            replaceQuery({ state: v || undefined });
+          }}
+        >
+          <option value="">all</option>
+          {RUN_STATES.map((k) => (
+            <option key={k} value={k}>
+              {k.replace('_', ' ')}
+            </option>
+          ))}
+        </select>
+        <span class="muted small" role="status">
+          {q.loading ? 'loading…' : runs ? `page ${pageIdx + 1} · runs ${pageIdx * PAGE + (runs.length ? 1 : 0)}–${pageIdx * PAGE + runs.length}` : ''}
+        </span>
+      </div>
+      {q.error && <ErrorBox error={q.error} title="Cannot load the runs" />}
+      {q.loading && !runs && <Loading what="runs" />}
+      {runs && runs.length === 0 && <Empty testid="runs-empty">{state ? `No ${state.replace('_', ' ')} runs${pageIdx ? ' on this page' : ''}.` : 'No runs.'}</Empty>}
+      {runs && runs.length > 0 && (
+        <div class="table-wrap">
+          <table class="runs" data-testid="runs-table">
+            <caption class="sr-only">Runs of study {study} in design order</caption>
+            <thead>
+              <tr>
+                <th scope="col" class="num">Index</th>
+                <th scope="col" class="num">Replicate</th>
+                <th scope="col">State</th>
+                <th scope="col">Parameters</th>
+                <th scope="col">Metrics</th>
+                <th scope="col" class="num">Duration</th>
+                <th scope="col">Host</th>
+              </tr>
+            </thead>
+            <tbody>
+              {runs.map((r) => (
+                <RunRow key={r.id} r={r} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <div class="pager">
+        <button type="button" class="secondary" data-testid="runs-prev" disabled={pageIdx === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
+          Previous page
+        </button>
+        <button type="button" class="secondary" data-testid="runs-next" disabled={!q.data?.next} onClick={() => q.data?.next && setCursors([...cursors, q.data.next])}>
+          Next page
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function RunRow({ r }: { r: Run }) {
+  const params = compact(r.params);
+  const metrics = compact(r.metrics);
+  return (
+    <tr data-testid={`run-row-${r.id}`}>
+      <td class="num">
+        <Link href={paths.run(r.id)} aria-label={`Run ${r.index}, replicate ${r.replicate}`}>
+          {r.index}
+        </Link>
+      </td>
+      <td class="num">{r.replicate}</td>
+      <td>
+        <StateBadge state={r.state} />
+        {r.attempts > 1 && <span class="muted small"> ×{r.attempts}</span>}
+        {r.reason && r.state !== 'succeeded' && (
+          <div class="muted small clip" title={r.reason}>
+            {r.reason}
+          </div>
+        )}
+      </td>
+      <td>
+        <code class="clip" title={JSON.stringify(r.params)}>
+          {params || '—'}
+        </code>
+      </td>
+      <td>
+        <code class="clip" title={JSON.stringify(r.metrics)}>
+          {metrics || '—'}
+        </code>
+      </td>
+      <td class="num">{fmtDuration(r.duration_s)}</td>
+      <td>{r.host ?? '—'}</td>
+    </tr>
+  );
+}
