@@ -100,18 +100,32 @@ pub struct UploadQuery {
 /// Uploading the same path of the same attempt again replaces it.
 pub async fn upload(
     State(state): State<Shared>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     Path(lease): Path<String>,
     Q(q): Q<UploadQuery>,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require_worker()?;
+    let run_id = match held_run(&state, caller, &lease, &q).await {
+        Ok(r) => r,
+        Err(e) => return Err(upload::refuse(body, e).await),
+    };
+    store(&state, run_id, &q, body).await
+}
+
+/// The run `lease` holds, once the caller and the query are checked.
+async fn held_run(
+    state: &Shared,
+    caller: Result<Caller, ApiError>,
+    lease: &str,
+    q: &UploadQuery,
+) -> ApiResult<String> {
+    caller?.require_worker()?;
     check_path(&q.path)?;
     if q.attempt < 1 {
         return Err(ApiError::invalid("`attempt` counts from 1").with_field("attempt"));
     }
-    let l = lease.clone();
-    let run_id: String = state
+    let l = lease.to_string();
+    state
         .db
         .run(move |c| {
             c.client()
@@ -122,7 +136,17 @@ pub async fn upload(
                         .with_hint("upload a run's artifacts before reporting its attempt, while its lease is held")
                 })
         })
-        .await?;
+        .await
+}
+
+/// Streams the body into the blob store and records it as `q.path` of the
+/// attempt.
+async fn store(
+    state: &Shared,
+    run_id: String,
+    q: &UploadQuery,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let max = state.config.limits.artifact_bytes;
     let storage = storage_for(&state.config)?;
     let idle = Duration::from_secs_f64(state.config.limits.request_timeout_s.max(1.0));

@@ -155,6 +155,9 @@ struct Case {
     allowed: &'static [&'static str],
 }
 
+/// A design small enough to simulate in milliseconds.
+const TINY_DESIGN: &str = "name: tiny\nhorizon: 1000\nreplications: 1\ncomponents:\n  c: {type: source, arrivals: {process: poisson, rate: 10}, to: s}\n  s: {type: service, service_time: {dist: exponential, mean: 1}}\n";
+
 /// The id of the first run of `study` in p1 (read as root).
 fn first_run(w: &World, study: &str) -> String {
     let (_, runs) = w.http.call(
@@ -430,6 +433,36 @@ fn cases() -> Vec<Case> {
                 "/api/v1/workers/leases/not-a-lease/artifacts?attempt=1&path=out.txt",
                 &[],
                 b"x",
+            )
+        }),
+        case("check a study", EVERY_USER, |w, who| {
+            w.http.call(
+                "POST",
+                "/api/v1/check",
+                w.token(who),
+                Some(&json!({"source": branin_study("checked", 2)})),
+            )
+        }),
+        // Simulating costs CPU: members of some project (the outsider is one
+        // in p2) and server admins; not viewers, not read-only tokens.
+        case(
+            "simulate a design",
+            &["root", "padmin", "member", "outsider"],
+            |w, who| {
+                w.http.call(
+                    "POST",
+                    "/api/v1/sysdesign/simulate",
+                    w.token(who),
+                    Some(&json!({"topology": TINY_DESIGN})),
+                )
+            },
+        ),
+        case("export a design", EVERY_USER, |w, who| {
+            w.http.call(
+                "POST",
+                "/api/v1/sysdesign/export?format=compose",
+                w.token(who),
+                Some(&json!({"topology": TINY_DESIGN})),
             )
         }),
         case("list members", READERS, get("/api/v1/projects/p1/members")),

@@ -1,6 +1,8 @@
 //! The HTTP API under `/api/v1`, plus `/healthz`, `/readyz` and `/metrics`.
 //! Handlers are thin: they authorise, then run one database job.
 
+mod check;
+mod design;
 pub mod limits;
 pub mod openapi;
 mod ops;
@@ -69,6 +71,9 @@ pub fn router(state: Shared) -> Router {
         .route("/workers/sync", post(workers::sync))
         .route("/workers/studies/{key}", get(workers::study_source))
         .route("/queues", get(workers::queues))
+        .route("/check", post(check::check))
+        .route("/sysdesign/simulate", post(design::simulate))
+        .route("/sysdesign/export", post(design::export_design))
         .merge(crate::ingest::routes())
         .merge(crate::etl::routes())
         .merge(crate::datasets::routes())

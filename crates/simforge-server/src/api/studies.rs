@@ -55,6 +55,99 @@ fn safe_relative(rel: &str) -> bool {
             .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
+/// A submission checked as the CLI's `simforge check` would: parsed where
+/// its files are (so relative references resolve), its simulator built.
+pub struct Parsed {
+    /// The study.
+    pub study: simforge_core::Study,
+    /// Its simulator.
+    pub sim: RunnableSimulator,
+    /// The study file's name.
+    pub source_name: String,
+    /// The scratch directory the files were written to (deleted on drop).
+    pub scratch: tempfile::TempDir,
+}
+
+/// Why a submission was refused.
+pub enum Rejected {
+    /// The study itself is wrong: the checker's diagnostics, with paths
+    /// relative to the study's directory.
+    Study(simforge_core::Diagnostics),
+    /// The request is wrong (file names) or the server failed.
+    Request(ApiError),
+}
+
+impl Rejected {
+    /// The API error a submission answers with.
+    pub fn into_api_error(self) -> ApiError {
+        match self {
+            Rejected::Study(d) => ApiError::invalid(d.render())
+                .with_field("source")
+                .with_hint("`simforge check STUDY` shows the same errors locally"),
+            Rejected::Request(e) => e,
+        }
+    }
+}
+
+/// Writes the submission's files to a scratch directory under `storage` and
+/// parses the study there.
+pub fn parse_submission(storage: &std::path::Path, sub: &Submission) -> Result<Parsed, Rejected> {
+    let source_name = sub
+        .source_name
+        .clone()
+        .unwrap_or_else(|| "study.yaml".into());
+    if !safe_relative(&source_name) || source_name.contains('/') {
+        return Err(Rejected::Request(
+            ApiError::invalid(format!("`{source_name}` is not a plain file name"))
+                .with_field("source_name"),
+        ));
+    }
+    for rel in sub.files.keys() {
+        if !safe_relative(rel) {
+            return Err(Rejected::Request(
+                ApiError::invalid(format!(
+                    "`{rel}` must be a relative path inside the study directory"
+                ))
+                .with_field(format!("files.{rel}")),
+            ));
+        }
+    }
+    let scratch_root = storage.join("tmp");
+    ensure_dir(&scratch_root).map_err(Rejected::Request)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("submit-")
+        .tempdir_in(&scratch_root)
+        .map_err(|e| Rejected::Request(ApiError::internal(format!("scratch directory: {e}"))))?;
+    for (rel, text) in &sub.files {
+        let path = scratch.path().join(rel);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text));
+        written
+            .map_err(|e| Rejected::Request(ApiError::internal(format!("writing {rel}: {e}"))))?;
+    }
+    // Diagnostics name files relative to the study's directory, as the
+    // submitter wrote them, not the server's scratch path.
+    let relative = |mut d: simforge_core::Diagnostics| {
+        for x in &mut d.0 {
+            if let Ok(rel) = x.file.strip_prefix(scratch.path()) {
+                x.file = rel.to_path_buf();
+            }
+        }
+        Rejected::Study(d)
+    };
+    let file = scratch.path().join(&source_name);
+    let study = simforge_core::parse_study(&file, &sub.source).map_err(relative)?;
+    let sim = RunnableSimulator::new(&study).map_err(relative)?;
+    Ok(Parsed {
+        study,
+        sim,
+        source_name,
+        scratch,
+    })
+}
+
 /// Checks, plans and records a submitted study; returns the response body.
 pub fn submit_in(
     conn: &mut Conn,
@@ -85,54 +178,14 @@ pub fn submit_as(
         Action::Submit,
         "submit studies",
     )?;
-    let source_name = sub
-        .source_name
-        .clone()
-        .unwrap_or_else(|| "study.yaml".into());
-    if !safe_relative(&source_name) || source_name.contains('/') {
-        return Err(
-            ApiError::invalid(format!("`{source_name}` is not a plain file name"))
-                .with_field("source_name"),
-        );
-    }
-    for rel in sub.files.keys() {
-        if !safe_relative(rel) {
-            return Err(ApiError::invalid(format!(
-                "`{rel}` must be a relative path inside the study directory"
-            ))
-            .with_field(format!("files.{rel}")));
-        }
-    }
-    // Parse where the files are, so relative references resolve as on the CLI.
-    let scratch = tempfile::Builder::new()
-        .prefix("submit-")
-        .tempdir_in(ensure_dir(&storage.join("tmp"))?)
-        .map_err(|e| ApiError::internal(format!("scratch directory: {e}")))?;
-    for (rel, text) in &sub.files {
-        let path = scratch.path().join(rel);
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d)
-                .map_err(|e| ApiError::internal(format!("writing {rel}: {e}")))?;
-        }
-        std::fs::write(&path, text)
-            .map_err(|e| ApiError::internal(format!("writing {rel}: {e}")))?;
-    }
-    let file = scratch.path().join(&source_name);
-    let mut study = simforge_core::parse_study(&file, &sub.source).map_err(|d| {
-        ApiError::invalid(
-            d.render()
-                .replace(&scratch.path().display().to_string(), "."),
-        )
-        .with_field("source")
-        .with_hint("`simforge check STUDY` shows the same errors locally")
-    })?;
-    let sim = RunnableSimulator::new(&study).map_err(|d| {
-        ApiError::invalid(
-            d.render()
-                .replace(&scratch.path().display().to_string(), "."),
-        )
-        .with_field("source")
-    })?;
+    // The scratch directory lives until the plan is made (a table design
+    // reads its file then).
+    let Parsed {
+        mut study,
+        sim,
+        source_name,
+        scratch: _scratch,
+    } = parse_submission(storage, &sub).map_err(Rejected::into_api_error)?;
     let name = study.spec.name.clone();
     let key = study_key(project, &name);
     let queue = match sub.queue {

@@ -109,45 +109,57 @@ fn latest_if_same(
 #[allow(clippy::too_many_arguments)]
 pub async fn upload(
     State(state): State<Shared>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     ClientAddr(addr): ClientAddr,
     Path((project, name)): Path<(String, String)>,
     Q(q): Q<UploadQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    check_name(&name, "name")?;
-    let file_name = q.file_name.clone().unwrap_or_else(|| name.clone());
-    check_file_name(&file_name)?;
-    if q.description
-        .as_ref()
-        .is_some_and(|d| d.len() > MAX_DESCRIPTION)
-    {
-        return Err(ApiError::invalid(format!(
-            "a description has at most {MAX_DESCRIPTION} bytes"
-        ))
-        .with_field("description"));
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return Err(upload::refuse(body, e).await),
+    };
+    let checked = async {
+        check_name(&name, "name")?;
+        let file_name = q.file_name.clone().unwrap_or_else(|| name.clone());
+        check_file_name(&file_name)?;
+        if q.description
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_DESCRIPTION)
+        {
+            return Err(ApiError::invalid(format!(
+                "a description has at most {MAX_DESCRIPTION} bytes"
+            ))
+            .with_field("description"));
+        }
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 255)
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let max = state.config.datasets.max_bytes;
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max) {
+            return Err(too_large(max));
+        }
+        // Who may upload is settled before a byte is read.
+        let (c, p) = (caller.clone(), project.clone());
+        let project_id = state
+            .db
+            .run(move |conn| authorize(conn.client(), &c, &p, Action::Submit, "upload datasets"))
+            .await?;
+        Ok::<_, ApiError>((file_name, content_type, max, project_id))
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 255)
-        .unwrap_or("application/octet-stream")
-        .to_string();
-    let max = state.config.datasets.max_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return Err(too_large(max));
-    }
-    // Who may upload is settled before a byte is read.
-    let (c, p) = (caller.clone(), project.clone());
-    let project_id = state
-        .db
-        .run(move |conn| authorize(conn.client(), &c, &p, Action::Submit, "upload datasets"))
-        .await?;
+    .await;
+    let (file_name, content_type, max, project_id) = match checked {
+        Ok(v) => v,
+        Err(e) => return Err(upload::refuse(body, e).await),
+    };
     let storage = storage_for(&state.config)?;
     let idle = Duration::from_secs_f64(state.config.limits.request_timeout_s.max(1.0));
     let received = upload::receive(body, storage.scratch_dir(), max, idle).await?;

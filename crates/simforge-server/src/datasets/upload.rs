@@ -40,6 +40,25 @@ pub fn too_large(max: u64) -> ApiError {
     }
 }
 
+/// Reads and discards what is left of a refused upload's body (at most
+/// 1 MiB, for at most 2 s) before the refusal is sent: an HTTP/1.1 server
+/// that answers early and closes makes the client see a reset connection
+/// instead of the reason. Larger bodies are cut off.
+pub async fn refuse(body: Body, error: ApiError) -> ApiError {
+    let mut stream = body.into_data_stream();
+    let mut left: usize = 1 << 20;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            if chunk.len() >= left {
+                break;
+            }
+            left -= chunk.len();
+        }
+    })
+    .await;
+    error
+}
+
 /// 408 for an upload that sent nothing for `idle`.
 fn stalled(idle: Duration) -> ApiError {
     ApiError {

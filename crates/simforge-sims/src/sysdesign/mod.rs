@@ -9,6 +9,7 @@
 //! studies sweep and optimise designs like any other simulator.
 
 pub mod engine;
+pub mod export;
 mod reader;
 pub mod summary;
 pub mod topology;

@@ -62,6 +62,25 @@ impl Model {
     pub fn cost_per_hour(&self) -> f64 {
         self.components.iter().map(|c| c.cost_per_hour).sum()
     }
+
+    /// Requests the sources generate over every replication (warm-up
+    /// included), on average: what a simulation of the model costs, for
+    /// callers that bound it (a bursty source counts at its higher rate).
+    pub fn expected_arrivals(&self) -> f64 {
+        let per_ms: f64 = self
+            .components
+            .iter()
+            .map(|c| match &c.kind {
+                Kind::Source(s) => match &s.arrivals {
+                    Arrivals::Poisson { rate } | Arrivals::Constant { rate } => rate / 1000.0,
+                    Arrivals::Mmpp { rates, .. } => rates[0].max(rates[1]) / 1000.0,
+                    Arrivals::Trace { times, period } => times.len() as f64 / period.max(1e-9),
+                },
+                _ => 0.0,
+            })
+            .sum();
+        per_ms * (self.horizon + self.warmup) * self.replications as f64
+    }
 }
 
 /// One component of the design.
