@@ -84,6 +84,16 @@ fn a_submitted_study_runs_on_remote_workers_and_its_results_come_back() {
 
     let (_, show) = http.get("/api/v1/projects/lab/studies/sweep", &alice);
     assert_eq!(show["counts"]["succeeded"], 24, "{show}");
+    // The list carries every state's count too (what the dashboard draws).
+    let (_, list) = http.get("/api/v1/studies?project=lab", &alice);
+    let row = &list["studies"][0];
+    assert_eq!(row["name"], "sweep", "{list}");
+    assert_eq!(
+        row["counts"],
+        serde_json::json!({"pending": 0, "running": 0, "succeeded": 24, "failed": 0, "timed_out": 0, "cancelled": 0}),
+        "{list}"
+    );
+    assert_eq!((row["succeeded"].as_i64(), row["failed"].as_i64()), (Some(24), Some(0)));
     assert_eq!(show["finished"], true);
 
     let (s, csv) = http.get(

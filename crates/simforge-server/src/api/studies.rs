@@ -42,6 +42,16 @@ pub struct Submission {
     pub queue: Option<String>,
 }
 
+/// Run states, in the order lists show them.
+const RUN_STATES: [&str; 6] = [
+    "pending",
+    "running",
+    "succeeded",
+    "failed",
+    "timed_out",
+    "cancelled",
+];
+
 /// Store key of a study.
 pub fn study_key(project: &str, name: &str) -> String {
     format!("{project}/{name}")
@@ -313,10 +323,13 @@ fn list_rows(conn: &mut Conn, caller: &Caller, q: &StudyQuery) -> ApiResult<Vec<
     }
     let rows = conn.client().query(
         "SELECT s.key, p.name, s.name, u.name, s.queue, s.state, s.spec_hash, s.submitted_at::text, st.planned_runs,
-           (SELECT count(*) FROM runs r WHERE r.study = s.key AND r.plan_gen = st.plan_gen AND r.state = 'succeeded'),
-           (SELECT count(*) FROM runs r WHERE r.study = s.key AND r.plan_gen = st.plan_gen AND r.state IN ('failed', 'timed_out'))
+           coalesce(c.counts, '{}'::jsonb)
          FROM server_studies s JOIN projects p ON p.id = s.project_id JOIN users u ON u.id = s.owner_id
          JOIN studies st ON st.name = s.key
+         LEFT JOIN LATERAL (
+           SELECT jsonb_object_agg(g.state, g.n) AS counts FROM (
+             SELECT r.state, count(*) AS n FROM runs r
+             WHERE r.study = s.key AND r.plan_gen = st.plan_gen GROUP BY r.state) g) c ON true
          WHERE ($1 OR EXISTS (SELECT 1 FROM memberships m WHERE m.project_id = p.id AND m.user_id = $2))
            AND ($3::text IS NULL OR p.name = $3) AND ($4::text IS NULL OR s.state = $4)
            AND ($5::text IS NULL OR s.queue = $5)
@@ -326,10 +339,17 @@ fn list_rows(conn: &mut Conn, caller: &Caller, q: &StudyQuery) -> ApiResult<Vec<
     Ok(rows
         .iter()
         .map(|r| {
+            let found: Value = r.get(9);
+            let n = |state: &str| found[state].as_i64().unwrap_or(0);
+            let counts: serde_json::Map<String, Value> = RUN_STATES
+                .iter()
+                .map(|s| (s.to_string(), json!(n(s))))
+                .collect();
             json!({"key": r.get::<_, String>(0), "project": r.get::<_, String>(1), "name": r.get::<_, String>(2),
                    "owner": r.get::<_, String>(3), "queue": r.get::<_, String>(4), "state": r.get::<_, String>(5),
                    "spec_hash": r.get::<_, String>(6), "submitted_at": r.get::<_, String>(7),
-                   "planned": r.get::<_, i64>(8), "succeeded": r.get::<_, i64>(9), "failed": r.get::<_, i64>(10)})
+                   "planned": r.get::<_, i64>(8), "counts": counts,
+                   "succeeded": n("succeeded"), "failed": n("failed") + n("timed_out")})
         })
         .collect())
 }
