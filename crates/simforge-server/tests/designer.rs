@@ -143,10 +143,15 @@ fn simulate_runs_the_builtin_on_a_drawn_design() {
     assert!(p50 < mean && mean < p99, "{p50} {mean} {p99}");
     assert_eq!(v["measures"]["cost_per_hour"]["mean"], 0.5);
     assert!(v["measures"]["latency_p99"]["half_width"].is_f64(), "{v}");
+    // Calls per second along the only edge: the arrival rate.
+    let edges = v["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1, "{v}");
     assert_eq!(
-        v["edges"],
-        json!([{"from": "clients", "to": "api", "throughput": null}])
+        (edges[0]["from"].as_str(), edges[0]["to"].as_str()),
+        (Some("clients"), Some("api"))
     );
+    let flow = edges[0]["throughput"].as_f64().unwrap();
+    assert!((flow - 50.0).abs() < 2.5, "edge throughput {flow} vs 50/s");
 
     // Bad designs are refused with the simulator's own message.
     let (s, e) = http.post(

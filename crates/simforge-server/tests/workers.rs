@@ -93,7 +93,10 @@ fn a_submitted_study_runs_on_remote_workers_and_its_results_come_back() {
         serde_json::json!({"pending": 0, "running": 0, "succeeded": 24, "failed": 0, "timed_out": 0, "cancelled": 0}),
         "{list}"
     );
-    assert_eq!((row["succeeded"].as_i64(), row["failed"].as_i64()), (Some(24), Some(0)));
+    assert_eq!(
+        (row["succeeded"].as_i64(), row["failed"].as_i64()),
+        (Some(24), Some(0))
+    );
     assert_eq!(show["finished"], true);
 
     let (s, csv) = http.get(

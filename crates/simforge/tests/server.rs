@@ -713,7 +713,10 @@ fn the_dashboard_follows_a_study_in_a_real_browser() {
         .env("PROJECT", "lab")
         .env("STUDY", "watched")
         .env("RUNS", runs.to_string())
-        .env("CHROMIUM", &chromium);
+        .env("CHROMIUM", &chromium)
+        // Also write a study in the editor and simulate a drawn design.
+        .env("EDITOR", "1")
+        .env("DESIGNER", "1");
     if let Some(dir) = &shots {
         std::fs::create_dir_all(dir).expect("screenshot dir");
         node.env("SHOTS", dir);

@@ -144,10 +144,12 @@ pub async fn simulate(
         "cost_per_hour".into(),
         json!({"mean": model.cost_per_hour(), "half_width": null}),
     );
-    let edges: Vec<Value> = export::edges(&model)
-        .into_iter()
-        .map(|(a, b)| {
-            json!({"from": model.components[a].name, "to": model.components[b].name, "throughput": null})
+    let edges: Vec<Value> = summary
+        .edges
+        .iter()
+        .map(|(a, b, e)| {
+            json!({"from": model.components[*a].name, "to": model.components[*b].name,
+                   "throughput": estimate(e)["mean"]})
         })
         .collect();
     Ok(Json(json!({

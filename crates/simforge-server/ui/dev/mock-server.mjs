@@ -7,7 +7,8 @@
 //   user `alice`, password `correct-horse` (any other pair gets a 401)
 //
 // Like the Rust server, it serves dist/index.html at / and any non-API GET path
-// (SPA fallback) and dist/assets/* at /assets/*. No dependencies.
+// (SPA fallback) and dist/assets/* at /assets/*. Its only dependency is the UI's
+// own `yaml` package (to read studies and topologies for the new POST endpoints).
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, extname, dirname } from 'node:path';
@@ -101,6 +102,7 @@ async function api(req, res, url) {
     res.writeHead(204, { 'Set-Cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` });
     return res.end();
   }
+  if (req.method === 'POST') return post(req, res, p, q);
   if (req.method !== 'GET') return err(res, 404, 'not_found', `no route ${req.method} ${p}`);
   if (p === '/me') return json(res, 200, { name: 'alice', is_admin: false, scopes: ['read', 'submit'], projects: PROJECTS.map((x) => ({ project: x.name, role: x.role })) });
   if (p === '/projects') return json(res, 200, { projects: PROJECTS.map((x) => ({ ...x, studies: STUDIES.filter((s) => s.project === x.name).length })) });
@@ -171,6 +173,157 @@ async function api(req, res, url) {
     { queue: 'analytic', pending: 7, running: 0, live_workers: 0 },
   ] });
   return err(res, 404, 'not_found', `no route GET ${p}`);
+}
+
+// --- POST endpoints: check, submit, sysdesign --------------------------------
+const STUDY_KEYS = ['name', 'description', 'simulator', 'parameters', 'design', 'metrics', 'objective', 'resources', 'optimize', 'constraints', 'queue', 'outputs'];
+function closest(w, known) {
+  const d = (a, b) => {
+    const m = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) m[0][j] = j;
+    for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) m[i][j] = Math.min(m[i - 1][j] + 1, m[i][j - 1] + 1, m[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    return m[a.length][b.length];
+  };
+  const best = known.map((k) => [d(w, k), k]).sort((x, y) => x[0] - y[0])[0];
+  return best && best[0] <= 2 ? best[1] : null;
+}
+async function checkStudy(source) {
+  const YAML = await import('yaml');
+  const diagnostics = [];
+  let v;
+  try {
+    v = YAML.parse(source);
+  } catch (e) {
+    const pos = e.linePos?.[0];
+    return { ok: false, diagnostics: [{ line: pos?.line ?? null, column: pos?.col ?? null, field: '', message: String(e.message).split('\n')[0], expected: null, hint: null }], summary: null };
+  }
+  if (!v || typeof v !== 'object') return { ok: false, diagnostics: [{ line: 1, column: 1, field: '', message: 'a study file is a mapping', expected: 'name, simulator, parameters, design', hint: null }], summary: null };
+  const lines = source.split('\n');
+  for (const k of Object.keys(v))
+    if (!STUDY_KEYS.includes(k)) {
+      const line = lines.findIndex((l) => l.startsWith(`${k}:`)) + 1;
+      const c = closest(k, STUDY_KEYS);
+      diagnostics.push({ line: line || null, column: line ? 1 : null, field: k, message: `unknown field \`${k}\``, expected: STUDY_KEYS.join(', '), hint: c ? `did you mean \`${c}\`?` : null });
+    }
+  for (const k of ['name', 'simulator', 'parameters'])
+    if (v[k] === undefined) diagnostics.push({ line: null, column: null, field: k, message: `missing field \`${k}\``, expected: k === 'name' ? 'a study name' : null, hint: null });
+  if (diagnostics.length) return { ok: false, diagnostics, summary: null };
+  const params = Object.keys(v.parameters || {}).length;
+  const sampler = v.design?.sampler ?? 'grid';
+  const runs = (v.design?.samples ?? 9) * (v.design?.replicates ?? 1);
+  const sim = v.simulator?.builtin ?? 'command';
+  return { ok: true, diagnostics: [], summary: { name: String(v.name), parameters: params, sampled: params, sampler, runs, simulator: sim, queue: sim === 'command' ? 'command:default' : sim } };
+}
+
+const SYS_TYPES = ['source', 'load_balancer', 'service', 'cache', 'database', 'topic', 'stream_processor', 'sink'];
+async function readTopology(text) {
+  const YAML = await import('yaml');
+  let v;
+  try {
+    v = YAML.parse(text);
+  } catch (e) {
+    throw { message: `topology: ${String(e.message).split('\n')[0]}`, field: null };
+  }
+  const comps = v?.components;
+  if (!comps || typeof comps !== 'object' || !Object.keys(comps).length) throw { message: 'topology: `components`: the topology has no components', field: 'components', hint: 'add at least a source and a service' };
+  for (const [n, c] of Object.entries(comps)) {
+    if (!SYS_TYPES.includes(c?.type)) throw { message: `topology: \`components.${n}.type\`: unknown component type \`${c?.type}\``, field: `components.${n}.type`, hint: `known: ${SYS_TYPES.join(', ')}` };
+    if (c.type === 'source' && !(c.arrivals?.rate > 0)) throw { message: `topology: \`components.${n}.arrivals.rate\`: missing field \`rate\``, field: `components.${n}.arrivals.rate` };
+  }
+  return v;
+}
+const mean = (d) => (typeof d === 'number' ? d : d && typeof d === 'object' ? Number(d.mean ?? d.value ?? 1) : 0);
+function fakeSimulate(v) {
+  const comps = v.components;
+  const names = Object.keys(comps);
+  const rate = Object.fromEntries(names.map((n) => [n, 0]));
+  const out = (c) => {
+    const t = [];
+    if (typeof c.to === 'string') t.push([c.to, 1]);
+    for (const m of c.mix ?? []) t.push([m.to, (m.weight ?? 1) / (c.mix.reduce((a, x) => a + (x.weight ?? 1), 0) || 1)]);
+    for (const x of c.targets ?? []) t.push([x, 1 / c.targets.length]);
+    for (const s of c.calls ?? []) for (const x of typeof s === 'string' ? [s] : s.parallel ?? []) t.push([x, 1]);
+    for (const l of Object.values(c.calls_by_class ?? {})) for (const s of l) for (const x of typeof s === 'string' ? [s] : s.parallel ?? []) t.push([x, 0.5]);
+    if (typeof c.next === 'string') t.push([c.next, 1]);
+    else for (const x of c.next ?? []) t.push([x.to, x.p ?? 1]);
+    if (typeof c.miss === 'string') t.push([c.miss, 1 - (c.hit_ratio ?? 0)]);
+    if (typeof c.consumer === 'string') t.push([c.consumer, 1]);
+    return t.filter(([x]) => x in comps);
+  };
+  const edges = [];
+  const flow = (n, r, depth) => {
+    if (depth > 20) return;
+    rate[n] += r;
+    for (const [x, f] of out(comps[n])) {
+      const e = edges.find((e) => e.from === n && e.to === x) ?? (edges.push({ from: n, to: x, throughput: 0 }), edges[edges.length - 1]);
+      e.throughput += r * f;
+      flow(x, r * f, depth + 1);
+    }
+  };
+  for (const n of names) if (comps[n].type === 'source') flow(n, comps[n].arrivals.rate, 0);
+  const components = {};
+  let worst = null;
+  let cost = 0;
+  let lat = 0;
+  for (const n of names) {
+    const c = comps[n];
+    const slots = (c.replicas ?? 1) * (c.type === 'database' ? c.pool ?? 1 : c.type === 'topic' ? c.partitions ?? 1 : c.concurrency ?? 1);
+    const time = mean(c.service_time ?? c.query_time ?? c.process_time ?? c.hit_time ?? 0);
+    const u = ['source', 'sink'].includes(c.type) ? undefined : Math.min(1, (rate[n] * time) / 1000 / slots);
+    cost += (c.cost_per_hour ?? 0) * (c.replicas ?? 1);
+    lat += time * (1 + (u ?? 0) * 3);
+    const m = { throughput: { mean: rate[n], half_width: rate[n] * 0.01 } };
+    if (u !== undefined) Object.assign(m, { utilisation: { mean: u, half_width: 0.005 }, mean_wait: { mean: (time * u) / Math.max(0.05, 1 - u), half_width: null }, queue_length: { mean: u * u * 4, half_width: null } });
+    components[n] = { type: c.type, measures: m };
+    if (u !== undefined && (!worst || u > worst[1])) worst = [n, u];
+  }
+  const [bn, bu] = worst ?? [names[0], 0];
+  const M = (x) => ({ mean: x, half_width: x * 0.02 });
+  return {
+    name: v.name ?? 'system', bottleneck: bn, reason: `${bn} is ${(bu * 100).toFixed(0)}% busy with its own work; calls wait ${components[bn]?.measures.mean_wait?.mean.toFixed(1) ?? 0} ms there on average`,
+    events: 123456, saturated: bu >= 1 ? 0.2 : 0,
+    measures: { latency_mean: M(lat), latency_p50: M(lat * 0.8), latency_p90: M(lat * 1.9), latency_p99: M(lat * 3.4), latency_p999: M(lat * 5.2), throughput: M(Object.values(comps).filter((c) => c.type === 'source').reduce((a, c) => a + c.arrivals.rate, 0) * (bu >= 1 ? 0.8 : 1)), success_ratio: M(bu >= 1 ? 0.8 : 1), error_ratio: M(0), cost_per_hour: { mean: cost, half_width: null } },
+    components, edges,
+  };
+}
+
+async function post(req, res, p, q) {
+  let b;
+  try { b = JSON.parse(await readBody(req)); } catch { return err(res, 400, 'invalid', 'the body is not JSON'); }
+  let m;
+  if (p === '/check') {
+    if (typeof b.source !== 'string') return err(res, 400, 'invalid', '`source` must be a string');
+    return json(res, 200, await checkStudy(b.source));
+  }
+  if ((m = p.match(/^\/projects\/([^/]+)\/studies$/))) {
+    const proj = decodeURIComponent(m[1]);
+    if (proj !== 'lab') return err(res, 403, 'forbidden', `you cannot submit to \`${proj}\``, 'submitting needs the member role');
+    const r = await checkStudy(String(b.source ?? ''));
+    if (!r.ok) return err(res, 400, 'invalid', `${b.source_name ?? 'study.yaml'}: the study is not valid:\n${r.diagnostics.map((d) => `  line ${d.line ?? '?'}: ${d.message}`).join('\n')}`, 'fix it in the editor');
+    const s = { project: proj, name: r.summary.name, owner: 'alice', queue: r.summary.queue, planned: r.summary.runs, rate: 2, submitted: new Date().toISOString() };
+    const i = STUDIES.findIndex((x) => x.project === proj && x.name === s.name);
+    const added = i < 0;
+    if (added) STUDIES.unshift(s);
+    const su = summary(added ? s : STUDIES[i]);
+    return json(res, 201, { key: su.key, name: su.name, planned: su.planned, new: added ? su.planned : 0, queue: su.queue, state: su.state, spec_hash: su.spec_hash });
+  }
+  if (p === '/sysdesign/simulate' || p === '/sysdesign/export') {
+    let v;
+    try { v = await readTopology(String(b.topology ?? '')); } catch (e) { return json(res, 400, { error: { code: 'invalid', message: e.message, field: e.field ?? null, hint: e.hint ?? null } }); }
+    if (p === '/sysdesign/simulate') {
+      await new Promise((r) => setTimeout(r, 1200)); // "may take a few seconds"
+      return json(res, 200, fakeSimulate(v));
+    }
+    const f = q.get('format');
+    const names = Object.entries(v.components).filter(([, c]) => !['source', 'sink'].includes(c.type)).map(([n]) => n);
+    const text = f === 'kubernetes'
+      ? names.map((n) => `---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${n}}\nspec:\n  replicas: ${v.components[n].replicas ?? 1}\n`).join('')
+      : f === 'compose' ? `# docker-compose skeleton (mock)\nservices:\n${names.map((n) => `  ${n}:\n    image: example/${n}:latest\n`).join('')}` : null;
+    if (text === null) return err(res, 400, 'invalid', 'format must be compose or kubernetes');
+    res.writeHead(200, { 'Content-Type': 'text/yaml; charset=utf-8', 'Cache-Control': 'no-store' });
+    return res.end(text);
+  }
+  return err(res, 404, 'not_found', `no route POST ${p}`);
 }
 
 async function file(res, rel, type) {

@@ -170,6 +170,42 @@ try {
   await shot('study-dark');
   await page('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: 'light' }] });
 
+  // Study editor: live check, diagnostics with a line, submit.
+  await page('Page.navigate', { url: `${BASE}/ui/projects/lab` });
+  await waitFor(tid('new-study'), 'new study link');
+  await ev(`${tid('new-study')}.click()`);
+  await waitFor(tid('editor-summary'), 'editor summary', 8000);
+  check('editor: example checks ok', (await ev(`${tid('editor-summary')}.textContent`)).includes('random design'));
+  const src0 = await ev(`${tid('editor-source')}.value`);
+  await fill('editor-source', src0.replace('metrics:', 'metrcs:'));
+  await waitFor(tid('diagnostic-0'), 'diagnostic', 8000);
+  check('editor: diagnostic has line:column', /^10:1/.test(await ev(`${tid('diagnostic-0')}.textContent`)));
+  check('editor: offending line marked', await ev(`!!document.querySelector('.yaml-editor .band')`));
+  check('editor: submit disabled when invalid', await ev(`${tid('editor-submit')}.disabled`));
+  await shot('editor-diagnostic');
+  await fill('editor-source', src0.replace('branin-random', 'smoke-study'));
+  await waitFor(`${tid('editor-summary')}?.textContent.includes('smoke-study') && !${tid('editor-submit')}.disabled`, 'summary again', 8000);
+  await ev(`${tid('editor-submit')}.click()`);
+  await waitFor(`location.pathname === '/ui/projects/lab/studies/smoke-study'`, 'study page after submit', 8000);
+  check('editor: submit lands on the study page', true);
+
+  // System designer: example design, simulate, bottleneck.
+  await page('Page.navigate', { url: `${BASE}/ui/designer` });
+  await waitFor(tid('load-example'), 'designer');
+  await ev(`${tid('load-example')}.click()`);
+  await waitFor(tid('node-api'), 'designer nodes');
+  check('designer: edges drawn', await ev(`!!${tid('edge-lb-api')} && !!${tid('edge-cache-db')}`));
+  await ev(`${tid('simulate')}.click()`);
+  await waitFor(`${tid('bottleneck')}?.textContent.trim()`, 'bottleneck', 8000);
+  check('designer: bottleneck named', (await ev(`${tid('bottleneck')}.textContent`)).trim() === 'db');
+  check('designer: p99 shown', /ms/.test(await ev(`${tid('latency-p99')}.textContent`)));
+  await shot('designer-1280');
+  await viewport(390, 844, true);
+  await sleep(300);
+  await shot('designer-390');
+  check('designer: no horizontal page overflow at 390px', await ev('document.documentElement.scrollWidth <= 390'), String(await ev('document.documentElement.scrollWidth')));
+  await viewport(1280, 800);
+
   await page('Page.navigate', { url: `${BASE}/` });
   await waitFor(tid('project-link-lab'), 'projects');
   await shot('projects');

@@ -7,6 +7,16 @@
 //   CHROMIUM=/usr/bin/chromium node e2e/dashboard.mjs
 //
 // SHOTS=dir also writes screenshots of the main pages there (docs/img).
+// EDITOR=1 also checks the study editor (/ui/projects/$PROJECT/new: a typo gets
+// a diagnostic with a line, the fix gets the summary, submitting lands on the
+// new study); DESIGNER=1 also checks the system designer (/ui/designer: builds
+// source -> service -> database with the keyboard controls, simulates, reads the
+// bottleneck). ONLY_NEW=1 skips the study-following checks (then STUDY and RUNS
+// are not needed), e.g. against dev/mock-server.mjs:
+//
+//   BASE=http://127.0.0.1:8787 USER=alice PASSWORD=correct-horse PROJECT=lab \
+//   ONLY_NEW=1 EDITOR=1 DESIGNER=1 CHROMIUM=/usr/bin/chromium node e2e/dashboard.mjs
+//
 // Exits non-zero, naming the failed step, on any failure or page error.
 import { chromium } from 'playwright-core';
 
@@ -16,11 +26,105 @@ const env = (k) => {
   return v;
 };
 const BASE = env('BASE');
-const [USER, PASSWORD, PROJECT, STUDY] = ['USER', 'PASSWORD', 'PROJECT', 'STUDY'].map(env);
-const RUNS = Number(env('RUNS'));
+const ONLY_NEW = process.env.ONLY_NEW === '1';
+const [USER, PASSWORD, PROJECT] = ['USER', 'PASSWORD', 'PROJECT'].map(env);
+const STUDY = ONLY_NEW ? undefined : env('STUDY');
+const RUNS = ONLY_NEW ? 0 : Number(env('RUNS'));
 const SHOTS = process.env.SHOTS;
 
 let step = 'launching Chromium';
+
+/** The study editor: a typo gets a located diagnostic, the fix the summary; submit lands on the study. */
+export async function checkEditor(page, base, project, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  const name = `e2e-editor-${Date.now().toString(36)}`;
+  const good = [
+    `name: ${name}`,
+    'simulator:',
+    '  builtin: analytic',
+    '  options: {function: branin}',
+    'parameters:',
+    '  x1: {range: [-5, 10]}',
+    '  x2: {range: [0, 15]}',
+    'design: {sampler: random, samples: 4, seed: 3}',
+    'metrics: [y]',
+    'resources: {cpus: 1, time: 1m}',
+    '',
+  ].join('\n');
+  step = 'editor: the studies page links to a new study';
+  await page.goto(`${base}/ui/projects/${encodeURIComponent(project)}`);
+  await t('new-study').click();
+  await t('editor-source').waitFor();
+  step = 'editor: the prefilled example checks ok';
+  await t('editor-summary').waitFor({ timeout: 15_000 });
+  step = 'editor: a misspelt key gets a diagnostic with a line number';
+  await t('editor-source').fill(good.replace('metrics:', 'metrcs:'));
+  await page.waitForFunction(() => /^\s*\d+/.test(document.querySelector('[data-testid="diagnostic-0"] .where')?.textContent ?? ''), null, { timeout: 15_000 });
+  if (!(await t('editor-submit').isDisabled())) throw new Error('submit is enabled for an invalid study');
+  const where = (await t('diagnostic-0').locator('.where').textContent()).trim();
+  const line = Number(where.split(':')[0]);
+  step = 'editor: clicking the diagnostic moves the caret to its line';
+  await t('diagnostic-0').click();
+  const caretLine = await t('editor-source').evaluate((e) => e.value.slice(0, e.selectionStart).split('\n').length);
+  if (caretLine !== line) throw new Error(`caret on line ${caretLine}, diagnostic on line ${line}`);
+  await shot('editor-diagnostic');
+  step = 'editor: the fixed study gets the summary';
+  await t('editor-source').fill(good);
+  await page.waitForFunction((n) => document.querySelector('[data-testid="editor-summary"]')?.textContent?.includes(n), name, { timeout: 15_000 });
+  await page.waitForFunction(() => !document.querySelector('[data-testid="editor-submit"]')?.disabled, null, { timeout: 5_000 });
+  step = 'editor: submitting lands on the study page';
+  await t('editor-submit').click();
+  await page.waitForURL((u) => u.pathname.endsWith(`/studies/${name}`), { timeout: 15_000 });
+  await t('count-planned').waitFor({ timeout: 15_000 });
+}
+
+/** The designer: source -> service -> database built from the keyboard controls, simulated. */
+export async function checkDesigner(page, base, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  step = 'designer: opens from the nav';
+  await page.goto(`${base}/ui`);
+  await page.getByRole('link', { name: 'Designer' }).click();
+  await t('simulate').waitFor();
+  await t('new-design').click();
+  step = 'designer: three components added with the add buttons';
+  for (const ty of ['source', 'service', 'database']) {
+    await t(`add-${ty}`).click();
+    await t(`node-${ty}`).waitFor();
+  }
+  const connectTo = async (from, to) => {
+    await t(`node-${from}`).click();
+    await t('connect-target').selectOption(to);
+    await t('connect-button').click();
+    await t(`edge-${from}-${to}`).waitFor({ state: 'attached' });
+  };
+  step = 'designer: connected with the connect controls';
+  await connectTo('source', 'service');
+  await connectTo('service', 'database');
+  step = 'designer: undo and redo a connection';
+  await t('undo').click();
+  await t('edge-service-database').waitFor({ state: 'detached' });
+  await t('redo').click();
+  await t('edge-service-database').waitFor({ state: 'attached' });
+  step = 'designer: properties set in the side panel';
+  await t('node-source').click();
+  await t('prop-rate').fill('300');
+  await t('node-service').click();
+  await t('prop-replicas').fill('3');
+  await t('node-database').click();
+  await t('prop-pool').fill('4');
+  const yaml = await t('designer-yaml').textContent();
+  for (const want of ['rate: 300', 'replicas: 3', 'pool: 4', 'to: service', 'calls: [database]'])
+    if (!yaml.includes(want)) throw new Error(`the topology lacks \`${want}\`:\n${yaml}`);
+  step = 'designer: simulating names the bottleneck';
+  await t('simulate').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="bottleneck"]')?.textContent?.trim(), null, { timeout: 60_000 });
+  const bn = (await t('bottleneck').textContent()).trim();
+  if (!['source', 'service', 'database'].includes(bn)) throw new Error(`bottleneck \`${bn}\` is not one of the three`);
+  const p99 = (await t('latency-p99').textContent()).trim();
+  if (!/\d/.test(p99)) throw new Error(`latency p99 shows ${p99}`);
+  await shot('designer');
+}
+
 const browser = await chromium.launch({
   executablePath: env('CHROMIUM'),
   args: ['--no-sandbox', '--disable-gpu'],
@@ -53,10 +157,11 @@ try {
   step = 'signing in returns to the page asked for';
   await t('login-password').fill(PASSWORD);
   await t('login-submit').click();
-  await t(`study-row-${STUDY}`).waitFor();
+  await (ONLY_NEW ? t('updated') : t(`study-row-${STUDY}`)).waitFor();
   const who = (await t('user-name').textContent())?.trim();
   if (who !== USER) throw new Error(`header names ${who}`);
 
+  if (!ONLY_NEW) {
   step = `the studies page follows the study until its ${RUNS} runs succeed (no reload)`;
   await page.evaluate(() => {
     window.__noReload = true;
@@ -106,6 +211,12 @@ try {
   );
   await shot('run');
 
+  }
+
+  if (process.env.EDITOR === '1') await checkEditor(page, BASE, PROJECT, shot);
+  if (process.env.DESIGNER === '1') await checkDesigner(page, BASE, shot);
+
+  if (!ONLY_NEW) {
   step = 'the workers page lists the worker';
   await page.goto(`${BASE}/ui/workers`);
   await page.locator('[data-testid^="worker-row-"]').first().waitFor();
@@ -118,6 +229,19 @@ try {
   const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   if (wide > 1) throw new Error(`the page is ${wide}px wider than the viewport`);
   await shot('studies-phone');
+
+  }
+
+  if (process.env.DESIGNER === '1') {
+    step = 'designer: a phone-sized viewport shows a notice and does not scroll sideways';
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${BASE}/ui/designer`);
+    await t('simulate').waitFor();
+    if (!(await page.locator('.small-screen-notice').isVisible())) throw new Error('no small-screen notice');
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (wide > 1) throw new Error(`the designer is ${wide}px wider than the viewport`);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
 
   step = 'signing out ends the session';
   await t('sign-out').click();

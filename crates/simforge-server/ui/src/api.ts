@@ -140,13 +140,14 @@ export function setUnauthorizedHandler(f: () => void) {
 
 export const API = '/api/v1';
 
-async function request<T>(method: string, path: string, body?: unknown, handle401 = true): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, handle401 = true, asText = false): Promise<T> {
   let res: Response;
+  const accept = asText ? 'text/yaml, application/json' : 'application/json';
   try {
     res = await fetch(API + path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      headers: body === undefined ? { Accept: accept } : { Accept: accept, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -155,6 +156,7 @@ async function request<T>(method: string, path: string, body?: unknown, handle40
   if (res.status === 204) return undefined as T;
   let data: any = null;
   const text = await res.text();
+  if (res.ok && asText) return text as T;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
@@ -170,6 +172,53 @@ async function request<T>(method: string, path: string, body?: unknown, handle40
   }
   if (data === null) throw new ApiError(res.status, 'invalid_response', 'The server sent a response that is not JSON.');
   return data as T;
+}
+
+export interface Diagnostic {
+  line: number | null;
+  column: number | null;
+  field: string;
+  message: string;
+  expected: string | null;
+  hint: string | null;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  diagnostics: Diagnostic[];
+  summary: { name: string; parameters: number; sampled: number; sampler: string; runs: number; simulator: string; queue: string } | null;
+}
+
+export interface StudySource {
+  source: string;
+  source_name?: string;
+  files?: Record<string, string>;
+}
+
+export interface Submitted {
+  key: string;
+  name: string;
+  planned: number;
+  new: number;
+  queue: string;
+  state: string;
+  spec_hash: string;
+}
+
+export interface Measure {
+  mean: number;
+  half_width: number | null;
+}
+
+export interface SimulateResult {
+  name: string;
+  bottleneck: string;
+  reason: string;
+  events: number;
+  saturated: number;
+  measures: Record<string, Measure>;
+  components: Record<string, { type: string; measures: Record<string, Measure> }>;
+  edges: { from: string; to: string; throughput: number | null }[];
 }
 
 export const get = <T>(path: string) => request<T>('GET', path);
@@ -201,4 +250,20 @@ export const api = {
     API + withQuery(`/runs/${seg(id)}/artifacts/download`, { path, attempt }),
   workers: () => get<{ workers: Worker[] }>('/workers'),
   queues: () => get<{ queues: Queue[] }>('/queues'),
+  check: (body: StudySource) => request<CheckResult>('POST', '/check', body),
+  submit: (project: string, body: StudySource) => request<Submitted>('POST', `/projects/${seg(project)}/studies`, body),
+  simulate: (topology: string, seed?: number) => request<SimulateResult>('POST', '/sysdesign/simulate', seed === undefined ? { topology } : { topology, seed }),
+  exportTopology: (topology: string, format: 'compose' | 'kubernetes') =>
+    request<string>('POST', withQuery('/sysdesign/export', { format }), { topology }, true, true),
 };
+
+/** Whether the signed-in user may submit studies to `project`. */
+export function canSubmit(me: Me, project: string): boolean {
+  if (!me.scopes.includes('submit')) return false;
+  if (me.is_admin) return true;
+  const r = me.projects.find((p) => p.project === project)?.role;
+  return r === 'member' || r === 'admin';
+}
+
+/** Whether the user may submit anywhere (the designer's simulate needs that). */
+export const canSubmitSomewhere = (me: Me) => me.is_admin || me.projects.some((p) => canSubmit(me, p.project));

@@ -9,7 +9,23 @@ import { Studies } from './pages/Studies';
 import { StudyPage } from './pages/Study';
 import { RunPage } from './pages/Run';
 import { Workers } from './pages/Workers';
+import { NewStudy } from './pages/NewStudy';
 import './style.css';
+
+type DesignerPage = typeof import('./pages/Designer').Designer;
+
+/** The designer (and its YAML library) loads on first visit, keeping the main bundle small. */
+function LazyDesigner({ me }: { me: Me }) {
+  const [Page, setPage] = useState<DesignerPage>();
+  const [error, setError] = useState<ApiError>();
+  useEffect(() => {
+    import('./pages/Designer')
+      .then((m) => setPage(() => m.Designer))
+      .catch(() => setError(new ApiError(0, 'network', 'Cannot load the designer.', 'Reload the page; the server may have been updated.')));
+  }, []);
+  if (error) return <ErrorBox error={error} />;
+  return Page ? <Page me={me} /> : <Loading what="the designer" />;
+}
 
 function loginPath(): string {
   const here = location.pathname + location.search;
@@ -30,6 +46,9 @@ function Header({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
         </Link>
         <Link href={paths.workers} {...cur(path.startsWith(paths.workers))}>
           Workers &amp; queues
+        </Link>
+        <Link href={paths.designer} {...cur(path.startsWith(paths.designer))}>
+          Designer
         </Link>
       </nav>
       <div class="user">
@@ -115,7 +134,7 @@ function App() {
       page = <Projects />;
       break;
     case 'project':
-      page = <Studies project={route.project} />;
+      page = <Studies project={route.project} me={me} />;
       break;
     case 'study':
       page = <StudyPage project={route.project} study={route.study} />;
@@ -125,6 +144,12 @@ function App() {
       break;
     case 'workers':
       page = <Workers />;
+      break;
+    case 'new':
+      page = <NewStudy project={route.project} me={me} />;
+      break;
+    case 'designer':
+      page = <LazyDesigner me={me} />;
       break;
     default:
       page = (

@@ -67,6 +67,8 @@ export const paths = {
   home: '/ui',
   login: '/ui/login',
   workers: '/ui/workers',
+  designer: '/ui/designer',
+  newStudy: (p: string) => `/ui/projects/${enc(p)}/new`,
   project: (p: string) => `/ui/projects/${enc(p)}`,
   study: (p: string, s: string) => `/ui/projects/${enc(p)}/studies/${enc(s)}`,
   run: (id: string) => `/ui/runs/${enc(id)}`,
@@ -76,6 +78,8 @@ export type Route =
   | { page: 'login' }
   | { page: 'projects' }
   | { page: 'workers' }
+  | { page: 'designer' }
+  | { page: 'new'; project: string }
   | { page: 'project'; project: string }
   | { page: 'study'; project: string; study: string }
   | { page: 'run'; id: string }
@@ -95,6 +99,8 @@ export function parseRoute(pathname: string): Route {
   if (r.length === 1 && r[0] === 'login') return { page: 'login' };
   if (r.length === 1 && (r[0] === 'projects')) return { page: 'projects' };
   if (r.length === 1 && r[0] === 'workers') return { page: 'workers' };
+  if (r.length === 1 && r[0] === 'designer') return { page: 'designer' };
+  if (r.length === 3 && r[0] === 'projects' && r[2] === 'new') return { page: 'new', project: r[1] };
   if (r.length === 2 && r[0] === 'projects') return { page: 'project', project: r[1] };
   if (r.length === 4 && r[0] === 'projects' && r[2] === 'studies') return { page: 'study', project: r[1], study: r[3] };
   if (r.length === 2 && r[0] === 'runs') return { page: 'run', id: r[1] };

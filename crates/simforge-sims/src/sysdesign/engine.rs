@@ -174,6 +174,9 @@ pub struct RepStats {
     pub retries: u64,
     /// Asynchronous messages completed, by the topic they went through.
     pub async_latencies: Vec<Vec<f64>>,
+    /// Measured calls and messages sent along each edge, row-major by
+    /// (from, to) component index (`from * n + to`); retries count again.
+    pub edges: Vec<u64>,
     /// Events processed.
     pub events: u64,
     /// Whether the replication stopped because too many calls were alive.
@@ -225,6 +228,7 @@ impl<'m> Sim<'m> {
             latencies: vec![Vec::new(); m.classes.len()],
             comps: vec![CompStats::default(); n],
             async_latencies: vec![Vec::new(); n],
+            edges: vec![0; n * n],
             ..RepStats::default()
         };
         for (i, c) in m.components.iter().enumerate() {
@@ -448,6 +452,13 @@ impl<'m> Sim<'m> {
         self.free.push(c);
     }
 
+    /// Counts a measured call or message going from `from` to `to`.
+    fn hop(&mut self, from: u32, to: u32, origin: f64) {
+        if from != NONE && self.in_window(origin) {
+            self.stats.edges[from as usize * self.n + to as usize] += 1;
+        }
+    }
+
     fn latency(&mut self, from: u32, to: u32) -> f64 {
         if from == NONE {
             return 0.0;
@@ -503,6 +514,7 @@ impl<'m> Sim<'m> {
         if let Some(t) = self.m.components[to as usize].calls.timeout {
             self.cal.schedule(now + t, Ev::Timeout(c, epoch));
         }
+        self.hop(from, to, origin);
         let d = self.latency(from, to);
         if d > 0.0 {
             self.cal.schedule(now + d, Ev::Deliver(c, epoch));
@@ -525,6 +537,8 @@ impl<'m> Sim<'m> {
                 call.comp = bc;
                 call.inst = bi;
                 let own = time.as_ref().map_or(0.0, |d| d.sample(&mut self.rng));
+                let origin = self.calls[c as usize].origin;
+                self.hop(comp as u32, bc, origin);
                 let d = own + self.latency(comp as u32, bc);
                 if d > 0.0 {
                     let epoch = self.calls[c as usize].epoch;
@@ -834,6 +848,8 @@ impl<'m> Sim<'m> {
                 call.pending = 0;
                 call.flags &= !MISS;
                 call.enq = now;
+                let origin = call.origin;
+                self.hop(comp as u32, t as u32, origin);
                 let d = self.latency(comp as u32, t as u32);
                 if d > 0.0 {
                     let epoch = self.calls[c as usize].epoch;
@@ -956,6 +972,7 @@ impl<'m> Sim<'m> {
             cs.wait_sum += now - at;
             cs.served += 1;
         }
+        self.hop(topic as u32, t.consumer as u32, origin);
         let c = self.alloc(Call {
             epoch: 0,
             comp: t.consumer as u32,

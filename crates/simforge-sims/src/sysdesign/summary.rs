@@ -163,12 +163,28 @@ pub struct Summary {
     pub saturated: usize,
     /// Per-replication measures, for the detailed report.
     pub replications: Vec<BTreeMap<String, f64>>,
+    /// Calls and messages per second along each edge of the design
+    /// (`super::export::edges`), by (from, to) component index. Kept apart
+    /// from `estimates` so that runs' metrics do not grow a column per edge.
+    pub edges: Vec<(usize, usize, Estimate)>,
 }
 
 /// Combines the replications of `model`.
 pub fn summarise(model: &Model, mut reps: Vec<RepStats>) -> Summary {
     let events = reps.iter().map(|r| r.events).sum();
     let saturated = reps.iter().filter(|r| r.saturated).count();
+    let n = model.components.len();
+    let seconds = model.horizon / 1000.0;
+    let edges = super::export::edges(model)
+        .into_iter()
+        .map(|(a, b)| {
+            let rates: Vec<f64> = reps
+                .iter()
+                .map(|r| r.edges.get(a * n + b).copied().unwrap_or(0) as f64 / seconds)
+                .collect();
+            (a, b, Estimate::of(&rates))
+        })
+        .collect();
     let per: Vec<BTreeMap<String, f64>> = reps
         .iter_mut()
         .map(|r| replication_measures(model, r))
@@ -191,6 +207,7 @@ pub fn summarise(model: &Model, mut reps: Vec<RepStats>) -> Summary {
         events,
         saturated,
         replications: per,
+        edges,
     }
 }
 

@@ -153,6 +153,34 @@ fn open_jackson_network_matches_traffic_equations() {
     );
     close("throughput", est(&s, "throughput").mean, 1.0, 0.01);
     assert_eq!(s.bottleneck, "b");
+    // The flow along each edge is what the traffic equations route there:
+    // in→a 1/s, a→b 0.5 λA, a→c 0.3 λA, b→a 0.2 λB.
+    let (s, m) = run(
+        json!({
+            "horizon": 2.0e8, "warmup": 1.0e6, "replications": 4,
+            "components": {
+                "in": {"type": "source", "arrivals": {"rate": 1.0}, "to": "a"},
+                "a": {"type": "service", "service_time": {"mean": 250.0},
+                      "next": [{"to": "b", "p": 0.5}, {"to": "c", "p": 0.3}]},
+                "b": {"type": "service", "service_time": {"mean": 1000.0},
+                      "next": [{"to": "a", "p": 0.2}]},
+                "c": {"type": "service", "concurrency": 2, "service_time": {"mean": 1000.0}},
+            }
+        }),
+        12,
+    );
+    let flow = |from: &str, to: &str| {
+        s.edges
+            .iter()
+            .find(|(a, b, _)| m.components[*a].name == from && m.components[*b].name == to)
+            .map(|(_, _, e)| e.mean)
+            .unwrap_or_else(|| panic!("no edge {from}->{to} in {:?}", s.edges))
+    };
+    close("in→a", flow("in", "a"), 1.0, 0.02);
+    close("a→b", flow("a", "b"), 0.5 * la, 0.02);
+    close("a→c", flow("a", "c"), 0.3 * la, 0.03);
+    close("b→a", flow("b", "a"), 0.2 * lb, 0.04);
+    assert_eq!(s.edges.len(), 4, "{:?}", s.edges);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'preact/hooks';
-import { api, type StudySummary } from '../api';
+import { api, canSubmit, type Me, type StudySummary } from '../api';
 import { Breadcrumbs, Empty, ErrorBox, Loading, PageTitle, Progress, StateBadge, Updated } from '../components';
 import { fmtDuration, fmtTime } from '../format';
 import { usePoll } from '../hooks';
@@ -11,7 +11,7 @@ const POLL_MS = 2000;
 
 const isUnfinished = (s: StudySummary) => s.state === 'active' && s.succeeded + s.failed < s.planned;
 
-export function Studies({ project }: { project: string }) {
+export function Studies({ project, me }: { project: string; me: Me }) {
   const [offset, setOffset] = useState(0);
   const q = usePoll(() => api.studies(project, PAGE, offset), [project, offset], POLL_MS);
   const rates = useRef(new RateTracker());
@@ -30,6 +30,13 @@ export function Studies({ project }: { project: string }) {
       <PageTitle title={`Studies of ${project}`}>
         Studies of <span class="name">{project}</span>
       </PageTitle>
+      {canSubmit(me, project) && (
+        <p class="actions">
+          <Link href={paths.newStudy(project)} class="button" data-testid="new-study">
+            New study
+          </Link>
+        </p>
+      )}
       <Updated at={q.updatedAt} error={q.error} live />
       {q.error && !q.data && <ErrorBox error={q.error} title="Cannot load the studies" />}
       {q.loading && !q.data && <Loading what="studies" />}
