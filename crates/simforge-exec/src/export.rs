@@ -25,17 +25,23 @@ pub enum ResultsError {
     Export(#[from] ExportError),
 }
 
+/// Which rows to keep.
+pub type Keep<'a> = &'a (dyn Fn(&RunRecord) -> bool + Sync);
+
 /// Streams a study's runs from a store, as often as the exporter asks.
 struct StoreRows<'a> {
     store: &'a dyn Store,
     study: &'a str,
+    keep: Option<Keep<'a>>,
 }
 
 impl RowSource for StoreRows<'_> {
     fn for_each(&self, f: &mut dyn FnMut(RunRecord)) -> Result<(), String> {
         self.store
             .for_each_run(self.study, &RunFilter::default(), &mut |r| {
-                f(r);
+                if self.keep.is_none_or(|keep| keep(&r)) {
+                    f(r);
+                }
                 Ok(())
             })
             .map_err(|e| e.to_string())
@@ -72,8 +78,19 @@ pub fn write_results(
     format: Format,
     out: Box<dyn Write + Send>,
 ) -> Result<u64, ResultsError> {
+    write_results_where(store, study, format, out, None)
+}
+
+/// [`write_results`] of the rows `keep` accepts (all without it).
+pub fn write_results_where(
+    store: &dyn Store,
+    study: &str,
+    format: Format,
+    out: Box<dyn Write + Send>,
+    keep: Option<Keep<'_>>,
+) -> Result<u64, ResultsError> {
     let (params, metrics) = declared_columns(store, study)?;
-    let rows = StoreRows { store, study };
+    let rows = StoreRows { store, study, keep };
     let cols = Columns::scan(&rows, &params, &metrics)?;
     Ok(export(&rows, &cols, format, out)?)
 }

@@ -465,6 +465,26 @@ fn cases() -> Vec<Case> {
                 Some(&json!({"topology": TINY_DESIGN})),
             )
         }),
+        case(
+            "explore: columns",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-member/explore/columns"),
+        ),
+        case(
+            "explore: a sample",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-member/explore/sample?n=10"),
+        ),
+        case(
+            "explore: a histogram",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-member/explore/histogram?col=param.x1"),
+        ),
+        case(
+            "explore: sorted runs",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-member/explore/runs?sort=param.x1&order=desc"),
+        ),
         case("list members", READERS, get("/api/v1/projects/p1/members")),
         case("search runs", EVERY_USER, get("/api/v1/runs?project=p1")),
         case("list workers", EVERY_USER, get("/api/v1/workers")),

@@ -3,6 +3,7 @@
 
 mod check;
 mod design;
+pub mod explore;
 pub mod limits;
 pub mod openapi;
 mod ops;
@@ -63,6 +64,22 @@ pub fn router(state: Shared) -> Router {
         .route(
             "/projects/{project}/studies/{name}/results",
             get(runs::results),
+        )
+        .route(
+            "/projects/{project}/studies/{name}/explore/columns",
+            get(explore::columns),
+        )
+        .route(
+            "/projects/{project}/studies/{name}/explore/sample",
+            get(explore::sample),
+        )
+        .route(
+            "/projects/{project}/studies/{name}/explore/histogram",
+            get(explore::histogram),
+        )
+        .route(
+            "/projects/{project}/studies/{name}/explore/runs",
+            get(explore::runs),
         )
         .route("/runs", get(runs::search))
         .route("/runs/{id}", get(runs::show))

@@ -35,12 +35,15 @@ const STATES: &[&str] = &[
 #[derive(Debug, Deserialize)]
 pub struct RunQuery {
     state: Option<String>,
+    /// A results download's row filter (`explore::filter` syntax).
+    #[serde(rename = "where")]
+    filter: Option<String>,
     limit: Option<i64>,
     after: Option<String>,
     format: Option<String>,
 }
 
-fn check_state(s: &Option<String>) -> ApiResult<()> {
+pub(crate) fn check_state(s: &Option<String>) -> ApiResult<()> {
     if let Some(s) = s
         && !STATES.contains(&s.as_str())
     {
@@ -69,7 +72,12 @@ const RUN_SELECT: &str =
     "SELECT id, idx, tag, replicate, seed, params, metrics, state, attempts, reason,
     started_at, finished_at, duration_s, host, spec_hash, study FROM runs";
 
-fn run_json(r: &postgres::Row) -> Value {
+/// [`RUN_SELECT`] with the table aliased `r`.
+pub(crate) const RUN_SELECT_R: &str =
+    "SELECT r.id, r.idx, r.tag, r.replicate, r.seed, r.params, r.metrics, r.state, r.attempts, r.reason,
+    r.started_at, r.finished_at, r.duration_s, r.host, r.spec_hash, r.study FROM runs r";
+
+pub(crate) fn run_json(r: &postgres::Row) -> Value {
     json!({
         "id": r.get::<_, String>(0), "index": r.get::<_, i64>(1), "tag": r.get::<_, Option<String>>(2),
         "replicate": r.get::<_, i64>(3), "seed": r.get::<_, i64>(4), "params": r.get::<_, Value>(5),
@@ -291,6 +299,14 @@ pub async fn results(
                 .with_hint("formats: json (pages), csv, parquet, json-array (whole study)"));
         }
     };
+    let conds = super::explore::filter::parse(q.filter.as_deref())?;
+    if download.is_none() && !conds.is_empty() {
+        return Err(
+            ApiError::invalid("`where` filters downloads (csv, parquet, json-array)")
+                .with_field("where")
+                .with_hint("for filtered pages use GET .../explore/runs?where="),
+        );
+    }
     if download.is_some() {
         let paging = [
             ("state", q.state.is_some()),
@@ -322,7 +338,12 @@ pub async fn results(
             let mut file = tempfile::tempfile_in(&scratch).map_err(io)?;
             let writer = std::io::BufWriter::new(file.try_clone().map_err(io)?);
             let store: &dyn Store = &**c;
-            simforge_exec::export::write_results(store, &key, format, Box::new(writer))
+            let keep = |r: &simforge_core::results::RunRecord| {
+                conds.iter().all(|c| c.matches(&r.params, &r.metrics))
+            };
+            let keep: Option<simforge_exec::export::Keep<'_>> =
+                (!conds.is_empty()).then_some(&keep as _);
+            simforge_exec::export::write_results_where(store, &key, format, Box::new(writer), keep)
                 .map_err(|e| ApiError::internal(format!("exporting the results: {e}")))?;
             let size = file.seek(SeekFrom::End(0)).map_err(io)?;
             file.rewind().map_err(io)?;
