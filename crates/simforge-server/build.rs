@@ -39,10 +39,13 @@ fn main() {
     let mut code = String::from(
         "/// The dashboard's files: (path under `ui/dist/`, bytes), sorted by path.\npub static ASSETS: &[(&str, &[u8])] = &[\n",
     );
-    for (rel, abs) in &files {
+    // Paths relative to the crate, resolved when the crate compiles: the
+    // generated list is the same for every checkout of the same sources
+    // (checkouts sharing a target directory share this file).
+    for (rel, _) in &files {
         code.push_str(&format!(
-            "    ({rel:?}, include_bytes!({:?})),\n",
-            abs.display().to_string()
+            "    ({rel:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))),\n",
+            format!("/ui/dist/{rel}")
         ));
     }
     code.push_str("];\n");

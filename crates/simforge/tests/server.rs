@@ -716,7 +716,9 @@ fn the_dashboard_follows_a_study_in_a_real_browser() {
         .env("CHROMIUM", &chromium)
         // Also write a study in the editor and simulate a drawn design.
         .env("EDITOR", "1")
-        .env("DESIGNER", "1");
+        .env("DESIGNER", "1")
+        // And explore the followed study's results (y = x for x = 1..6).
+        .env("EXPLORE", "1");
     if let Some(dir) = &shots {
         std::fs::create_dir_all(dir).expect("screenshot dir");
         node.env("SHOTS", dir);

@@ -62,6 +62,7 @@ function runsOf(s) {
   return out;
 }
 function counts(s) {
+  if (s.virtual) return { ...s.virtual.counts };
   const c = {};
   for (const r of runsOf(s)) c[r.state] = (c[r.state] || 0) + 1;
   return c;
@@ -71,8 +72,263 @@ function summary(s) {
   return { key: `${s.project}/${s.name}`, project: s.project, name: s.name, owner: s.owner, queue: s.queue, state: s.state || 'active', spec_hash: 'ab12cd34', submitted_at: s.submitted, planned: s.planned, succeeded: c.succeeded || 0, failed: (c.failed || 0) + (c.timed_out || 0) };
 }
 function findRun(id) {
+  const v = findVirtual(id);
+  if (v) return v;
   for (const s of STUDIES) for (const r of runsOf(s)) if (r.id.startsWith(id)) return r;
   return null;
+}
+
+// --- explorer data ------------------------------------------------------------
+// Two studies are generated on the fly, never stored as rows: `branin-1m`, a
+// million runs of the Branin function (params x1, x2, sampler; metrics y,
+// t_eval; about 1% failed), and `xy-line`, six runs with x = 1..6 and y = x (the
+// shape of the e2e study). Columns are cached as typed arrays, rows are built
+// only for the answers (at most 20,000 for a sample, one page for the runs).
+const STATES = ['pending', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'];
+function unit(i, salt) {
+  let h = (Math.imul(i, 0x9e3779b1) ^ Math.imul(salt + 1, 0x85ebca77)) >>> 0;
+  h ^= h >>> 16; h = Math.imul(h, 0x7feb352d) >>> 0; h ^= h >>> 15; h = Math.imul(h, 0x846ca68b) >>> 0; h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+const branin = (x1, x2) => (x2 - (5.1 / (4 * Math.PI ** 2)) * x1 ** 2 + (5 / Math.PI) * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10;
+function virtualStudy(k, project, name, n, gen) {
+  const state = new Uint8Array(n);
+  for (let i = 0; i < n; i++) state[i] = STATES.indexOf(gen.state(i));
+  const c = {};
+  for (let i = 0; i < n; i++) c[STATES[state[i]]] = (c[STATES[state[i]]] || 0) + 1;
+  const ds = {
+    n, static: true, state: (i) => STATES[state[i]], counts: c, value: gen.value, columns: gen.columns,
+    id: (i) => `b1${k}${i.toString(16).padStart(13, '0')}`,
+    row(i) {
+      const st = STATES[state[i]];
+      const params = {}, metrics = {};
+      for (const [col] of gen.columns) {
+        const v = gen.value(i, col);
+        if (v === undefined) continue;
+        if (col.startsWith('param.')) params[col.slice(6)] = v; else metrics[col.slice(7)] = v;
+      }
+      return { id: ds.id(i), study: `${project}/${name}`, index: i, tag: null, replicate: 0, seed: 7 + i, params, metrics, state: st,
+        attempts: 1, reason: st === 'failed' ? 'exit code 1: did not converge' : null, started_at: '2026-11-29 09:15:00+00', finished_at: '2026-11-29 09:15:02+00',
+        duration_s: gen.value(i, 'duration'), host: `node-${(i % 4) + 1}`, spec_hash: 'feedf00d' };
+    },
+  };
+  return ds;
+}
+const VIRTUAL = [
+  virtualStudy(1, 'lab', 'branin-1m', 1_000_000, {
+    columns: [['param.x1', 'number'], ['param.x2', 'number'], ['param.sampler', 'text'], ['metric.y', 'number'], ['metric.t_eval', 'number']],
+    state: (i) => (unit(i, 4) < 0.01 ? 'failed' : 'succeeded'),
+    value(i, col) {
+      const ok = unit(i, 4) >= 0.01;
+      switch (col) {
+        case 'param.x1': return -5 + 15 * unit(i, 1);
+        case 'param.x2': return 15 * unit(i, 2);
+        case 'param.sampler': return ['lhs', 'sobol', 'random'][i % 3];
+        case 'metric.y': return ok ? branin(-5 + 15 * unit(i, 1), 15 * unit(i, 2)) : undefined;
+        case 'metric.t_eval': return ok ? 0.2 + 1.8 * unit(i, 3) ** 2 : undefined;
+        case 'duration': return 1 + 3 * unit(i, 5);
+        case 'index': return i;
+      }
+    },
+  }),
+  virtualStudy(2, 'lab', 'xy-line', 6, {
+    columns: [['param.x', 'number'], ['metric.y', 'number']],
+    state: () => 'succeeded',
+    value: (i, col) => (col === 'param.x' || col === 'metric.y' ? i + 1 : col === 'duration' ? 2 + i / 10 : col === 'index' ? i : undefined),
+  }),
+];
+for (const [ds, submitted] of [[VIRTUAL[0], '2026-11-25 12:00:00+00'], [VIRTUAL[1], '2026-11-26 12:00:00+00']]) {
+  const name = ds.row(0).study.split('/')[1];
+  STUDIES.push({ project: 'lab', name, owner: 'alice', queue: 'analytic', planned: ds.n, rate: 0, fixedDone: ds.n, submitted, virtual: ds });
+}
+function findVirtual(id) {
+  const m = id.match(/^b1(\d)([0-9a-f]{13})$/);
+  const ds = m && VIRTUAL[Number(m[1]) - 1];
+  const i = m ? parseInt(m[2], 16) : -1;
+  return ds && i < ds.n ? ds.row(i) : null;
+}
+
+/** The explorer's view of any mock study: generated (static) or the small made-up lists. */
+function dataset(s) {
+  if (s.virtual) return s.virtual;
+  const runs = runsOf(s);
+  const cols = new Map();
+  for (const r of runs) for (const [kind, o] of [['param', r.params], ['metric', r.metrics]]) for (const [k, v] of Object.entries(o)) {
+    const t = typeof v === 'number' || typeof v === 'boolean' ? 'number' : 'text';
+    if (!cols.has(`${kind}.${k}`)) cols.set(`${kind}.${k}`, t);
+  }
+  const value = (i, col) => {
+    const r = runs[i];
+    if (col === 'duration') return r.duration_s ?? undefined;
+    if (col === 'index') return r.index + r.replicate / 10;
+    const v = col.startsWith('param.') ? r.params[col.slice(6)] : r.metrics[col.slice(7)];
+    return typeof v === 'boolean' ? Number(v) : v;
+  };
+  return { n: runs.length, static: false, state: (i) => runs[i].state, value, columns: [...cols.entries()], row: (i) => runs[i] };
+}
+const numCache = new WeakMap();
+/** A numeric column as a Float64Array (NaN where missing or text); cached for generated studies. */
+function numCol(ds, col) {
+  let m = numCache.get(ds);
+  if (m?.has(col)) return m.get(col);
+  const a = new Float64Array(ds.n);
+  for (let i = 0; i < ds.n; i++) {
+    const v = ds.value(i, col);
+    a[i] = typeof v === 'number' ? v : NaN;
+  }
+  if (ds.static) {
+    if (!m) numCache.set(ds, (m = new Map()));
+    m.set(col, a);
+  }
+  return a;
+}
+class Bad extends Error {}
+function parseWhere(text) {
+  if (!text || !text.trim()) return [];
+  return text.split(',').map((clause) => {
+    const m = clause.trim().match(/^((param|metric)\.[^:]+):([a-z]+):(.*)$/);
+    if (!m) throw new Bad(`\`${clause}\` in \`where\`: expected COLUMN:OP:VALUE`);
+    const op = m[3];
+    if (!['gt', 'gte', 'lt', 'lte', 'eq', 'ne'].includes(op)) throw new Bad(`\`${clause}\` in \`where\`: unknown comparison`);
+    const n = Number(m[4]);
+    const isNum = m[4].trim() !== '' && Number.isFinite(n);
+    if (!isNum && !['eq', 'ne'].includes(op)) throw new Bad(`\`${clause}\` in \`where\`: orders compare numbers`);
+    return { col: m[1], op, num: isNum ? n : null, text: m[4] };
+  });
+}
+function predicate(ds, conds, state) {
+  const tests = conds.map((c) => {
+    if (c.num !== null) {
+      const a = numCol(ds, c.col), v = c.num;
+      const cmp = { gt: (x) => x > v, gte: (x) => x >= v, lt: (x) => x < v, lte: (x) => x <= v, eq: (x) => x === v, ne: (x) => x !== v }[c.op];
+      return (i) => !Number.isNaN(a[i]) && cmp(a[i]);
+    }
+    return (i) => {
+      const x = ds.value(i, c.col);
+      return x !== undefined && (c.op === 'eq' ? String(x) === c.text : String(x) !== c.text);
+    };
+  });
+  return (i) => (!state || ds.state(i) === state) && tests.every((t) => t(i));
+}
+const sortCache = new WeakMap();
+/** Run indices in ascending order of `col`, missing values last. */
+function sortedBy(ds, col) {
+  let m = sortCache.get(ds);
+  if (m?.has(col)) return m.get(col);
+  const a = numCol(ds, col);
+  const idx = new Int32Array(ds.n);
+  for (let i = 0; i < ds.n; i++) idx[i] = i;
+  idx.sort((x, y) => (Number.isNaN(a[x]) ? (Number.isNaN(a[y]) ? x - y : 1) : Number.isNaN(a[y]) ? -1 : a[x] - a[y] || x - y));
+  const present = idx.findIndex((i) => Number.isNaN(a[i]));
+  const out = { idx, present: present < 0 ? ds.n : present };
+  if (ds.static) {
+    if (!m) sortCache.set(ds, (m = new Map()));
+    m.set(col, out);
+  }
+  return out;
+}
+
+function explore(res, s, what, q) {
+  const ds = dataset(s);
+  let conds;
+  try {
+    conds = parseWhere(q.get('where'));
+    for (const c of conds) if (!ds.columns.some(([n]) => n === c.col)) throw new Bad(`no column \`${c.col}\` in this study`);
+  } catch (e) {
+    if (e instanceof Bad) return json(res, 400, { error: { code: 'invalid', message: e.message, field: 'where', hint: 'conditions are COLUMN:OP:VALUE separated by commas, e.g. `param.x1:gte:2,metric.y:lt:10`' } });
+    throw e;
+  }
+  const study = `${s.project}/${s.name}`;
+  if (what === 'columns') {
+    const ok = predicate(ds, [], 'succeeded');
+    let succeeded = 0;
+    for (let i = 0; i < ds.n; i++) if (ok(i)) succeeded++;
+    const columns = ds.columns.map(([name, type]) => {
+      let count = 0, min = Infinity, max = -Infinity;
+      const vals = new Set();
+      if (type === 'number') {
+        const a = numCol(ds, name);
+        for (let i = 0; i < ds.n; i++) if (ok(i) && !Number.isNaN(a[i])) { count++; if (a[i] < min) min = a[i]; if (a[i] > max) max = a[i]; }
+      } else for (let i = 0; i < ds.n; i++) if (ok(i)) { const v = ds.value(i, name); if (v !== undefined) { count++; if (vals.size <= 50) vals.add(String(v)); } }
+      const first = [...vals].sort();
+      return { name, kind: name.split('.')[0], type, count, min: type === 'number' && count ? min : null, max: type === 'number' && count ? max : null,
+        values: type === 'text' ? { first: first.slice(0, 50), more: first.length > 50 } : null };
+    });
+    return json(res, 200, { study, runs: { total: ds.n, succeeded }, columns });
+  }
+  if (what === 'sample') {
+    const n = Math.max(1, Math.min(20000, Number(q.get('n') || 2000)));
+    const ok = predicate(ds, conds, 'succeeded');
+    let matching = 0;
+    for (let i = 0; i < ds.n; i++) if (ok(i)) matching++;
+    const k = Math.min(n, matching);
+    const rows = [];
+    for (let i = 0, j = 0; i < ds.n && rows.length < k; i++)
+      if (ok(i)) {
+        if (Math.floor(((j + 1) * k) / matching) > Math.floor((j * k) / matching)) rows.push(ds.row(i));
+        j++;
+      }
+    return json(res, 200, { study, matching, sampled: rows.length, rows });
+  }
+  if (what === 'histogram') {
+    const col = q.get('col') || '';
+    if (!ds.columns.some(([n]) => n === col)) return err(res, 400, 'invalid', `no column \`${col}\` in this study`, 'a column is param.NAME or metric.NAME');
+    const bins = Math.max(1, Math.min(200, Number(q.get('bins') || 30)));
+    const ok = predicate(ds, conds, 'succeeded');
+    const a = numCol(ds, col);
+    let lo = Infinity, hi = -Infinity, missing = 0, matching = 0;
+    for (let i = 0; i < ds.n; i++) if (ok(i)) { matching++; const v = a[i]; if (Number.isNaN(v)) missing++; else { if (v < lo) lo = v; if (v > hi) hi = v; } }
+    if (lo > hi) return json(res, 200, { study, col, min: null, max: null, bins: [], missing, matching });
+    const width = hi > lo ? (hi - lo) / bins : 1;
+    const counts = new Array(bins).fill(0);
+    for (let i = 0; i < ds.n; i++) if (ok(i) && !Number.isNaN(a[i])) counts[Math.min(bins - 1, Math.floor((a[i] - lo) / width))]++;
+    return json(res, 200, { study, col, min: lo, max: hi, missing, matching,
+      bins: counts.map((count, b) => ({ lo: lo + width * b, hi: b + 1 === bins ? Math.max(hi, lo + width * b) : lo + width * (b + 1), count })) });
+  }
+  if (what === 'runs') {
+    const sort = q.get('sort') || 'index', order = q.get('order') || 'asc', state = q.get('state') || '';
+    if (!['asc', 'desc'].includes(order)) return err(res, 400, 'invalid', `unknown order \`${order}\``, 'asc or desc');
+    if (state && !STATES.includes(state)) return err(res, 400, 'invalid', `unknown run state \`${state}\``);
+    if (!['index', 'duration'].includes(sort) && !ds.columns.some(([n]) => n === sort)) return err(res, 400, 'invalid', `cannot sort by \`${sort}\``, 'sort by index, duration, param.NAME or metric.NAME');
+    const offset = Math.max(0, Number(q.get('offset') || 0)), limit = Math.max(1, Math.min(1000, Number(q.get('limit') || 50)));
+    const ok = predicate(ds, conds, state);
+    let total = 0;
+    for (let i = 0; i < ds.n; i++) if (ok(i)) total++;
+    const { idx, present } = sortedBy(ds, sort);
+    const rows = [];
+    let skipped = 0;
+    const take = (i) => {
+      if (!ok(i)) return false;
+      if (skipped < offset) skipped++;
+      else rows.push(ds.row(i));
+      return rows.length >= limit;
+    };
+    if (order === 'asc') { for (let k = 0; k < ds.n; k++) if (take(idx[k])) break; }
+    else {
+      let done = false;
+      for (let k = present - 1; k >= 0 && !done; k--) done = take(idx[k]);
+      for (let k = present; k < ds.n && !done; k++) done = take(idx[k]);
+    }
+    return json(res, 200, { study, total, offset, runs: rows });
+  }
+  // results?format=csv|json-array|parquet&where=
+  const format = q.get('format') || 'json';
+  if (format === 'parquet') return err(res, 501, 'unsupported', 'the mock does not write Parquet', 'the real server does; try format=csv here');
+  if (!['csv', 'json-array'].includes(format)) return err(res, 400, 'invalid', `unknown format \`${format}\``);
+  const ok = predicate(ds, conds, '');
+  const names = ds.columns.map(([n]) => n);
+  res.writeHead(200, { 'Content-Type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json',
+    'Content-Disposition': `attachment; filename="${s.name}.${format === 'csv' ? 'csv' : 'json'}"`, 'Cache-Control': 'no-store' });
+  const esc = (v) => (v === undefined || v === null ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+  let buf = format === 'csv' ? `id,index,replicate,state,${names.join(',')},duration_s\n` : '[';
+  let first = true;
+  for (let i = 0; i < ds.n; i++) {
+    if (!ok(i)) continue;
+    if (format === 'csv') buf += `${ds.id ? ds.id(i) : ds.row(i).id},${Math.floor(ds.value(i, 'index'))},0,${ds.state(i)},${names.map((c) => esc(ds.value(i, c))).join(',')},${esc(ds.value(i, 'duration'))}\n`;
+    else { buf += (first ? '' : ',') + JSON.stringify(ds.row(i)); first = false; }
+    if (buf.length > 1 << 16) { res.write(buf); buf = ''; }
+  }
+  res.end(format === 'csv' ? buf : `${buf}]`);
 }
 
 // --- HTTP -------------------------------------------------------------------
@@ -113,6 +369,12 @@ async function api(req, res, url) {
     const limit = Number(q.get('limit') || 100), offset = Number(q.get('offset') || 0);
     return json(res, 200, { studies: STUDIES.filter((s) => s.project === proj).map(summary).slice(offset, offset + limit) });
   }
+  if ((m = p.match(/^\/projects\/([^/]+)\/studies\/([^/]+)\/(explore\/(?:columns|sample|histogram|runs)|results)$/))) {
+    const [proj, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
+    const s = STUDIES.find((x) => x.project === proj && x.name === name);
+    if (!s) return err(res, 404, 'not_found', `no study \`${name}\` in project \`${proj}\``);
+    return explore(res, s, m[3].replace('explore/', ''), q);
+  }
   if ((m = p.match(/^\/projects\/([^/]+)\/studies\/([^/]+)(\/runs)?$/))) {
     const [proj, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
     const s = STUDIES.find((x) => x.project === proj && x.name === name);
@@ -127,6 +389,13 @@ async function api(req, res, url) {
     if (st && !['pending', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'].includes(st)) return err(res, 400, 'invalid', `unknown run state \`${st}\``);
     const limit = Math.min(10000, Number(q.get('limit') || 100));
     const after = q.get('after');
+    if (s.virtual) {
+      const ds = s.virtual;
+      const rows = [];
+      for (let i = after ? Number(after.split(':')[0]) + 1 : 0; i < ds.n && rows.length < limit; i++) if (!st || ds.state(i) === st) rows.push(ds.row(i));
+      const last = rows[rows.length - 1];
+      return json(res, 200, { runs: rows, next: rows.length === limit && last ? `${last.index}:0` : null });
+    }
     let rows = runsOf(s).filter((r) => !st || r.state === st);
     if (after) {
       const [ai, ar] = after.split(':').map(Number);

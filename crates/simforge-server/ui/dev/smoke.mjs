@@ -206,6 +206,49 @@ try {
   check('designer: no horizontal page overflow at 390px', await ev('document.documentElement.scrollWidth <= 390'), String(await ev('document.documentElement.scrollWidth')));
   await viewport(1280, 800);
 
+  // Results explorer over the mock's million generated Branin runs.
+  await page('Page.navigate', { url: `${BASE}/ui/projects/lab/studies/branin-1m` });
+  await waitFor(tid('explore-link'), 'explore link');
+  await ev(`${tid('explore-link')}.click()`);
+  await waitFor(`${tid('explore-matching')}?.dataset.matching`, 'matching count', 8000);
+  const m0 = Number(await ev(`${tid('explore-matching')}.dataset.matching`));
+  check('explore: matching over all succeeded runs', m0 > 900000, String(m0));
+  check('explore: says the plot is a sample', /2,000 of [\d,]+ matching runs — a sample/.test(await ev(`${tid('explore-sampled')}.textContent`)));
+  check('explore: scatter draws the sample', await ev(`${tid('plot-svg')}.getAttribute('role') === 'img' && ${tid('plot-svg')}.getAttribute('aria-label').includes('2,000 sampled runs')`));
+  const sel = (t, v) => ev(`(() => { const e = ${tid(t)}; e.value = ${JSON.stringify(v)}; e.dispatchEvent(new Event('change', {bubbles: true})); })()`);
+  await ev(`${tid('filter-add')}.click()`);
+  await waitFor(tid('filter-column'), 'filter form');
+  await sel('filter-column', 'metric.y');
+  await sel('filter-op', 'lt');
+  await fill('filter-value', '10');
+  await ev(`${tid('filter-apply')}.click()`);
+  await waitFor(`${tid('filter-chip-0')} && ${tid('explore-matching')}.dataset.matching && Number(${tid('explore-matching')}.dataset.matching) < ${m0}`, 'filtered count', 8000);
+  const m1 = Number(await ev(`${tid('explore-matching')}.dataset.matching`));
+  check('explore: filter in the URL', (await ev('location.search')).includes('where=metric.y%3Alt%3A10'));
+  await ev(`${tid('plot-tab-histogram')}.click()`);
+  await waitFor(`document.querySelectorAll('[data-testid="plot-svg"] rect.hbar').length === 30`, 'histogram bars', 8000);
+  const hsum = await ev(`[...document.querySelectorAll('[data-testid="plot-svg"] rect.hbar')].reduce((a, r) => a + Number(r.dataset.count), 0)`);
+  check('explore: histogram counts are exact', hsum === m1, `${hsum} vs ${m1}`);
+  await shot('explore-histogram');
+  for (const t of ['parallel', 'matrix']) {
+    await ev(`${tid('plot-tab-' + t)}.click()`);
+    await waitFor(`${tid('plot-svg')}?.querySelector('title')?.textContent !== 'Histogram of y'`, t, 8000);
+    await shot(`explore-${t}`);
+  }
+  check('explore: matrix has diagonal histograms', await ev(`${tid('plot-svg')}.querySelector('title').textContent === 'Scatter matrix'`));
+  await ev(`${tid('sort-metric.y')}.click()`);
+  await waitFor(`document.querySelector('[data-testid="sort-metric.y"]').closest('th').getAttribute('aria-sort') === 'ascending' && !${tid('explore-range')}.textContent.includes('loading')`, 'sorted');
+  await ev(`${tid('sort-metric.y')}.click()`);
+  await waitFor(`document.querySelector('[data-testid="sort-metric.y"]').closest('th').getAttribute('aria-sort') === 'descending' && !${tid('explore-range')}.textContent.includes('loading')`, 'sorted desc');
+  const ys = await ev(`[...document.querySelectorAll('[data-testid="explore-table"] td[data-col="metric.y"]')].map(td => Number(td.dataset.value))`);
+  check('explore: table sorted by y descending within the filter', ys.length === 50 && ys.every((v, i) => v < 10 && (i === 0 || v <= ys[i - 1])));
+  await ev(`${tid('explore-next')}.click()`);
+  await waitFor(`${tid('explore-range')}.textContent.startsWith('rows 51–100 of')`, 'page 2 range');
+  check('explore: export links carry the filter', (await ev(`${tid('export-csv')}.getAttribute('href')`)).includes('where=metric.y%3Alt%3A10'));
+  await ev(`${tid('filter-remove-0')}.click()`);
+  await waitFor(`${tid('explore-matching')}.dataset.matching === '${m0}'`, 'filter removed', 8000);
+  check('explore: removing the condition restores the count', true);
+
   await page('Page.navigate', { url: `${BASE}/` });
   await waitFor(tid('project-link-lab'), 'projects');
   await shot('projects');

@@ -11,11 +11,17 @@
 // a diagnostic with a line, the fix gets the summary, submitting lands on the
 // new study); DESIGNER=1 also checks the system designer (/ui/designer: builds
 // source -> service -> database with the keyboard controls, simulates, reads the
-// bottleneck). ONLY_NEW=1 skips the study-following checks (then STUDY and RUNS
+// bottleneck); EXPLORE=1 also checks the results explorer on $STUDY (its runs
+// have param x = 1..$RUNS and metric y = x: matching counts, a filter,
+// histogram counts, sorting the runs table, SVG and PNG export). ONLY_NEW=1 skips the study-following checks (then STUDY and RUNS
 // are not needed), e.g. against dev/mock-server.mjs:
 //
 //   BASE=http://127.0.0.1:8787 USER=alice PASSWORD=correct-horse PROJECT=lab \
 //   ONLY_NEW=1 EDITOR=1 DESIGNER=1 CHROMIUM=/usr/bin/chromium node e2e/dashboard.mjs
+//
+// The mock's `xy-line` study has the e2e study's shape, so EXPLORE runs there too:
+//
+//   ... ONLY_NEW=1 EXPLORE=1 STUDY=xy-line RUNS=6 node e2e/dashboard.mjs
 //
 // Exits non-zero, naming the failed step, on any failure or page error.
 import { chromium } from 'playwright-core';
@@ -28,8 +34,9 @@ const env = (k) => {
 const BASE = env('BASE');
 const ONLY_NEW = process.env.ONLY_NEW === '1';
 const [USER, PASSWORD, PROJECT] = ['USER', 'PASSWORD', 'PROJECT'].map(env);
-const STUDY = ONLY_NEW ? undefined : env('STUDY');
-const RUNS = ONLY_NEW ? 0 : Number(env('RUNS'));
+const EXPLORE = process.env.EXPLORE === '1';
+const STUDY = ONLY_NEW && !EXPLORE ? undefined : env('STUDY');
+const RUNS = ONLY_NEW && !EXPLORE ? 0 : Number(env('RUNS'));
 const SHOTS = process.env.SHOTS;
 
 let step = 'launching Chromium';
@@ -125,6 +132,67 @@ export async function checkDesigner(page, base, shot = async () => {}) {
   await shot('designer');
 }
 
+/** The results explorer on a study whose runs have x = 1..runs and y = x. */
+export async function checkExplore(page, base, project, study, runs, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  const matching = (n) =>
+    page.waitForFunction((want) => document.querySelector('[data-testid="explore-matching"]')?.dataset.matching === String(want), n, { timeout: 15_000 });
+  step = 'explore: the study page links to the explorer';
+  await page.goto(`${base}/ui/projects/${encodeURIComponent(project)}/studies/${encodeURIComponent(study)}`);
+  await t('explore-link').click();
+  await page.waitForURL((u) => u.pathname.endsWith('/explore'));
+  step = `explore: every one of the ${runs} runs matches without a filter`;
+  await matching(runs);
+  await t('plot-svg').waitFor();
+  if ((await t('plot-svg').getAttribute('role')) !== 'img') throw new Error('the plot is not role=img');
+  step = 'explore: the filter metric.y >= 3 leaves all but two runs';
+  await t('filter-add').click();
+  await t('filter-column').selectOption('metric.y');
+  await t('filter-op').selectOption('gte');
+  await t('filter-value').fill('3');
+  await t('filter-apply').click();
+  await t('filter-chip-0').waitFor();
+  await matching(runs - 2);
+  if (!new URL(page.url()).searchParams.get('where')?.includes('metric.y:gte:3')) throw new Error(`the filter is not in the URL: ${page.url()}`);
+  await shot('explore');
+  step = 'explore: the histogram counts sum to the matching runs';
+  await t('plot-tab-histogram').click();
+  await page.waitForFunction(
+    (n) => {
+      const bars = [...document.querySelectorAll('[data-testid="plot-svg"] rect.hbar')];
+      return bars.length > 0 && bars.reduce((a, b) => a + Number(b.getAttribute('data-count')), 0) === n;
+    },
+    runs - 2,
+    { timeout: 15_000 },
+  );
+  step = 'explore: sorting the table by metric.y descending puts the largest y first';
+  await t('sort-metric.y').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="sort-metric.y"]')?.closest('th')?.getAttribute('aria-sort') === 'ascending');
+  await t('sort-metric.y').click();
+  await page.waitForFunction(
+    (n) =>
+      document.querySelector('[data-testid="sort-metric.y"]')?.closest('th')?.getAttribute('aria-sort') === 'descending' &&
+      document.querySelector('[data-testid="explore-table"] tbody tr td[data-col="metric.y"]')?.dataset.value === String(n),
+    runs,
+    { timeout: 15_000 },
+  );
+  const rowsShown = await page.locator('[data-testid^="explore-row-"]').count();
+  if (rowsShown !== runs - 2) throw new Error(`the table shows ${rowsShown} rows, not ${runs - 2}`);
+  step = 'explore: the plot downloads as SVG';
+  const fs = await import('node:fs/promises');
+  const [svgDl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), t('export-svg').click()]);
+  const svgText = await fs.readFile(await svgDl.path(), 'utf8');
+  if (!svgText.includes('<svg')) throw new Error(`the SVG download has no <svg: ${svgText.slice(0, 200)}`);
+  step = 'explore: the plot downloads as PNG (under the page CSP)';
+  const [pngDl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), t('export-png').click()]);
+  const png = await fs.readFile(await pngDl.path());
+  if (png.subarray(1, 4).toString() !== 'PNG') throw new Error('the PNG download is not a PNG');
+  step = 'explore: the keyboard removes the condition';
+  await t('filter-remove-0').focus();
+  await page.keyboard.press('Enter');
+  await matching(runs);
+}
+
 const browser = await chromium.launch({
   executablePath: env('CHROMIUM'),
   args: ['--no-sandbox', '--disable-gpu'],
@@ -215,6 +283,7 @@ try {
 
   if (process.env.EDITOR === '1') await checkEditor(page, BASE, PROJECT, shot);
   if (process.env.DESIGNER === '1') await checkDesigner(page, BASE, shot);
+  if (EXPLORE) await checkExplore(page, BASE, PROJECT, STUDY, RUNS, shot);
 
   if (!ONLY_NEW) {
   step = 'the workers page lists the worker';

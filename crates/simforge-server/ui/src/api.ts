@@ -140,7 +140,7 @@ export function setUnauthorizedHandler(f: () => void) {
 
 export const API = '/api/v1';
 
-async function request<T>(method: string, path: string, body?: unknown, handle401 = true, asText = false): Promise<T> {
+async function request<T>(method: string, path: string, body?: unknown, handle401 = true, asText = false, signal?: AbortSignal): Promise<T> {
   let res: Response;
   const accept = asText ? 'text/yaml, application/json' : 'application/json';
   try {
@@ -149,8 +149,10 @@ async function request<T>(method: string, path: string, body?: unknown, handle40
       credentials: 'same-origin',
       headers: body === undefined ? { Accept: accept } : { Accept: accept, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
   } catch {
+    if (signal?.aborted) throw new ApiError(0, 'aborted', 'The request was cancelled.');
     throw new ApiError(0, 'network', 'Cannot reach the simforge server.', 'Check that `simforge serve` is running and reachable.');
   }
   if (res.status === 204) return undefined as T;
@@ -221,7 +223,7 @@ export interface SimulateResult {
   edges: { from: string; to: string; throughput: number | null }[];
 }
 
-export const get = <T>(path: string) => request<T>('GET', path);
+export const get = <T>(path: string, signal?: AbortSignal) => request<T>('GET', path, undefined, true, false, signal);
 
 /** Builds `path?k=v&...`, leaving out empty values. */
 export function withQuery(path: string, q: Record<string, string | number | undefined | null>): string {

@@ -27,6 +27,21 @@ function LazyDesigner({ me }: { me: Me }) {
   return Page ? <Page me={me} /> : <Loading what="the designer" />;
 }
 
+type ExplorePage = typeof import('./pages/Explore').Explore;
+
+/** The results explorer (plots, filters) is its own chunk too, loaded on first visit. */
+function LazyExplore({ project, study }: { project: string; study: string }) {
+  const [Page, setPage] = useState<ExplorePage>();
+  const [error, setError] = useState<ApiError>();
+  useEffect(() => {
+    import('./pages/Explore')
+      .then((m) => setPage(() => m.Explore))
+      .catch(() => setError(new ApiError(0, 'network', 'Cannot load the results explorer.', 'Reload the page; the server may have been updated.')));
+  }, []);
+  if (error) return <ErrorBox error={error} />;
+  return Page ? <Page project={project} study={study} /> : <Loading what="the results explorer" />;
+}
+
 function loginPath(): string {
   const here = location.pathname + location.search;
   return here.startsWith('/ui') && !here.startsWith(paths.login) ? `${paths.login}?next=${encodeURIComponent(here)}` : paths.login;
@@ -138,6 +153,9 @@ function App() {
       break;
     case 'study':
       page = <StudyPage project={route.project} study={route.study} />;
+      break;
+    case 'explore':
+      page = <LazyExplore project={route.project} study={route.study} />;
       break;
     case 'run':
       page = <RunPage id={route.id} />;

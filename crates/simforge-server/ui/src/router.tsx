@@ -71,6 +71,7 @@ export const paths = {
   newStudy: (p: string) => `/ui/projects/${enc(p)}/new`,
   project: (p: string) => `/ui/projects/${enc(p)}`,
   study: (p: string, s: string) => `/ui/projects/${enc(p)}/studies/${enc(s)}`,
+  explore: (p: string, s: string) => `/ui/projects/${enc(p)}/studies/${enc(s)}/explore`,
   run: (id: string) => `/ui/runs/${enc(id)}`,
 };
 
@@ -82,6 +83,7 @@ export type Route =
   | { page: 'new'; project: string }
   | { page: 'project'; project: string }
   | { page: 'study'; project: string; study: string }
+  | { page: 'explore'; project: string; study: string }
   | { page: 'run'; id: string }
   | { page: 'notfound' };
 
@@ -103,6 +105,7 @@ export function parseRoute(pathname: string): Route {
   if (r.length === 3 && r[0] === 'projects' && r[2] === 'new') return { page: 'new', project: r[1] };
   if (r.length === 2 && r[0] === 'projects') return { page: 'project', project: r[1] };
   if (r.length === 4 && r[0] === 'projects' && r[2] === 'studies') return { page: 'study', project: r[1], study: r[3] };
+  if (r.length === 5 && r[0] === 'projects' && r[2] === 'studies' && r[4] === 'explore') return { page: 'explore', project: r[1], study: r[3] };
   if (r.length === 2 && r[0] === 'runs') return { page: 'run', id: r[1] };
   return { page: 'notfound' };
 }

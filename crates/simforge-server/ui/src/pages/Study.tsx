@@ -27,6 +27,11 @@ export function StudyPage({ project, study }: { project: string; study: string }
         Study <span class="name">{study}</span>
       </PageTitle>
       <Updated at={s.updatedAt} error={s.error} live={!finished} />
+      <p class="actions">
+        <Link href={paths.explore(project, study)} class="button" data-testid="explore-link">
+          Explore results
+        </Link>
+      </p>
       {s.error && !d && <ErrorBox error={s.error} title="Cannot load the study" />}
       {s.loading && !d && <Loading what="the study" />}
       {d && (

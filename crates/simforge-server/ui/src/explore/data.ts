@@ -1,0 +1,208 @@
+// Results explorer: API calls, the `where` filter, and small numeric helpers.
+import { API, ApiError, get, type Run, withQuery } from '../api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+export interface Column {
+  name: string; // `param.x1` | `metric.y`
+  kind: 'param' | 'metric';
+  type: 'number' | 'text';
+  count: number;
+  min: number | null;
+  max: number | null;
+  values: { first: string[]; more: boolean } | null;
+}
+export interface Columns {
+  study: string;
+  runs: { total: number; succeeded: number };
+  columns: Column[];
+}
+export interface Sample {
+  study: string;
+  matching: number;
+  sampled: number;
+  rows: Run[];
+}
+export interface Bin {
+  lo: number;
+  hi: number;
+  count: number;
+}
+export interface Histogram {
+  study: string;
+  col: string;
+  min: number | null;
+  max: number | null;
+  bins: Bin[];
+  missing: number;
+  matching: number;
+}
+export interface RunsPage {
+  study: string;
+  total: number;
+  offset: number;
+  runs: Run[];
+}
+
+const seg = encodeURIComponent;
+const base = (p: string, s: string) => `/projects/${seg(p)}/studies/${seg(s)}`;
+
+export const explore = {
+  columns: (p: string, s: string, signal?: AbortSignal) => get<Columns>(`${base(p, s)}/explore/columns`, signal),
+  sample: (p: string, s: string, n: number, where: string, signal?: AbortSignal) =>
+    get<Sample>(withQuery(`${base(p, s)}/explore/sample`, { n, where }), signal),
+  histogram: (p: string, s: string, col: string, bins: number, where: string, signal?: AbortSignal) =>
+    get<Histogram>(withQuery(`${base(p, s)}/explore/histogram`, { col, bins, where }), signal),
+  runs: (p: string, s: string, q: { sort: string; order: 'asc' | 'desc'; state: string; where: string; offset: number; limit: number }, signal?: AbortSignal) =>
+    get<RunsPage>(withQuery(`${base(p, s)}/explore/runs`, q), signal),
+  resultsUrl: (p: string, s: string, format: 'csv' | 'parquet', where: string) => API + withQuery(`${base(p, s)}/results`, { format, where }),
+};
+
+// --- the filter ---------------------------------------------------------------
+export const OPS = [
+  { op: 'gte', label: '≥' },
+  { op: 'gt', label: '>' },
+  { op: 'lte', label: '≤' },
+  { op: 'lt', label: '<' },
+  { op: 'eq', label: '=' },
+  { op: 'ne', label: '≠' },
+] as const;
+export type Op = (typeof OPS)[number]['op'];
+export interface Cond {
+  col: string;
+  op: Op;
+  value: string;
+}
+export const opLabel = (op: Op) => OPS.find((o) => o.op === op)?.label ?? op;
+
+/** `param.x1:gte:2,metric.y:lt:10` (commas separate conditions, so values cannot hold one). */
+export const formatWhere = (conds: Cond[]) => conds.map((c) => `${c.col}:${c.op}:${c.value}`).join(',');
+
+export function parseWhere(text: string | null): Cond[] {
+  if (!text) return [];
+  const out: Cond[] = [];
+  for (const clause of text.split(',')) {
+    const m = clause.trim().match(/^((?:param|metric)\.[^:]+):(gte|gt|lte|lt|eq|ne):(.*)$/);
+    if (m) out.push({ col: m[1], op: m[2] as Op, value: m[3] });
+  }
+  return out;
+}
+
+/** Why a condition cannot be sent, or null. */
+export function condProblem(c: Cond, type: 'number' | 'text' | undefined): string | null {
+  const v = c.value.trim();
+  if (!v) return 'Enter a value.';
+  if (v.includes(',')) return 'A value cannot contain a comma.';
+  const num = Number.isFinite(Number(v));
+  if (!num && !(c.op === 'eq' || c.op === 'ne')) return 'Orderings (<, ≤, >, ≥) compare numbers.';
+  if (!num && type === 'number') return 'This column holds numbers.';
+  return null;
+}
+
+// --- values -------------------------------------------------------------------
+export const short = (col: string) => col.replace(/^(param|metric)\./, '');
+export function cell(r: Run, col: string): unknown {
+  if (col.startsWith('param.')) return r.params?.[col.slice(6)];
+  if (col.startsWith('metric.')) return r.metrics?.[col.slice(7)];
+  if (col === 'duration') return r.duration_s;
+  if (col === 'index') return r.index;
+  return undefined;
+}
+export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'boolean' ? Number(v) : null);
+
+export function extent(vals: (number | null)[]): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of vals)
+    if (v !== null) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/** Round tick values covering [lo, hi]. */
+export function ticks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const out: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  return out;
+}
+
+/** A linear map from [d0, d1] to [r0, r1]; a degenerate domain maps to the middle. */
+export function linear(d0: number, d1: number, r0: number, r1: number) {
+  const f = (v: number) => (d1 === d0 ? (r0 + r1) / 2 : r0 + ((v - d0) / (d1 - d0)) * (r1 - r0));
+  f.invert = (p: number) => (r1 === r0 ? d0 : d0 + ((p - r0) / (r1 - r0)) * (d1 - d0));
+  return f;
+}
+
+/** Pads an extent a little so points do not sit on the frame. */
+export function pad([lo, hi]: [number, number], f = 0.04): [number, number] {
+  const d = hi - lo || Math.abs(lo) || 1;
+  return [lo - d * f, hi + d * f];
+}
+
+// Viridis-like stops (readable on light and dark backgrounds).
+const SEQ = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
+export function seqColor(t: number): string {
+  const x = Math.min(1, Math.max(0, t)) * (SEQ.length - 1);
+  const i = Math.min(SEQ.length - 2, Math.floor(x));
+  const f = x - i;
+  const a = SEQ[i];
+  const b = SEQ[i + 1];
+  const ch = (k: number) => Math.round(parseInt(a.slice(k, k + 2), 16) * (1 - f) + parseInt(b.slice(k, k + 2), 16) * f);
+  return `#${[1, 3, 5].map((k) => ch(k).toString(16).padStart(2, '0')).join('')}`;
+}
+export const SEQ_STOPS = SEQ;
+/** Okabe–Ito / Tableau-like categorical palette; the 11th and later categories share "other". */
+export const CATS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+export const OTHER = '#9aa0a6';
+export const DEFAULT_DOT = '#1f5fbf';
+
+export const fmtInt = (n: number) => n.toLocaleString('en-US');
+
+// --- fetching -------------------------------------------------------------------
+export interface Fetched<T> {
+  data?: T;
+  error?: ApiError;
+  loading: boolean;
+}
+
+/**
+ * Loads `load(signal)` whenever `key` changes, aborting the request before;
+ * the last data stays (so plots do not blank) while the next loads. `key`
+ * undefined: nothing to load.
+ */
+export function useFetch<T>(key: string | undefined, load: (signal: AbortSignal) => Promise<T>): Fetched<T> {
+  // `done`: the key the data or error belongs to; loading until it is the current key.
+  const [st, setSt] = useState<{ data?: T; error?: ApiError; done?: string }>({});
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    if (key === undefined) return;
+    const ac = new AbortController();
+    loadRef
+      .current(ac.signal)
+      .then((data) => !ac.signal.aborted && setSt({ data, done: key }))
+      .catch((e) => {
+        if (ac.signal.aborted) return;
+        const err = e instanceof ApiError ? e : new ApiError(0, 'client', String(e));
+        setSt((s) => ({ ...s, error: err, done: key }));
+      });
+    return () => ac.abort();
+  }, [key]);
+  return { data: st.data, error: st.error, loading: key !== undefined && st.done !== key };
+}
+
+/** `value`, changed only after it stayed the same for `ms`. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    if (v === value) return;
+    const id = window.setTimeout(() => setV(value), ms);
+    return () => window.clearTimeout(id);
+  }, [value, ms]);
+  return v;
+}
