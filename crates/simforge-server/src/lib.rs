@@ -19,6 +19,7 @@ pub mod db;
 pub mod error;
 pub mod etl;
 pub mod ingest;
+pub mod local;
 pub mod queue;
 pub mod state;
 pub mod ui;

@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::error::ApiError;
-use crate::state::Shared;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
@@ -53,7 +52,7 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Routes at the root (outside `/api`).
-pub fn routes() -> Router<Shared> {
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(index))

@@ -319,6 +319,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// The web dashboard on the local store (`--store`, default `.simforge`):
+    /// studies, runs, logs, the results explorer, the study editor and the
+    /// system designer, without login, on 127.0.0.1 only (docs/dashboard.md).
+    Ui {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+    },
     /// Bootstrap and repair a server straight on its database (no HTTP):
     /// users, projects, members, tokens.
     Admin {

@@ -30,6 +30,43 @@ fn diagnostics_json(d: &simforge_core::Diagnostics) -> Vec<Value> {
         .collect()
 }
 
+/// The verdict on a submission (scratch files go under `storage`): the
+/// body of `POST /check`, also served by `simforge ui`.
+pub fn check_submission(storage: &std::path::Path, sub: &Submission) -> ApiResult<Value> {
+    let Parsed { study, sim, .. } = match parse_submission(storage, sub) {
+        Ok(p) => p,
+        Err(Rejected::Study(d)) => {
+            return Ok(json!({"ok": false, "diagnostics": diagnostics_json(&d), "summary": null}));
+        }
+        Err(Rejected::Request(e)) => return Err(e),
+    };
+    let plan = match Plan::new(&study, &sim.identity()) {
+        Ok(p) => p,
+        Err(e) => {
+            let d = simforge_core::Diagnostics::from(
+                study
+                    .source
+                    .error_at("design", format!("cannot generate the design: {e}")),
+            );
+            return Ok(json!({"ok": false, "diagnostics": diagnostics_json(&d), "summary": null}));
+        }
+    };
+    Ok(json!({
+        "ok": true,
+        "diagnostics": [],
+        "summary": {
+            "name": study.spec.name,
+            "parameters": study.space.params.len(),
+            "sampled": study.space.dims(),
+            "sampler": study.spec.design.sampler.as_str(),
+            "runs": plan.len(),
+            // The short name, as queues are named (`analytic`, `command:sh`).
+            "simulator": queue_for(&study.spec.simulator),
+            "queue": queue_for(&study.spec.simulator),
+        },
+    }))
+}
+
 /// `POST /check` (any signed-in caller): checks a submission without
 /// recording anything.
 pub async fn check(
@@ -41,45 +78,8 @@ pub async fn check(
         return Err(ApiError::forbidden("this token cannot check studies"));
     }
     let storage = state.config.storage.path.clone();
-    let out = tokio::task::spawn_blocking(move || -> ApiResult<Value> {
-        let Parsed { study, sim, .. } = match parse_submission(&storage, &sub) {
-            Ok(p) => p,
-            Err(Rejected::Study(d)) => {
-                return Ok(
-                    json!({"ok": false, "diagnostics": diagnostics_json(&d), "summary": null}),
-                );
-            }
-            Err(Rejected::Request(e)) => return Err(e),
-        };
-        let plan = match Plan::new(&study, &sim.identity()) {
-            Ok(p) => p,
-            Err(e) => {
-                let d = simforge_core::Diagnostics::from(
-                    study
-                        .source
-                        .error_at("design", format!("cannot generate the design: {e}")),
-                );
-                return Ok(
-                    json!({"ok": false, "diagnostics": diagnostics_json(&d), "summary": null}),
-                );
-            }
-        };
-        Ok(json!({
-            "ok": true,
-            "diagnostics": [],
-            "summary": {
-                "name": study.spec.name,
-                "parameters": study.space.params.len(),
-                "sampled": study.space.dims(),
-                "sampler": study.spec.design.sampler.as_str(),
-                "runs": plan.len(),
-                // The short name, as queues are named (`analytic`, `command:sh`).
-                "simulator": queue_for(&study.spec.simulator),
-                "queue": queue_for(&study.spec.simulator),
-            },
-        }))
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("check task failed: {e}")))??;
+    let out = tokio::task::spawn_blocking(move || check_submission(&storage, &sub))
+        .await
+        .map_err(|e| ApiError::internal(format!("check task failed: {e}")))??;
     Ok(Json(out))
 }

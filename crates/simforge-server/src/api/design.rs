@@ -93,6 +93,12 @@ pub async fn simulate(
             Ok(())
         })
         .await?;
+    Ok(Json(simulate_design(&body).await?))
+}
+
+/// Simulates a drawn design (the body of `POST /sysdesign/simulate` once the
+/// caller is allowed; also served by `simforge ui`).
+pub async fn simulate_design(body: &DesignBody) -> ApiResult<Value> {
     let (value, sim) = load(&body.topology)?;
     let model = sim.model().clone();
     let requests = model.expected_arrivals();
@@ -152,7 +158,7 @@ pub async fn simulate(
                    "throughput": estimate(e)["mean"]})
         })
         .collect();
-    Ok(Json(json!({
+    Ok(json!({
         "name": design_name(&value),
         "bottleneck": summary.bottleneck,
         "reason": summary.reason,
@@ -161,7 +167,7 @@ pub async fn simulate(
         "measures": measures,
         "components": components,
         "edges": edges,
-    })))
+    }))
 }
 
 /// Query of the export.
@@ -182,9 +188,14 @@ pub async fn export_design(
     if !caller.has_scope("read") {
         return Err(ApiError::forbidden("this token cannot export designs"));
     }
+    export_response(&q.format, &body)
+}
+
+/// The design as `format` (`compose` or `kubernetes`), as a download.
+pub fn export_response(format: &str, body: &DesignBody) -> ApiResult<Response> {
     let (value, sim) = load(&body.topology)?;
     let name = design_name(&value);
-    let text = match q.format.as_str() {
+    let text = match format {
         "compose" => export::compose(sim.model(), &name),
         "kubernetes" => export::kubernetes(sim.model(), &name),
         other => {
@@ -201,7 +212,7 @@ pub async fn export_design(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/yaml; charset=utf-8"),
     );
-    let file = format!("{}-{}.yaml", export::dns_name(&name), q.format);
+    let file = format!("{}-{}.yaml", export::dns_name(&name), format);
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -1,8 +1,8 @@
 //! The HTTP API under `/api/v1`, plus `/healthz`, `/readyz` and `/metrics`.
 //! Handlers are thin: they authorise, then run one database job.
 
-mod check;
-mod design;
+pub(crate) mod check;
+pub(crate) mod design;
 pub mod explore;
 pub mod limits;
 pub mod openapi;

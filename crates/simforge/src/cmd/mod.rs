@@ -193,6 +193,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Admin { config, command } => {
             server::admin(config.as_deref(), cli.profile.as_deref(), command)
         }
+        Command::Ui { port } => server::ui(store, port),
         Command::Etl { config, command } => {
             server::etl(config.as_deref(), cli.profile.as_deref(), command)
         }

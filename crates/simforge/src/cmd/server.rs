@@ -56,6 +56,38 @@ pub fn serve(
     Ok(0)
 }
 
+/// `simforge ui`: the dashboard on the local store until SIGTERM or Ctrl-C.
+pub fn ui(store: crate::locate::StoreArgs<'_>, port: u16) -> Result<u8> {
+    if store.database.is_some() {
+        return Err(UsageError(
+            "`simforge ui` serves a local store; for a PostgreSQL store run `simforge serve`"
+                .into(),
+        )
+        .into());
+    }
+    let dir = store.default_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let local = simforge_server::local::Local {
+        dir: std::path::absolute(&dir).unwrap_or(dir),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("simforge-ui")
+        .build()
+        .context("starting the async runtime")?;
+    let shown = local.dir.display().to_string();
+    rt.block_on(simforge_server::local::serve_local(
+        local,
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        shutdown_signal(),
+        |addr| {
+            println!("simforge ui: the store in {shown} at http://{addr}/ui/ (Ctrl-C stops it)");
+        },
+    ))
+    .with_context(|| format!("serving on 127.0.0.1:{port}"))?;
+    Ok(0)
+}
+
 /// Resolves when SIGTERM or SIGINT arrives.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};

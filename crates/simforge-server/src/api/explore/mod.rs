@@ -49,8 +49,8 @@ fn readable(conn: &mut Conn, caller: &Caller, project: &str, name: &str) -> ApiR
 }
 
 /// `GET .../explore/columns` (viewer): every parameter and metric with its
-/// type (`number` or `text`), range or values (up to 50), and how many
-/// succeeded runs have it.
+/// type (`number` or `text`), range, and how many succeeded runs have it;
+/// text columns list up to 50 values seen in the first 2,000 rows.
 pub async fn columns(
     State(state): State<Shared>,
     caller: Caller,
@@ -66,37 +66,68 @@ pub async fn columns(
                 ),
                 &[&key],
             )?;
-            let rows = c.client().query(
+            // The columns and the text values seen in a slice of the rows
+            // (cheap), then one pass over every succeeded run with four
+            // aggregates per column (no row is expanded into key/value pairs).
+            let seen = c.client().query(
                 &format!(
-                    "WITH s AS (SELECT r.params, r.metrics FROM runs r WHERE {CURRENT} AND r.state = 'succeeded'),
+                    "WITH s AS (SELECT r.params, r.metrics FROM runs r WHERE {CURRENT} AND r.state = 'succeeded' LIMIT 2000),
                      cells AS (
                        SELECT 'param' AS kind, e.key, e.value FROM s, jsonb_each(s.params) e
                        UNION ALL
                        SELECT 'metric', e.key, e.value FROM s, jsonb_each(coalesce(s.metrics, '{{}}'::jsonb)) e)
-                     SELECT kind, key, count(*),
-                       count(*) FILTER (WHERE jsonb_typeof(value) = 'number'),
-                       min((value #>> '{{}}')::float8) FILTER (WHERE jsonb_typeof(value) = 'number'),
-                       max((value #>> '{{}}')::float8) FILTER (WHERE jsonb_typeof(value) = 'number'),
+                     SELECT kind, key,
                        (array_agg(DISTINCT value #>> '{{}}') FILTER (WHERE jsonb_typeof(value) <> 'number'))[1:51]
                      FROM cells GROUP BY kind, key ORDER BY kind DESC, key"
                 ),
                 &[&key],
             )?;
-            let columns: Vec<Value> = rows
+            let names: Vec<(String, String, Option<Vec<String>>)> =
+                seen.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+            let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(key.clone())];
+            let mut aggs = Vec::new();
+            for (kind, name, _) in &names {
+                let k = params.len() + 1;
+                params.push(Box::new(name.clone()));
+                let col = Column {
+                    source: if kind == "param" { filter::Source::Param } else { filter::Source::Metric },
+                    name: name.clone(),
+                };
+                let src = col.source.column();
+                let v = col.number_sql(k);
+                aggs.push(format!(
+                    "count(*) FILTER (WHERE {src} ? ${k}::text), count({v}), min({v}), max({v})"
+                ));
+            }
+            let stats = if aggs.is_empty() {
+                None
+            } else {
+                Some(c.client().query_one(
+                    &format!(
+                        "SELECT {} FROM runs r WHERE {CURRENT} AND r.state = 'succeeded'",
+                        aggs.join(", ")
+                    ),
+                    &refs(&params),
+                )?)
+            };
+            let columns: Vec<Value> = names
                 .iter()
-                .map(|r| {
-                    let (n, numbers): (i64, i64) = (r.get(2), r.get(3));
-                    let numeric = numbers == n;
-                    let values: Option<Vec<String>> = r.get(6);
+                .enumerate()
+                .map(|(i, (kind, name, values))| {
+                    let (n, numbers, lo, hi): (i64, i64, Option<f64>, Option<f64>) = match &stats {
+                        Some(r) => (r.get(4 * i), r.get(4 * i + 1), r.get(4 * i + 2), r.get(4 * i + 3)),
+                        None => (0, 0, None, None),
+                    };
+                    let numeric = numbers == n && values.is_none();
                     json!({
-                        "name": format!("{}.{}", r.get::<_, String>(0), r.get::<_, String>(1)),
-                        "kind": r.get::<_, String>(0),
+                        "name": format!("{kind}.{name}"),
+                        "kind": kind,
                         "type": if numeric { "number" } else { "text" },
                         "count": n,
-                        "min": if numeric { json!(r.get::<_, Option<f64>>(4)) } else { Value::Null },
-                        "max": if numeric { json!(r.get::<_, Option<f64>>(5)) } else { Value::Null },
+                        "min": if numeric { json!(lo) } else { Value::Null },
+                        "max": if numeric { json!(hi) } else { Value::Null },
                         "values": if numeric { Value::Null } else {
-                            let v = values.unwrap_or_default();
+                            let v = values.clone().unwrap_or_default();
                             json!({"first": v.iter().take(50).collect::<Vec<_>>(), "more": v.len() > 50})
                         },
                     })
