@@ -703,6 +703,28 @@ fn the_dashboard_follows_a_study_in_a_real_browser() {
     );
     submit(&server, &token, &source);
 
+    // Once the study is done, the ETL runs (as `simforge etl run` would on
+    // a schedule), so the reports page has its runs.
+    let etl = {
+        let (url, token, mut cmd) = (server.url(), token.clone(), server.cmd());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < deadline {
+                let s = get(
+                    &format!("{url}/api/v1/projects/lab/studies/watched"),
+                    &token,
+                );
+                if s["counts"]["succeeded"] == 6 {
+                    return cmd
+                        .args(["etl", "run"])
+                        .output()
+                        .map(|o| o.status.success());
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Ok(false)
+        })
+    };
     let shots = std::env::var("SIMFORGE_UI_SHOTS").ok();
     let mut node = Command::new("node");
     node.arg(ui.join("e2e/dashboard.mjs"))
@@ -717,13 +739,20 @@ fn the_dashboard_follows_a_study_in_a_real_browser() {
         // Also write a study in the editor and simulate a drawn design.
         .env("EDITOR", "1")
         .env("DESIGNER", "1")
-        // And explore the followed study's results (y = x for x = 1..6).
-        .env("EXPLORE", "1");
+        // And explore the followed study's results (y = x for x = 1..6),
+        // read the reports, and upload and download a dataset.
+        .env("EXPLORE", "1")
+        .env("REPORTS", "1")
+        .env("DATASETS", "1");
     if let Some(dir) = &shots {
         std::fs::create_dir_all(dir).expect("screenshot dir");
         node.env("SHOTS", dir);
     }
     let out = node.output().expect("node");
+    assert!(
+        matches!(etl.join(), Ok(Ok(true))),
+        "the ETL ran once the study was done"
+    );
     let _ = w.kill();
     let _ = w.wait();
     assert!(

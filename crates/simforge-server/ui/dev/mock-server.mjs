@@ -13,12 +13,14 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, extname, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const PORT = Number(process.env.PORT || 8787);
 const START = Date.now();
 const COOKIE = 'simforge_session';
-const sessions = new Set();
+const sessions = new Map(); // token -> user name
+const LOCAL = process.env.MOCK_LOCAL === '1'; // imitate `simforge ui` on a local store: no sign-in
 
 const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml' };
 
@@ -346,13 +348,18 @@ async function api(req, res, url) {
   if (p === '/auth/login' && req.method === 'POST') {
     let b = {};
     try { b = JSON.parse(await readBody(req)); } catch { return err(res, 400, 'invalid', 'the body is not JSON'); }
-    if (b.name !== 'alice' || b.password !== 'correct-horse') return err(res, 401, 'unauthenticated', 'wrong user name or password', 'the mock accepts alice / correct-horse');
+    if (!['alice', 'root'].includes(b.name) || b.password !== 'correct-horse') return err(res, 401, 'unauthenticated', 'wrong user name or password', 'the mock accepts alice / correct-horse (a project member) or root / correct-horse (a server admin)');
     const tok = `sfs_${hex(sessions.size + 7, 24)}`;
-    sessions.add(tok);
+    sessions.set(tok, b.name);
     return json(res, 200, { token: tok, expires_at: '2026-12-31T00:00:00Z' }, { 'Set-Cookie': `${COOKIE}=${tok}; Path=/; HttpOnly; SameSite=Strict` });
   }
-  const tok = session(req);
-  if (!tok || !sessions.has(tok)) return err(res, 401, 'unauthenticated', 'not logged in', 'log in with POST /api/v1/auth/login or send a bearer token');
+  const blob = p.match(/^\/blobs\/([0-9a-f]{64})$/);
+  if (blob && req.method === 'GET') return downloadBlob(res, blob[1], q);
+  if (LOCAL && p === '/me') return json(res, 200, { name: 'local', is_admin: false, local: true });
+  const tok = LOCAL ? 'local' : session(req);
+  if (!LOCAL && (!tok || !sessions.has(tok))) return err(res, 401, 'unauthenticated', 'not logged in', 'log in with POST /api/v1/auth/login or send a bearer token');
+  const user = LOCAL ? 'alice' : sessions.get(tok);
+  if (await extra(req, res, p, q, user)) return;
   if (p === '/auth/logout' && req.method === 'POST') {
     sessions.delete(tok);
     res.writeHead(204, { 'Set-Cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` });
@@ -360,7 +367,7 @@ async function api(req, res, url) {
   }
   if (req.method === 'POST') return post(req, res, p, q);
   if (req.method !== 'GET') return err(res, 404, 'not_found', `no route ${req.method} ${p}`);
-  if (p === '/me') return json(res, 200, { name: 'alice', is_admin: false, scopes: ['read', 'submit'], projects: PROJECTS.map((x) => ({ project: x.name, role: x.role })) });
+  if (p === '/me') return json(res, 200, { name: user, is_admin: user === 'root', scopes: user === 'root' ? ['read', 'submit', 'admin'] : ['read', 'submit'], projects: PROJECTS.map((x) => ({ project: x.name, role: x.role })) });
   if (p === '/projects') return json(res, 200, { projects: PROJECTS.map((x) => ({ ...x, studies: STUDIES.filter((s) => s.project === x.name).length })) });
   let m;
   if ((m = p.match(/^\/projects\/([^/]+)\/studies$/))) {
@@ -593,6 +600,222 @@ async function post(req, res, p, q) {
     return res.end(text);
   }
   return err(res, 404, 'not_found', `no route POST ${p}`);
+}
+
+// --- reports, ETL, datasets, administration (made up) --------------------------
+const day = (offset) => new Date(Date.now() - offset * 86400e3).toISOString().slice(0, 10);
+const iso = (ms) => new Date(ms).toISOString();
+const etl = { runs: [{ id: 1, trigger: 'schedule', started_at: iso(Date.now() - 180e3), finished_at: iso(Date.now() - 179e3), status: 'succeeded', tables: [{ table: 'report_simulator_day', changes: 120, groups: 30, read: 120, written: 30, deleted: 0, rejected: 1, new_rejects: 1 }], error: null }], last: Date.now() - 180e3 };
+// MOCK_STALE=1: the reports are an hour behind; MOCK_NO_ETL=1: the ETL never ran.
+if (process.env.MOCK_STALE === '1') etl.last = Date.now() - 3600e3;
+if (process.env.MOCK_NO_ETL === '1') { etl.runs = []; etl.last = null; }
+const fresh = () => ({ last_updated: etl.last ? iso(etl.last) : null, lag_s: etl.last ? (process.env.MOCK_STALE === '1' ? 3600 : 0) : 0 });
+function inRange(q) {
+  const to = q.get('to') || day(0);
+  const from = q.get('from') || day(29);
+  if (![from, to].every((d) => /^\d{4}-\d\d-\d\d$/.test(d))) return { bad: 'from and to are YYYY-MM-DD' };
+  return { from, to };
+}
+function simulatorRows(from, to) {
+  if (!etl.last) return [];
+  const rows = [];
+  for (let k = 20; k >= 0; k--) {
+    const d = day(k);
+    if (d < from || d > to) continue;
+    ['command:sh', 'command:solver', 'sysdesign'].forEach((queue, j) => {
+      if ((k + j) % 5 === 4) return; // some quiet days
+      const runs = 20 + ((k * 7 + j * 13) % 40);
+      const failed = (k + j) % 4;
+      const p50 = 30 + j * 40 + (k % 6) * 3;
+      rows.push({ queue, day: d, runs, succeeded: runs - failed, failed, cancelled: k % 7 === 0 ? 1 : 0, failure_rate: failed / runs, duration_p50: p50, duration_p90: p50 * 1.6, duration_p99: p50 * 2.2, busy_s: runs * p50 * 1.1, runs_per_hour: 3600 / (p50 * 1.1), last_updated: iso(etl.last) });
+    });
+  }
+  return rows;
+}
+function hostRows(from, to) {
+  if (!etl.last) return [];
+  const rows = [];
+  for (let k = 20; k >= 0; k--) {
+    const d = day(k);
+    if (d < from || d > to) continue;
+    for (let h = 1; h <= 3; h++) {
+      const runs = 15 + ((k * 5 + h * 11) % 30);
+      rows.push({ host: `node-${h}`, day: d, runs, succeeded: runs - (h === 2 ? 2 : 0), failed: h === 2 ? 2 : 0, cancelled: 0, busy_s: runs * (40 + h * 10), mean_duration_s: 40 + h * 10, last_updated: iso(etl.last) });
+    }
+  }
+  return rows;
+}
+
+const DATASETS = new Map(); // `${project}/${name}` -> versions (with metadata)
+const BLOBS = new Map(); // sha -> Buffer
+function describe(buf, fileName) {
+  const text = buf.toString('utf8');
+  if (/\.csv$/i.test(fileName) || /^[^\n]*,[^\n]*\n/.test(text)) {
+    const lines = text.split(/\r?\n/).filter((l) => l.length);
+    const head = (lines[0] || '').split(',');
+    const data = lines.slice(1).map((l) => l.split(','));
+    const columns = head.map((name, i) => ({ name: name.trim() || `column_${i + 1}`, type: data.every((r) => /^-?\d+$/.test(r[i] ?? '')) ? 'integer' : data.every((r) => !Number.isNaN(Number(r[i]))) ? 'float' : 'string', nulls: data.filter((r) => !r[i]).length }));
+    return { format: 'csv', details: { delimiter: ',', has_header: true, rows: data.length, columns }, size_bytes: buf.length };
+  }
+  return { format: 'unknown', size_bytes: buf.length };
+}
+const readRaw = (req) => new Promise((ok) => { const parts = []; req.on('data', (d) => parts.push(d)); req.on('end', () => ok(Buffer.concat(parts))); });
+function downloadBlob(res, sha, q) {
+  if (!q.get('exp') || !q.get('name') || !q.get('sig')) return err(res, 400, 'invalid', 'missing exp, name or sig');
+  if (q.get('sig') !== createHash('sha256').update(`${sha}:${q.get('exp')}:${q.get('name')}`).digest('hex').slice(0, 32) || Number(q.get('exp')) * 1000 < Date.now()) return err(res, 403, 'forbidden', 'bad or expired link');
+  const b = BLOBS.get(sha);
+  if (!b) return err(res, 404, 'not_found', 'no such content');
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Disposition': `attachment; filename="${q.get('name').replace(/"/g, '')}"`, ETag: `"${sha}"` });
+  res.end(b);
+}
+
+const USERS = [{ name: 'alice', is_admin: false, disabled: false }, { name: 'bob', is_admin: false, disabled: false }, { name: 'root', is_admin: true, disabled: false }];
+const TOKENS = [{ id: 1, user: 'alice', name: 'laptop', kind: 'api', prefix: 'sfa_1a2b', scopes: ['read', 'submit'], created_at: '2026-11-01T10:00:00Z', expires_at: null, last_used_at: '2026-11-29T08:00:00Z', revoked: false }];
+const MEMBERS = { lab: [{ user: 'alice', role: 'admin' }, { user: 'bob', role: 'member' }], 'empty-project': [{ user: 'alice', role: 'viewer' }] };
+const AUDIT = Array.from({ length: 75 }, (_, i) => ({ id: 75 - i, at: iso(Date.now() - i * 600e3), user: ['alice', 'bob', 'root'][i % 3], action: ['login', 'study_submit', 'dataset_upload', 'token_create'][i % 4], target: i % 4 === 1 ? 'lab/cavity-sweep' : 'alice', detail: i % 4 === 2 ? { sha256: hex(i, 16) } : {}, address: '127.0.0.1' }));
+const forbidden = (res, what) => err(res, 403, 'forbidden', `${what} needs a server administrator`, 'sign in as root in the mock');
+
+async function extra(req, res, p, q, user) {
+  const admin = user === 'root';
+  const M = req.method;
+  let m;
+  // reports
+  if (M === 'GET' && (p === '/reports/simulators' || p === '/reports/hosts')) {
+    const r = inRange(q);
+    if (r.bad) return err(res, 400, 'invalid', r.bad), true;
+    return json(res, 200, { from: r.from, to: r.to, rows: p === '/reports/hosts' ? hostRows(r.from, r.to) : simulatorRows(r.from, r.to), ...fresh() }), true;
+  }
+  if (M === 'GET' && (m = p.match(/^\/reports\/studies\/([^/]+)\/([^/]+)$/))) {
+    const s = STUDIES.find((x) => x.project === decodeURIComponent(m[1]) && x.name === decodeURIComponent(m[2])) || (m[2] === 'xy-line' ? {} : null);
+    if (!s) return err(res, 404, 'not_found', `no study \`${decodeURIComponent(m[2])}\``), true;
+    const metrics = !etl.last ? [] : [['q_factor', 1300, 40], ['f0_hz', 2.46e9, 5e6]].map(([metric, mean, sd]) => ({ metric, n: 120, mean, stddev: sd, min: mean - 3 * sd, p5: mean - 1.6 * sd, p25: mean - 0.7 * sd, p50: mean, p75: mean + 0.7 * sd, p95: mean + 1.6 * sd, max: mean + 3 * sd, last_updated: iso(etl.last) }));
+    return json(res, 200, { project: decodeURIComponent(m[1]), study: decodeURIComponent(m[2]), metrics, rejected_runs: metrics.length ? 2 : 0, ...fresh() }), true;
+  }
+  if (p === '/etl/runs' && M === 'GET') {
+    if (!admin) return forbidden(res, 'the ETL log'), true;
+    return json(res, 200, { tables: ['report_simulator_day', 'report_host_day', 'report_study_metric'].map((table) => ({ table, ...fresh(), pending_changes: 0 })), runs: etl.runs }), true;
+  }
+  if (p === '/etl/run' && M === 'POST') {
+    if (!admin) return forbidden(res, 'running the ETL'), true;
+    await new Promise((r) => setTimeout(r, 500));
+    etl.last = Date.now();
+    const run = { id: etl.runs.length + 1, trigger: 'api', started_at: iso(etl.last - 400), finished_at: iso(etl.last), status: 'succeeded', tables: [{ table: 'report_simulator_day', changes: 3, groups: 1, read: 3, written: 1, deleted: 0, rejected: 0, new_rejects: 0 }], error: null };
+    etl.runs.unshift(run);
+    return json(res, 200, run), true;
+  }
+  // datasets
+  if ((m = p.match(/^\/projects\/([^/]+)\/datasets(?:\/([^/]+)(?:\/versions\/([^/]+)(\/link)?)?)?$/))) {
+    const proj = decodeURIComponent(m[1]);
+    if (!PROJECTS.some((x) => x.name === proj)) return err(res, 404, 'not_found', `no project \`${proj}\``), true;
+    const name = m[2] && decodeURIComponent(m[2]);
+    const key = `${proj}/${name}`;
+    const strip = ({ metadata, ...v }) => v;
+    if (!name && M === 'GET') {
+      const list = [...DATASETS.entries()].filter(([k]) => k.startsWith(`${proj}/`)).map(([k, vs]) => ({ name: k.slice(proj.length + 1), versions: vs.length, latest: strip(vs[vs.length - 1]) }));
+      return json(res, 200, { project: proj, datasets: list.sort((a, b) => a.name.localeCompare(b.name)) }), true;
+    }
+    if (name && !m[3] && M === 'POST') {
+      if (proj !== 'lab') return err(res, 403, 'forbidden', `you cannot upload to \`${proj}\``, 'uploading needs the member role'), true;
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) return err(res, 400, 'invalid', `bad dataset name \`${name}\``), true;
+      const buf = await readRaw(req);
+      if (!buf.length) return err(res, 400, 'invalid', 'the body is empty', 'send the file as the raw body'), true;
+      const sha = createHash('sha256').update(buf).digest('hex');
+      const vs = DATASETS.get(key) ?? [];
+      const last = vs[vs.length - 1];
+      if (last && last.sha256 === sha) return json(res, 200, { ...last, deduplicated: true }), true;
+      BLOBS.set(sha, buf);
+      const fileName = q.get('file_name') || name;
+      const metadata = describe(buf, fileName);
+      const v = { project: proj, dataset: name, version: vs.length + 1, sha256: sha, size_bytes: buf.length, content_type: req.headers['content-type'] ?? null, file_name: fileName, format: metadata.format, description: q.get('description') || null, uploader: user, created_at: iso(Date.now()), metadata };
+      vs.push(v);
+      DATASETS.set(key, vs);
+      return json(res, 201, { ...v, deduplicated: false }), true;
+    }
+    const vs = DATASETS.get(key);
+    if (name && !vs) return err(res, 404, 'not_found', `no dataset \`${name}\` in project \`${proj}\``), true;
+    if (name && !m[3] && M === 'GET') return json(res, 200, { project: proj, dataset: name, versions: vs.map(strip) }), true;
+    if (m[3]) {
+      const v = m[3] === 'latest' ? vs[vs.length - 1] : vs.find((x) => String(x.version) === m[3]);
+      if (!v) return err(res, 404, 'not_found', `no version ${m[3]} of \`${name}\``), true;
+      if (!m[4] && M === 'GET') return json(res, 200, v), true;
+      if (m[4] && M === 'POST') {
+        const exp = Math.floor(Date.now() / 1000) + 600;
+        const sig = createHash('sha256').update(`${v.sha256}:${exp}:${v.file_name}`).digest('hex').slice(0, 32);
+        const path = `/api/v1/blobs/${v.sha256}?exp=${exp}&name=${encodeURIComponent(v.file_name)}&sig=${sig}`;
+        return json(res, 200, { project: proj, dataset: name, version: v.version, sha256: v.sha256, url: `http://${req.headers.host}${path}`, path, exp, expires_at: iso(exp * 1000) }), true;
+      }
+    }
+    return false;
+  }
+  // administration
+  if (p === '/tokens' && M === 'GET') return json(res, 200, { tokens: TOKENS.filter((t) => t.user === user).map(({ user: _, ...t }) => t) }), true;
+  if (p === '/tokens' && M === 'POST') {
+    const b = JSON.parse((await readRaw(req)).toString() || '{}');
+    if (!b.name || !Array.isArray(b.scopes) || !b.scopes.length) return err(res, 400, 'invalid', 'name and scopes are required'), true;
+    const id = Math.max(0, ...TOKENS.map((t) => t.id)) + 1;
+    const secret = `sfa_${hex(id * 97, 40)}`;
+    TOKENS.push({ id, user, name: b.name, kind: 'api', prefix: secret.slice(0, 8), scopes: b.scopes, created_at: iso(Date.now()), expires_at: b.expires_in_days ? iso(Date.now() + b.expires_in_days * 86400e3) : null, last_used_at: null, revoked: false });
+    return json(res, 201, { id, token: secret, name: b.name, scopes: b.scopes }), true;
+  }
+  if ((m = p.match(/^\/tokens\/(\d+)$/)) && M === 'DELETE') {
+    const t = TOKENS.find((x) => x.id === Number(m[1]) && x.user === user);
+    if (!t) return err(res, 404, 'not_found', `no token ${m[1]}`), true;
+    t.revoked = true;
+    res.writeHead(204);
+    return res.end(), true;
+  }
+  if (p === '/users' || p.startsWith('/users/') || p === '/audit') {
+    if (!admin) return forbidden(res, 'this'), true;
+    if (p === '/users' && M === 'GET') return json(res, 200, { users: USERS }), true;
+    if (p === '/users' && M === 'POST') {
+      const b = JSON.parse((await readRaw(req)).toString() || '{}');
+      if (USERS.some((u) => u.name === b.name)) return err(res, 409, 'conflict', `user \`${b.name}\` exists`), true;
+      if (b.password !== undefined && b.password.length < 10) return err(res, 400, 'invalid', 'the password needs at least 10 characters'), true;
+      USERS.push({ name: b.name, is_admin: !!b.admin, disabled: false });
+      USERS.sort((a, c) => a.name.localeCompare(c.name));
+      return json(res, 201, { id: USERS.length, name: b.name, is_admin: !!b.admin }), true;
+    }
+    if ((m = p.match(/^\/users\/([^/]+)$/)) && M === 'PATCH') {
+      const u = USERS.find((x) => x.name === decodeURIComponent(m[1]));
+      if (!u) return err(res, 404, 'not_found', 'no such user'), true;
+      const b = JSON.parse((await readRaw(req)).toString() || '{}');
+      if (b.admin !== undefined) u.is_admin = b.admin;
+      if (b.disabled !== undefined) u.disabled = b.disabled;
+      res.writeHead(204);
+      return res.end(), true;
+    }
+    if (p === '/audit' && M === 'GET') {
+      const since = q.get('since') ? Date.parse(q.get('since')) : 0;
+      const rows = AUDIT.filter((a) => (!q.get('user') || a.user === q.get('user')) && (!q.get('action') || a.action === q.get('action')) && Date.parse(a.at) >= since);
+      const off = Number(q.get('offset') || 0);
+      return json(res, 200, { entries: rows.slice(off, off + Number(q.get('limit') || 100)) }), true;
+    }
+    return false;
+  }
+  if ((m = p.match(/^\/projects\/([^/]+)\/members(?:\/([^/]+))?$/))) {
+    const proj = decodeURIComponent(m[1]);
+    const ms = MEMBERS[proj];
+    if (!ms) return err(res, 404, 'not_found', `no project \`${proj}\``), true;
+    if (!m[2] && M === 'GET') return json(res, 200, { members: ms }), true;
+    if (!m[2]) return false;
+    if (!admin && !(proj === 'lab' && user === 'alice')) return err(res, 403, 'forbidden', 'changing members needs the project admin role'), true;
+    const who = decodeURIComponent(m[2]);
+    if (M === 'PUT') {
+      const b = JSON.parse((await readRaw(req)).toString() || '{}');
+      if (!['viewer', 'member', 'admin'].includes(b.role)) return err(res, 400, 'invalid', 'role is viewer, member or admin'), true;
+      if (!USERS.some((u) => u.name === who)) return err(res, 404, 'not_found', `no user \`${who}\``), true;
+      const e = ms.find((x) => x.user === who);
+      if (e) e.role = b.role; else ms.push({ user: who, role: b.role });
+      ms.sort((a, c) => a.user.localeCompare(c.user));
+    } else if (M === 'DELETE') {
+      const i = ms.findIndex((x) => x.user === who);
+      if (i < 0) return err(res, 404, 'not_found', `\`${who}\` is not a member`), true;
+      ms.splice(i, 1);
+    } else return false;
+    res.writeHead(204);
+    return res.end(), true;
+  }
+  return false;
 }
 
 async function file(res, rel, type) {

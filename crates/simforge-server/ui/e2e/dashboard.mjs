@@ -23,6 +23,14 @@
 //
 //   ... ONLY_NEW=1 EXPLORE=1 STUDY=xy-line RUNS=6 node e2e/dashboard.mjs
 //
+// REPORTS=1 also checks /ui/reports as $USER (a project member, not a server
+// admin) after the caller ran the ETL (`simforge etl run`): the freshness
+// indicator shows and is not stale, and the simulator table lists the queue
+// `command:sh` (or $REPORT_QUEUE). DATASETS=1 uploads a small CSV to $PROJECT
+// through the datasets page, sees version 1 with its columns `a,b`, uploads the
+// same file again and sees it deduplicated, then downloads it through the
+// signed link and compares the bytes. Both also run against the mock.
+//
 // Exits non-zero, naming the failed step, on any failure or page error.
 import { chromium } from 'playwright-core';
 
@@ -193,13 +201,85 @@ export async function checkExplore(page, base, project, study, runs, shot = asyn
   await matching(runs);
 }
 
+/** Reports: the freshness indicator is there and fresh; the simulator table names the queue. */
+export async function checkReports(page, base, queue = 'command:sh', shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  step = 'reports: the nav links to the reports';
+  await page.goto(`${base}/ui`);
+  await t('nav-reports').click();
+  await page.waitForURL((u) => u.pathname === '/ui/reports');
+  step = 'reports: the freshness indicator shows and is not stale';
+  await t('freshness').waitFor({ timeout: 15_000 });
+  const stale = await t('freshness').getAttribute('data-stale');
+  if (stale !== 'false') throw new Error(`data-stale="${stale}": ${(await t('freshness').textContent())?.trim()}`);
+  step = `reports: the simulator table lists the queue ${queue}`;
+  // The ETL may still be on its way: look again, reloading, for 30 s.
+  const listed = () =>
+    page.evaluate(
+      (q) => [...document.querySelectorAll('[data-testid="report-simulators"] [data-col="queue"]')].some((c) => c.textContent.trim() === q),
+      queue,
+    );
+  for (let i = 0; !(await listed()); i++) {
+    if (i >= 15) throw new Error(`no row for ${queue} after 30 s`);
+    await page.waitForTimeout(2000);
+    await page.reload();
+    await t('freshness').waitFor({ timeout: 15_000 });
+  }
+  await t('report-hosts').waitFor();
+  await shot('reports');
+}
+
+/** Datasets: upload a CSV, see its columns, upload it again (deduplicated), download it through the link. */
+export async function checkDatasets(page, base, project, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  const name = `e2e-ds-${Date.now().toString(36)}`;
+  const bytes = Buffer.from('a,b\n1,2\n3,4.5\n');
+  const upload = async () => {
+    await t('dataset-upload-file').setInputFiles({ name: 'data.csv', mimeType: 'text/csv', buffer: bytes });
+    await t('dataset-upload-name').fill(name);
+    await t('dataset-upload-submit').click();
+  };
+  step = 'datasets: the project page links to its datasets';
+  await page.goto(`${base}/ui/projects/${encodeURIComponent(project)}`);
+  await t('nav-datasets').click();
+  await page.waitForURL((u) => u.pathname.endsWith('/datasets'));
+  step = 'datasets: uploading a CSV makes version 1';
+  await upload();
+  await page.waitForFunction(() => document.querySelector('[data-testid="dataset-upload-result"]')?.dataset.deduplicated === 'false', null, { timeout: 15_000 });
+  const v = await t('dataset-upload-result').getAttribute('data-version');
+  if (v !== '1') throw new Error(`the upload made version ${v}`);
+  await t(`dataset-row-${name}`).waitFor({ timeout: 15_000 });
+  await t('dataset-version-1').waitFor({ timeout: 15_000 });
+  step = 'datasets: the metadata names the columns a and b';
+  await page.waitForFunction(
+    () => {
+      const cols = [...document.querySelectorAll('[data-testid="dataset-metadata"] td[data-col="name"]')].map((c) => c.textContent.trim());
+      return cols.join(',') === 'a,b';
+    },
+    null,
+    { timeout: 15_000 },
+  );
+  await shot('datasets');
+  step = 'datasets: the same file again is deduplicated';
+  await upload();
+  await page.waitForFunction(() => document.querySelector('[data-testid="dataset-upload-result"]')?.dataset.deduplicated === 'true', null, { timeout: 15_000 });
+  const text = (await t('dataset-upload-result').textContent()) ?? '';
+  if (!/identical to version 1/i.test(text)) throw new Error(`dedup result says: ${text}`);
+  if ((await page.locator('[data-testid^="dataset-version-"]').count()) !== 1) throw new Error('a second version appeared');
+  step = 'datasets: the download link gives the same bytes';
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), t('dataset-download').click()]);
+  const { readFile } = await import('node:fs/promises');
+  const got = await readFile(await download.path());
+  if (!got.equals(bytes)) throw new Error(`downloaded ${got.length} bytes that differ from the upload`);
+}
+
 const browser = await chromium.launch({
   executablePath: env('CHROMIUM'),
   args: ['--no-sandbox', '--disable-gpu'],
 });
 const errors = [];
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
@@ -284,6 +364,8 @@ try {
   if (process.env.EDITOR === '1') await checkEditor(page, BASE, PROJECT, shot);
   if (process.env.DESIGNER === '1') await checkDesigner(page, BASE, shot);
   if (EXPLORE) await checkExplore(page, BASE, PROJECT, STUDY, RUNS, shot);
+  if (process.env.REPORTS === '1') await checkReports(page, BASE, process.env.REPORT_QUEUE || 'command:sh', shot);
+  if (process.env.DATASETS === '1') await checkDatasets(page, BASE, PROJECT, shot);
 
   if (!ONLY_NEW) {
   step = 'the workers page lists the worker';

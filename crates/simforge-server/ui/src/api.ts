@@ -9,6 +9,8 @@ export interface Me {
   is_admin: boolean;
   scopes: string[];
   projects: { project: string; role: string }[];
+  /** `simforge ui` on a local store: no sign-in, one project `local`, no server-only pages. */
+  local?: boolean;
 }
 
 export interface Project {
@@ -143,12 +145,14 @@ export const API = '/api/v1';
 async function request<T>(method: string, path: string, body?: unknown, handle401 = true, asText = false, signal?: AbortSignal): Promise<T> {
   let res: Response;
   const accept = asText ? 'text/yaml, application/json' : 'application/json';
+  // A Blob (a file to upload) goes as the raw body; anything else as JSON.
+  const raw = body instanceof Blob;
   try {
     res = await fetch(API + path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? { Accept: accept } : { Accept: accept, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? { Accept: accept } : { Accept: accept, 'Content-Type': raw ? 'application/octet-stream' : 'application/json' },
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       signal,
     });
   } catch {
@@ -223,6 +227,186 @@ export interface SimulateResult {
   edges: { from: string; to: string; throughput: number | null }[];
 }
 
+/** A reporting table's freshness: `last_updated` (null before the first ETL run) and `lag_s`. */
+export interface Freshness {
+  last_updated: string | null;
+  /** Age in seconds of the oldest raw change the table does not reflect yet (0: up to date). */
+  lag_s: number;
+}
+
+export interface SimulatorDay {
+  queue: string;
+  day: string;
+  runs: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  failure_rate: number | null;
+  duration_p50: number | null;
+  duration_p90: number | null;
+  duration_p99: number | null;
+  busy_s: number;
+  runs_per_hour: number;
+  last_updated: string;
+}
+
+export interface HostDay {
+  host: string;
+  day: string;
+  runs: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  busy_s: number;
+  mean_duration_s: number;
+  last_updated: string;
+}
+
+export interface SimulatorReport extends Freshness {
+  from: string;
+  to: string;
+  rows: SimulatorDay[];
+}
+
+export interface HostReport extends Freshness {
+  from: string;
+  to: string;
+  rows: HostDay[];
+}
+
+export interface MetricSummary {
+  metric: string;
+  n: number;
+  mean: number;
+  stddev: number | null;
+  min: number;
+  p5: number;
+  p25: number;
+  p50: number;
+  p75: number;
+  p95: number;
+  max: number;
+  last_updated: string;
+}
+
+export interface StudyReport extends Freshness {
+  project: string;
+  study: string;
+  metrics: MetricSummary[];
+  rejected_runs: number;
+}
+
+export interface EtlTableReport {
+  table: string;
+  changes: number;
+  groups: number;
+  read: number;
+  written: number;
+  deleted: number;
+  rejected: number;
+  new_rejects: number;
+}
+
+export interface EtlRun {
+  id: number;
+  trigger: string;
+  started_at: string | null;
+  finished_at: string | null;
+  status: string;
+  tables: EtlTableReport[];
+  error: string | null;
+}
+
+export interface EtlRuns {
+  tables: { table: string; last_updated: string | null; lag_s: number; pending_changes: number }[];
+  runs: EtlRun[];
+}
+
+export interface DatasetVersion {
+  project: string;
+  dataset: string;
+  version: number;
+  sha256: string;
+  size_bytes: number;
+  content_type: string | null;
+  file_name: string;
+  format: string;
+  description: string | null;
+  uploader: string;
+  created_at: string;
+}
+
+/** What the server found in the file: `{format, details, size_bytes, notes}`. */
+export interface DatasetMetadata {
+  format?: string;
+  details?: Record<string, unknown>;
+  size_bytes?: number;
+  notes?: string[];
+  [k: string]: unknown;
+}
+
+export interface DatasetSummary {
+  name: string;
+  versions: number;
+  latest: DatasetVersion;
+}
+
+export interface UploadedVersion extends DatasetVersion {
+  metadata: DatasetMetadata;
+  deduplicated: boolean;
+}
+
+export interface DatasetLink {
+  project: string;
+  dataset: string;
+  version: number;
+  sha256: string;
+  url: string;
+  path: string;
+  exp: number;
+  expires_at: string;
+}
+
+export interface User {
+  name: string;
+  is_admin: boolean;
+  disabled: boolean;
+}
+
+export interface Token {
+  id: number;
+  name: string;
+  kind: 'api' | 'session';
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked: boolean;
+}
+
+export interface CreatedToken {
+  id: number;
+  token: string;
+  name: string;
+  scopes: string[];
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  user: string | null;
+  action: string;
+  target: string;
+  detail: Record<string, unknown> | null;
+  address: string | null;
+}
+
+export interface Member {
+  user: string;
+  role: string;
+}
+
 export const get = <T>(path: string, signal?: AbortSignal) => request<T>('GET', path, undefined, true, false, signal);
 
 /** Builds `path?k=v&...`, leaving out empty values. */
@@ -255,17 +439,45 @@ export const api = {
   check: (body: StudySource) => request<CheckResult>('POST', '/check', body),
   submit: (project: string, body: StudySource) => request<Submitted>('POST', `/projects/${seg(project)}/studies`, body),
   simulate: (topology: string, seed?: number) => request<SimulateResult>('POST', '/sysdesign/simulate', seed === undefined ? { topology } : { topology, seed }),
+  // Reports and the ETL
+  simulatorReport: (from: string, to: string) => get<SimulatorReport>(withQuery('/reports/simulators', { from, to })),
+  hostReport: (from: string, to: string) => get<HostReport>(withQuery('/reports/hosts', { from, to })),
+  studyReport: (project: string, name: string) => get<StudyReport>(`/reports/studies/${seg(project)}/${seg(name)}`),
+  etlRuns: (limit = 20) => get<EtlRuns>(withQuery('/etl/runs', { limit })),
+  etlRun: () => request<EtlRun>('POST', '/etl/run'),
+  // Datasets
+  datasets: (project: string) => get<{ project: string; datasets: DatasetSummary[] }>(`/projects/${seg(project)}/datasets`),
+  datasetVersions: (project: string, name: string) =>
+    get<{ project: string; dataset: string; versions: DatasetVersion[] }>(`/projects/${seg(project)}/datasets/${seg(name)}`),
+  datasetVersion: (project: string, name: string, version: number | 'latest') =>
+    get<DatasetVersion & { metadata: DatasetMetadata }>(`/projects/${seg(project)}/datasets/${seg(name)}/versions/${version}`),
+  uploadDataset: (project: string, name: string, file: Blob, fileName: string, description?: string) =>
+    request<UploadedVersion>('POST', withQuery(`/projects/${seg(project)}/datasets/${seg(name)}`, { file_name: fileName, description }), file),
+  datasetLink: (project: string, name: string, version: number) =>
+    request<DatasetLink>('POST', `/projects/${seg(project)}/datasets/${seg(name)}/versions/${version}/link`),
+  // Administration
+  users: () => get<{ users: User[] }>('/users'),
+  createUser: (body: { name: string; password?: string; admin: boolean }) => request<unknown>('POST', '/users', body),
+  updateUser: (name: string, body: { password?: string; admin?: boolean; disabled?: boolean }) => request<void>('PATCH', `/users/${seg(name)}`, body),
+  tokens: () => get<{ tokens: Token[] }>('/tokens'),
+  createToken: (body: { name: string; scopes: string[]; expires_in_days?: number }) => request<CreatedToken>('POST', '/tokens', body),
+  revokeToken: (id: number) => request<void>('DELETE', `/tokens/${id}`),
+  audit: (q: { user?: string; action?: string; since?: string; limit: number; offset: number }) => get<{ entries: AuditEntry[] }>(withQuery('/audit', q)),
+  members: (project: string) => get<{ members: Member[] }>(`/projects/${seg(project)}/members`),
+  setMember: (project: string, user: string, role: string) => request<void>('PUT', `/projects/${seg(project)}/members/${seg(user)}`, { role }),
+  removeMember: (project: string, user: string) => request<void>('DELETE', `/projects/${seg(project)}/members/${seg(user)}`),
   exportTopology: (topology: string, format: 'compose' | 'kubernetes') =>
     request<string>('POST', withQuery('/sysdesign/export', { format }), { topology }, true, true),
 };
 
 /** Whether the signed-in user may submit studies to `project`. */
 export function canSubmit(me: Me, project: string): boolean {
-  if (!me.scopes.includes('submit')) return false;
+  if (me.local) return true;
+  if (!(me.scopes ?? []).includes('submit')) return false;
   if (me.is_admin) return true;
-  const r = me.projects.find((p) => p.project === project)?.role;
+  const r = (me.projects ?? []).find((p) => p.project === project)?.role;
   return r === 'member' || r === 'admin';
 }
 
 /** Whether the user may submit anywhere (the designer's simulate needs that). */
-export const canSubmitSomewhere = (me: Me) => me.is_admin || me.projects.some((p) => canSubmit(me, p.project));
+export const canSubmitSomewhere = (me: Me) => !!me.local || me.is_admin || (me.projects ?? []).some((p) => canSubmit(me, p.project));

@@ -92,3 +92,43 @@ export function Empty({ children, testid }: { children: ComponentChildren; testi
     </div>
   );
 }
+
+/** Reports older than this (their oldest unreflected change, or never built) get a stale warning. */
+export const STALE_AFTER_S = 15 * 60;
+
+/** Milliseconds since an RFC 3339 / PostgreSQL timestamp, or undefined. */
+function ageMs(t: string | null | undefined, now: number): number | undefined {
+  if (!t) return undefined;
+  const d = new Date(t.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')).getTime();
+  return Number.isNaN(d) ? undefined : Math.max(0, now - d);
+}
+
+/**
+ * Freshness of a reporting table: "updated 3 min ago" from `last_updated`, and a
+ * stale warning when the ETL never ran or the oldest change it has not taken in
+ * yet (`lag_s`, measured by the server) is older than STALE_AFTER_S.
+ */
+export function Freshness({ lastUpdated, lagS, loadedAt, testid = 'freshness' }: { lastUpdated: string | null | undefined; lagS: number; loadedAt?: number; testid?: string }) {
+  const now = useNow(5000);
+  const age = ageMs(lastUpdated, now);
+  // lag_s was measured when the answer came; it grows while the page stays open (unless it was 0).
+  const lag = lagS > 0 && loadedAt ? lagS + (now - loadedAt) / 1000 : lagS;
+  const never = !lastUpdated;
+  const stale = never || lag > STALE_AFTER_S;
+  return (
+    <p class={`freshness${stale ? ' stale' : ''}`} data-testid={testid} data-stale={stale ? 'true' : 'false'} title={lastUpdated ?? undefined}>
+      {never ? (
+        <span class="warn">Not built yet — the ETL has not run.</span>
+      ) : (
+        <>
+          Report data updated {age === undefined ? lastUpdated : fmtAgo(age)}
+          {stale ? (
+            <span class="warn"> · stale: changes from {fmtAgo(lag * 1000).replace(' ago', '')} ago are not in it yet</span>
+          ) : lag > 0 ? (
+            <span class="muted"> · newer changes pending ({fmtAgo(lag * 1000).replace(' ago', '')})</span>
+          ) : null}
+        </>
+      )}
+    </p>
+  );
+}

@@ -1,5 +1,5 @@
-import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { type ComponentType, render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Me, setUnauthorizedHandler } from './api';
 import { ErrorBox, Loading, PageTitle } from './components';
 import { Link, navigate, parseRoute, paths, useLocation } from './router';
@@ -42,6 +42,23 @@ function LazyExplore({ project, study }: { project: string; study: string }) {
   return Page ? <Page project={project} study={study} /> : <Loading what="the results explorer" />;
 }
 
+/** A page in its own chunk, loaded on first visit. `load` must be a module-level constant. */
+function Lazy<P extends object>({ load, what, props }: { load: () => Promise<ComponentType<P>>; what: string; props: P }) {
+  const [Page, setPage] = useState<ComponentType<P>>();
+  const [error, setError] = useState<ApiError>();
+  useEffect(() => {
+    load()
+      .then((c) => setPage(() => c))
+      .catch(() => setError(new ApiError(0, 'network', `Cannot load ${what}.`, 'Reload the page; the server may have been updated.')));
+  }, [load]);
+  if (error) return <ErrorBox error={error} />;
+  return Page ? <Page {...props} /> : <Loading what={what} />;
+}
+
+const loadReports = () => import('./pages/Reports').then((m) => m.Reports);
+const loadDatasets = () => import('./pages/Datasets').then((m) => m.Datasets);
+const loadAdmin = () => import('./pages/Admin').then((m) => m.Admin);
+
 function loginPath(): string {
   const here = location.pathname + location.search;
   return here.startsWith('/ui') && !here.startsWith(paths.login) ? `${paths.login}?next=${encodeURIComponent(here)}` : paths.login;
@@ -59,23 +76,48 @@ function Header({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
         <Link href={paths.home} {...cur(path === '/' || path === '/ui' || path.startsWith('/ui/projects') || path.startsWith('/ui/runs'))}>
           Projects
         </Link>
-        <Link href={paths.workers} {...cur(path.startsWith(paths.workers))}>
-          Workers &amp; queues
-        </Link>
+        {!me.local && (
+          <Link href={paths.workers} {...cur(path.startsWith(paths.workers))}>
+            Workers &amp; queues
+          </Link>
+        )}
+        {!me.local && (
+          <Link href={paths.reports} data-testid="nav-reports" {...cur(path.startsWith(paths.reports))}>
+            Reports
+          </Link>
+        )}
         <Link href={paths.designer} {...cur(path.startsWith(paths.designer))}>
           Designer
         </Link>
+        {!me.local && me.is_admin && (
+          <Link href={paths.admin} data-testid="nav-admin" {...cur(path.startsWith(paths.admin))}>
+            Admin
+          </Link>
+        )}
       </nav>
       <div class="user">
-        <span data-testid="user-name" title={me.is_admin ? 'server administrator' : undefined}>
+        <span data-testid="user-name" title={me.local ? 'local store, no sign-in' : me.is_admin ? 'server administrator' : undefined}>
           {me.name}
           {me.is_admin ? ' (admin)' : ''}
         </span>
-        <button type="button" class="secondary" data-testid="sign-out" onClick={onSignOut}>
-          Sign out
-        </button>
+        {!me.local && (
+          <button type="button" class="secondary" data-testid="sign-out" onClick={onSignOut}>
+            Sign out
+          </button>
+        )}
       </div>
     </header>
+  );
+}
+
+function NotInLocal({ what }: { what: string }) {
+  return (
+    <>
+      <PageTitle title={what} />
+      <p data-testid="empty">
+        {what} need a server (<code>simforge serve</code>); this dashboard runs on a local store. <Link href={paths.home}>Go to the projects</Link>.
+      </p>
+    </>
   );
 }
 
@@ -85,12 +127,17 @@ function App() {
   // undefined: asking /me; null: signed out.
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [meError, setMeError] = useState<ApiError>();
+  // Local mode (`simforge ui`): there is no sign-in to send anyone to.
+  const local = useRef(false);
 
   const loadMe = () => {
     setMeError(undefined);
     api
       .me()
-      .then(setMe)
+      .then((m) => {
+        local.current = !!m.local;
+        setMe(m);
+      })
       .catch((e: ApiError) => {
         if (e.status === 401) setMe(null);
         else setMeError(e);
@@ -99,6 +146,7 @@ function App() {
 
   useEffect(() => {
     setUnauthorizedHandler(() => {
+      if (local.current) return;
       setMe(null);
       if (!location.pathname.startsWith(paths.login)) navigate(loginPath(), true);
     });
@@ -109,6 +157,11 @@ function App() {
     if (me === null && route.page !== 'login') navigate(loginPath(), true);
   }, [me, route.page]);
 
+  useEffect(() => {
+    if (me?.local && route.page === 'login') navigate(paths.home, true);
+  }, [me, route.page]);
+
+  if (route.page === 'login' && me?.local) return <main id="main"><Loading /></main>;
   if (route.page === 'login') {
     return (
       <main id="main" class="narrow">
@@ -152,7 +205,7 @@ function App() {
       page = <Studies project={route.project} me={me} />;
       break;
     case 'study':
-      page = <StudyPage project={route.project} study={route.study} />;
+      page = <StudyPage project={route.project} study={route.study} local={!!me.local} />;
       break;
     case 'explore':
       page = <LazyExplore project={route.project} study={route.study} />;
@@ -168,6 +221,15 @@ function App() {
       break;
     case 'designer':
       page = <LazyDesigner me={me} />;
+      break;
+    case 'reports':
+      page = me.local ? <NotInLocal what="Reports" /> : <Lazy load={loadReports} what="the reports" props={{ me }} />;
+      break;
+    case 'datasets':
+      page = me.local ? <NotInLocal what="Datasets" /> : <Lazy load={loadDatasets} what="the datasets" props={{ me, project: route.project }} />;
+      break;
+    case 'admin':
+      page = me.local ? <NotInLocal what="Administration" /> : <Lazy load={loadAdmin} what="the administration page" props={{ me }} />;
       break;
     default:
       page = (

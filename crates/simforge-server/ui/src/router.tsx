@@ -68,6 +68,9 @@ export const paths = {
   login: '/ui/login',
   workers: '/ui/workers',
   designer: '/ui/designer',
+  reports: '/ui/reports',
+  admin: '/ui/admin',
+  datasets: (p: string) => `/ui/projects/${enc(p)}/datasets`,
   newStudy: (p: string) => `/ui/projects/${enc(p)}/new`,
   project: (p: string) => `/ui/projects/${enc(p)}`,
   study: (p: string, s: string) => `/ui/projects/${enc(p)}/studies/${enc(s)}`,
@@ -80,6 +83,9 @@ export type Route =
   | { page: 'projects' }
   | { page: 'workers' }
   | { page: 'designer' }
+  | { page: 'reports' }
+  | { page: 'admin' }
+  | { page: 'datasets'; project: string }
   | { page: 'new'; project: string }
   | { page: 'project'; project: string }
   | { page: 'study'; project: string; study: string }
@@ -102,6 +108,9 @@ export function parseRoute(pathname: string): Route {
   if (r.length === 1 && (r[0] === 'projects')) return { page: 'projects' };
   if (r.length === 1 && r[0] === 'workers') return { page: 'workers' };
   if (r.length === 1 && r[0] === 'designer') return { page: 'designer' };
+  if (r.length === 1 && r[0] === 'reports') return { page: 'reports' };
+  if (r.length === 1 && r[0] === 'admin') return { page: 'admin' };
+  if (r.length === 3 && r[0] === 'projects' && r[2] === 'datasets') return { page: 'datasets', project: r[1] };
   if (r.length === 3 && r[0] === 'projects' && r[2] === 'new') return { page: 'new', project: r[1] };
   if (r.length === 2 && r[0] === 'projects') return { page: 'project', project: r[1] };
   if (r.length === 4 && r[0] === 'projects' && r[2] === 'studies') return { page: 'study', project: r[1], study: r[3] };

@@ -30,11 +30,18 @@ export function Studies({ project, me }: { project: string; me: Me }) {
       <PageTitle title={`Studies of ${project}`}>
         Studies of <span class="name">{project}</span>
       </PageTitle>
-      {canSubmit(me, project) && (
+      {(canSubmit(me, project) || !me.local) && (
         <p class="actions">
-          <Link href={paths.newStudy(project)} class="button" data-testid="new-study">
-            New study
-          </Link>
+          {canSubmit(me, project) && (
+            <Link href={paths.newStudy(project)} class="button" data-testid="new-study">
+              New study
+            </Link>
+          )}
+          {!me.local && (
+            <Link href={paths.datasets(project)} class="button secondary" data-testid="nav-datasets">
+              Datasets
+            </Link>
+          )}
         </p>
       )}
       <Updated at={q.updatedAt} error={q.error} live />

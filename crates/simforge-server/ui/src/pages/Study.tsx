@@ -1,7 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, RUN_STATES, type Run } from '../api';
-import { Breadcrumbs, Empty, ErrorBox, Loading, PageTitle, Progress, StateBadge, Updated } from '../components';
-import { compact, fmtDuration, fmtTime } from '../format';
+import { Breadcrumbs, Empty, ErrorBox, Freshness, Loading, PageTitle, Progress, StateBadge, Updated } from '../components';
+import { compact, fmtDuration, fmtNum, fmtTime } from '../format';
 import { usePoll } from '../hooks';
 import { eta, fmtRate, RateTracker } from '../rate';
 import { Link, paths, replaceQuery } from '../router';
@@ -9,7 +9,7 @@ import { Link, paths, replaceQuery } from '../router';
 const PAGE = 50;
 const POLL_MS = 2000;
 
-export function StudyPage({ project, study }: { project: string; study: string }) {
+export function StudyPage({ project, study, local = false }: { project: string; study: string; local?: boolean }) {
   const s = usePoll(() => api.study(project, study), [project, study], POLL_MS);
   const finished = s.data ? s.data.finished || s.data.state === 'cancelled' : false;
   const rates = useRef(new RateTracker());
@@ -130,6 +130,7 @@ export function StudyPage({ project, study }: { project: string; study: string }
           )}
         </>
       )}
+      {d && !local && <SummaryStats project={project} study={study} />}
       {(d || s.error?.status !== 404) && <Runs project={project} study={study} live={!finished} />}
     </>
   );
@@ -247,5 +248,59 @@ function RunRow({ r }: { r: Run }) {
       <td class="num">{fmtDuration(r.duration_s)}</td>
       <td>{r.host ?? '—'}</td>
     </tr>
+  );
+}
+
+const SUMMARY_POLL_MS = 60_000;
+const STAT_COLS = ['mean', 'stddev', 'min', 'p5', 'p25', 'p50', 'p75', 'p95', 'max'] as const;
+
+/** Per-metric summary statistics from the reporting tables (built by the ETL, so possibly behind). */
+function SummaryStats({ project, study }: { project: string; study: string }) {
+  const r = usePoll(() => api.studyReport(project, study), [project, study], SUMMARY_POLL_MS);
+  const d = r.data;
+  return (
+    <section aria-labelledby="summary-h" data-testid="study-summary">
+      <h2 id="summary-h">Summary statistics</h2>
+      {r.error && !d && <ErrorBox error={r.error} title="Cannot load the summary statistics" />}
+      {r.loading && !d && <Loading what="summary statistics" />}
+      {d && <Freshness lastUpdated={d.last_updated} lagS={d.lag_s} loadedAt={r.updatedAt} testid="study-summary-freshness" />}
+      {d && d.metrics.length === 0 && (
+        <Empty testid="study-summary-empty">
+          {d.last_updated ? 'No metric summaries for this study yet: no succeeded run with numeric metrics has been through the ETL.' : 'No reports yet — the ETL has not run.'}
+        </Empty>
+      )}
+      {d && d.metrics.length > 0 && (
+        <div class="table-wrap">
+          <table>
+            <caption class="sr-only">Summary statistics per metric</caption>
+            <thead>
+              <tr>
+                <th scope="col">Metric</th>
+                <th scope="col" class="num">n</th>
+                {STAT_COLS.map((c) => (
+                  <th key={c} scope="col" class="num">
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {d.metrics.map((m) => (
+                <tr key={m.metric} data-testid={`summary-row-${m.metric}`}>
+                  <th scope="row">{m.metric}</th>
+                  <td class="num">{m.n}</td>
+                  {STAT_COLS.map((c) => (
+                    <td key={c} class="num" data-col={c}>
+                      {fmtNum(m[c])}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {d && d.rejected_runs > 0 && <p class="muted small">{d.rejected_runs} runs were left out by the ETL (invalid records).</p>}
+    </section>
   );
 }
