@@ -57,3 +57,6 @@ echo
 echo "$N runs, release build, local PostgreSQL, median and slowest of 7 calls after a warm-up:"
 echo
 "$TARGET/dashboard-bench" --server "http://127.0.0.1:$port" --token "$token" --project bench --study million
+echo
+grep -E '^Vm(HWM|RSS)' "/proc/$server_pid/status" | tr -s ' \t' ' ' | sed 's/^/server /'
+

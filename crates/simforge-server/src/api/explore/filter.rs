@@ -1,10 +1,8 @@
 //! The results explorer's row filter: `where=param.x1:gte:2,metric.y:lt:10`,
-//! compiled to SQL with every name and value bound as a parameter (never
-//! spliced into the statement).
+//! evaluated on the explorer's typed columns and on streamed rows (results
+//! downloads, `simforge ui`), never spliced into SQL.
 
 use std::collections::BTreeMap;
-
-use postgres::types::ToSql;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -15,16 +13,6 @@ pub enum Source {
     Param,
     /// `metrics`.
     Metric,
-}
-
-impl Source {
-    /// The `runs` column holding it.
-    pub fn column(self) -> &'static str {
-        match self {
-            Source::Param => "r.params",
-            Source::Metric => "r.metrics",
-        }
-    }
 }
 
 /// A column of the results: `param.NAME` or `metric.NAME`.
@@ -58,20 +46,6 @@ impl Column {
             name: name.to_string(),
         })
     }
-
-    /// SQL for its value as a number (NULL when it is not one); `$k` binds
-    /// the name.
-    pub fn number_sql(&self, k: usize) -> String {
-        let c = self.source.column();
-        format!(
-            "(CASE WHEN jsonb_typeof({c} -> ${k}::text) = 'number' THEN ({c} ->> ${k}::text)::float8 END)"
-        )
-    }
-
-    /// SQL for its value as text; `$k` binds the name.
-    pub fn text_sql(&self, k: usize) -> String {
-        format!("({} ->> ${k}::text)", self.source.column())
-    }
 }
 
 /// A comparison.
@@ -102,17 +76,6 @@ impl Op {
             "ne" => Op::Ne,
             _ => return None,
         })
-    }
-
-    fn sql(self) -> &'static str {
-        match self {
-            Op::Gt => ">",
-            Op::Gte => ">=",
-            Op::Lt => "<",
-            Op::Lte => "<=",
-            Op::Eq => "=",
-            Op::Ne => "<>",
-        }
     }
 }
 
@@ -165,9 +128,8 @@ pub fn parse(text: Option<&str>) -> ApiResult<Vec<Cond>> {
 }
 
 impl Cond {
-    /// Whether a run with these parameters and metrics meets the condition,
-    /// as the SQL [`compile`] writes would decide (for filtering streamed
-    /// rows).
+    /// Whether a run with these parameters and metrics meets the condition
+    /// (for filtering streamed rows).
     pub fn matches(
         &self,
         params: &BTreeMap<String, serde_json::Value>,
@@ -206,72 +168,29 @@ impl Cond {
     }
 }
 
-/// SQL and bound values: `AND`-ed conditions, numbered from `$first`.
-pub struct Compiled {
-    /// ` AND ...` for each condition (empty without conditions).
-    pub sql: String,
-    /// Values to bind, in order.
-    pub params: Vec<Box<dyn ToSql + Sync + Send>>,
-}
-
-/// Compiles `conds` with placeholders from `$first`.
-pub fn compile(conds: &[Cond], first: usize) -> Compiled {
-    let mut sql = String::new();
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    for c in conds {
-        let k = first + params.len();
-        params.push(Box::new(c.column.name.clone()));
-        let v = k + 1;
-        match &c.value {
-            Value::Number(x) => {
-                sql.push_str(&format!(
-                    " AND {} {} ${v}",
-                    c.column.number_sql(k),
-                    c.op.sql()
-                ));
-                params.push(Box::new(*x));
-            }
-            Value::Text(t) => {
-                sql.push_str(&format!(
-                    " AND {} {} ${v}",
-                    c.column.text_sql(k),
-                    c.op.sql()
-                ));
-                params.push(Box::new(t.clone()));
-            }
-        }
-    }
-    Compiled { sql, params }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn conditions_parse_and_bind_their_names_and_values() {
+    fn conditions_parse_into_columns_comparisons_and_values() {
         let c = parse(Some("param.x1:gte:2,metric.y:lt:1e3,param.kind:eq:big")).unwrap();
         assert_eq!(c.len(), 3);
+        assert_eq!(
+            c[0].column,
+            Column {
+                source: Source::Param,
+                name: "x1".into()
+            }
+        );
+        assert_eq!(c[0].op, Op::Gte);
         assert_eq!(c[1].value, Value::Number(1000.0));
         assert_eq!(c[2].value, Value::Text("big".into()));
-        let sql = compile(&c, 4);
-        assert_eq!(sql.params.len(), 6);
-        assert!(
-            sql.sql.contains("r.params -> $4::text") && sql.sql.contains(">= $5"),
-            "{}",
-            sql.sql
-        );
-        assert!(
-            sql.sql.contains("(r.params ->> $8::text) = $9"),
-            "{}",
-            sql.sql
-        );
-        assert!(!sql.sql.contains("x1"), "names are bound, never spliced");
         assert!(parse(Some("")).unwrap().is_empty());
     }
 
     #[test]
-    fn rows_are_matched_as_the_sql_would() {
+    fn rows_are_matched_by_value() {
         let c = parse(Some("param.x1:gte:2,metric.y:lt:10,param.kind:ne:small")).unwrap();
         let map = |v: serde_json::Value| -> BTreeMap<String, serde_json::Value> {
             serde_json::from_value(v).unwrap()

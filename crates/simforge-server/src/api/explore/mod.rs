@@ -1,19 +1,23 @@
 //! The results explorer's queries: what a study's results look like
 //! (columns with their types and ranges), an evenly spread sample of its
 //! rows for plots, exact histograms, and the runs table sorted and filtered
-//! by any parameter or metric. All computed in PostgreSQL next to the data,
-//! so a million-run study never travels to the browser: plots get a sample
-//! (at most 20,000 rows) or aggregates, tables get one page.
+//! by any parameter or metric. They run over a typed in-memory copy of the
+//! study's runs ([`frame`]), so a million-run study answers in milliseconds
+//! and never travels to the browser: plots get a sample (at most 20,000
+//! rows) or aggregates, tables get one page, read from PostgreSQL.
 //!
 //! Rows are the runs of the study's current plan; the plots' queries take
 //! succeeded runs only (the others have no metrics). Filters are
 //! [`filter`]'s `where=` conditions.
 
 pub mod filter;
+pub mod frame;
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use postgres::types::ToSql;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -25,22 +29,12 @@ use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::state::Shared;
 use filter::Column;
+use frame::{Data, Frame, SUCCEEDED};
 
 /// Most rows a sample may have.
-pub const MAX_SAMPLE: i64 = 20_000;
+pub const MAX_SAMPLE: usize = 20_000;
 /// Most bins of a histogram.
-pub const MAX_BINS: i64 = 200;
-
-/// The runs of the study's current plan (`$1` binds the study key).
-const CURRENT: &str =
-    "r.study = $1 AND r.plan_gen = (SELECT plan_gen FROM studies WHERE name = $1)";
-
-fn refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
-    params
-        .iter()
-        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
-        .collect()
-}
+pub const MAX_BINS: usize = 200;
 
 /// Checks the caller may read the project; the study's key.
 fn readable(conn: &mut Conn, caller: &Caller, project: &str, name: &str) -> ApiResult<String> {
@@ -48,94 +42,70 @@ fn readable(conn: &mut Conn, caller: &Caller, project: &str, name: &str) -> ApiR
     Ok(study_row(conn, project, name)?.0)
 }
 
+/// The runs at these design positions (index, replicate), in that order.
+fn fetch(conn: &mut Conn, key: &str, rows: &[(i64, i64)]) -> ApiResult<Vec<Value>> {
+    let idx: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let rep: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let found = conn.client().query(
+        &format!(
+            "{RUN_SELECT_R} WHERE r.study = $1 AND r.plan_gen = (SELECT plan_gen FROM studies WHERE name = $1)
+               AND (r.idx, r.replicate) IN (SELECT * FROM unnest($2::int8[], $3::int8[]))"
+        ),
+        &[&key, &idx, &rep],
+    )?;
+    let mut by_pos: HashMap<(i64, i64), Value> = found
+        .iter()
+        .map(|r| ((r.get::<_, i64>(1), r.get::<_, i64>(3)), run_json(r)))
+        .collect();
+    Ok(rows.iter().filter_map(|p| by_pos.remove(p)).collect())
+}
+
+fn positions(f: &Frame, rows: &[u32]) -> Vec<(i64, i64)> {
+    rows.iter()
+        .map(|&i| (f.idx[i as usize], f.rep[i as usize]))
+        .collect()
+}
+
 /// `GET .../explore/columns` (viewer): every parameter and metric with its
-/// type (`number` or `text`), range, and how many succeeded runs have it;
-/// text columns list up to 50 values seen in the first 2,000 rows.
+/// type (`number` or `text`), range or values (up to 50), and how many
+/// succeeded runs have it.
 pub async fn columns(
     State(state): State<Shared>,
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
+    let schema = state.config.database.schema.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let counts = c.client().query_one(
-                &format!(
-                    "SELECT count(*), count(*) FILTER (WHERE r.state = 'succeeded') FROM runs r WHERE {CURRENT}"
-                ),
-                &[&key],
-            )?;
-            // The columns and the text values seen in a slice of the rows
-            // (cheap), then one pass over every succeeded run with four
-            // aggregates per column (no row is expanded into key/value pairs).
-            let seen = c.client().query(
-                &format!(
-                    "WITH s AS (SELECT r.params, r.metrics FROM runs r WHERE {CURRENT} AND r.state = 'succeeded' LIMIT 2000),
-                     cells AS (
-                       SELECT 'param' AS kind, e.key, e.value FROM s, jsonb_each(s.params) e
-                       UNION ALL
-                       SELECT 'metric', e.key, e.value FROM s, jsonb_each(coalesce(s.metrics, '{{}}'::jsonb)) e)
-                     SELECT kind, key,
-                       (array_agg(DISTINCT value #>> '{{}}') FILTER (WHERE jsonb_typeof(value) <> 'number'))[1:51]
-                     FROM cells GROUP BY kind, key ORDER BY kind DESC, key"
-                ),
-                &[&key],
-            )?;
-            let names: Vec<(String, String, Option<Vec<String>>)> =
-                seen.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-            let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(key.clone())];
-            let mut aggs = Vec::new();
-            for (kind, name, _) in &names {
-                let k = params.len() + 1;
-                params.push(Box::new(name.clone()));
-                let col = Column {
-                    source: if kind == "param" { filter::Source::Param } else { filter::Source::Metric },
-                    name: name.clone(),
-                };
-                let src = col.source.column();
-                let v = col.number_sql(k);
-                aggs.push(format!(
-                    "count(*) FILTER (WHERE {src} ? ${k}::text), count({v}), min({v}), max({v})"
-                ));
-            }
-            let stats = if aggs.is_empty() {
-                None
-            } else {
-                Some(c.client().query_one(
-                    &format!(
-                        "SELECT {} FROM runs r WHERE {CURRENT} AND r.state = 'succeeded'",
-                        aggs.join(", ")
-                    ),
-                    &refs(&params),
-                )?)
-            };
-            let columns: Vec<Value> = names
+            let f = frame::frame(c, &schema, &key)?;
+            let ok: Vec<usize> = (0..f.idx.len()).filter(|&i| f.state[i] == SUCCEEDED).collect();
+            let columns: Vec<Value> = f
+                .cols
                 .iter()
-                .enumerate()
-                .map(|(i, (kind, name, values))| {
-                    let (n, numbers, lo, hi): (i64, i64, Option<f64>, Option<f64>) = match &stats {
-                        Some(r) => (r.get(4 * i), r.get(4 * i + 1), r.get(4 * i + 2), r.get(4 * i + 3)),
-                        None => (0, 0, None, None),
-                    };
-                    let numeric = numbers == n && values.is_none();
-                    json!({
-                        "name": format!("{kind}.{name}"),
-                        "kind": kind,
-                        "type": if numeric { "number" } else { "text" },
-                        "count": n,
-                        "min": if numeric { json!(lo) } else { Value::Null },
-                        "max": if numeric { json!(hi) } else { Value::Null },
-                        "values": if numeric { Value::Null } else {
-                            let v = values.clone().unwrap_or_default();
-                            json!({"first": v.iter().take(50).collect::<Vec<_>>(), "more": v.len() > 50})
-                        },
-                    })
+                .map(|(name, data)| {
+                    let kind = name.split('.').next().unwrap_or("");
+                    match data {
+                        Data::Number(v) => {
+                            let vals = ok.iter().map(|&i| v[i]).filter(|x| !x.is_nan());
+                            let (n, lo, hi) = vals.fold((0u64, f64::INFINITY, f64::NEG_INFINITY), |(n, lo, hi), x| {
+                                (n + 1, lo.min(x), hi.max(x))
+                            });
+                            json!({"name": name, "kind": kind, "type": "number", "count": n,
+                                   "min": (n > 0).then_some(lo), "max": (n > 0).then_some(hi), "values": null})
+                        }
+                        Data::Text { codes, dict } => {
+                            let n = ok.iter().filter(|&&i| codes[i] != u32::MAX).count();
+                            json!({"name": name, "kind": kind, "type": "text", "count": n, "min": null, "max": null,
+                                   "values": {"first": dict.iter().take(50).collect::<Vec<_>>(), "more": dict.len() > 50}})
+                        }
+                    }
                 })
                 .collect();
             Ok(json!({
                 "study": key,
-                "runs": {"total": counts.get::<_, i64>(0), "succeeded": counts.get::<_, i64>(1)},
+                "runs": {"total": f.idx.len(), "succeeded": ok.len()},
                 "columns": columns,
             }))
         })
@@ -148,16 +118,16 @@ pub async fn columns(
 #[serde(deny_unknown_fields)]
 pub struct SampleQuery {
     /// Rows wanted (default 2,000, at most 20,000).
-    pub n: Option<i64>,
+    pub n: Option<usize>,
     /// Filter (see [`filter`]).
     #[serde(rename = "where")]
     pub filter: Option<String>,
 }
 
 /// `GET .../explore/sample?n=&where=` (viewer): at most `n` succeeded runs
-/// matching the filter, spread evenly over them (run ids are uniform
-/// hashes: the rows whose id falls below a threshold are a uniform sample,
-/// the same one on every call), with the number that match.
+/// matching the filter, spread evenly over them (those with the lowest
+/// [`frame::sample_rank`]: the same sample on every call), in design order,
+/// with the number that match.
 pub async fn sample(
     State(state): State<Shared>,
     caller: Caller,
@@ -166,49 +136,22 @@ pub async fn sample(
 ) -> ApiResult<Json<Value>> {
     let conds = filter::parse(q.filter.as_deref())?;
     let n = q.n.unwrap_or(2000).clamp(1, MAX_SAMPLE);
+    let schema = state.config.database.schema.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let f = filter::compile(&conds, 2);
-            let mut params: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(key.clone())];
-            params.extend(f.params);
-            let total: i64 = c
-                .client()
-                .query_one(
-                    &format!(
-                        "SELECT count(*) FROM runs r WHERE {CURRENT} AND r.state = 'succeeded'{}",
-                        f.sql
-                    ),
-                    &refs(&params),
-                )?
-                .get(0);
-            // The share of ids to keep, as a hex prefix bound (with slack so
-            // that `n` rows are nearly always reached; the LIMIT trims).
-            let share = ((n as f64 * 1.2) / total.max(1) as f64).min(1.0);
-            let bound = if share >= 1.0 {
-                "g".to_string() // above every hex digit
-            } else {
-                format!("{:08x}", (share * 4_294_967_295.0) as u64)
-            };
-            let k = params.len() + 1;
-            params.push(Box::new(bound));
-            params.push(Box::new(n));
-            let rows = c.client().query(
-                &format!(
-                    "{RUN_SELECT_R} WHERE {CURRENT} AND r.state = 'succeeded'{} AND r.id < ${k}
-                     ORDER BY r.id LIMIT ${}",
-                    f.sql,
-                    k + 1
-                ),
-                &refs(&params),
-            )?;
-            Ok(json!({
-                "study": key,
-                "matching": total,
-                "sampled": rows.len(),
-                "rows": rows.iter().map(run_json).collect::<Vec<_>>(),
-            }))
+            let f = frame::frame(c, &schema, &key)?;
+            let mut rows = f.select(&conds, Some(SUCCEEDED));
+            let matching = rows.len();
+            if rows.len() > n {
+                let rank = |&i: &u32| frame::sample_rank(f.idx[i as usize], f.rep[i as usize]);
+                rows.select_nth_unstable_by_key(n - 1, rank);
+                rows.truncate(n);
+                rows.sort_unstable();
+            }
+            let runs = fetch(c, &key, &positions(&f, &rows))?;
+            Ok(json!({"study": key, "matching": matching, "sampled": runs.len(), "rows": runs}))
         })
         .await?;
     Ok(Json(out))
@@ -221,7 +164,7 @@ pub struct HistogramQuery {
     /// The column (`param.NAME` or `metric.NAME`), numeric.
     pub col: String,
     /// Bins (default 30, at most 200).
-    pub bins: Option<i64>,
+    pub bins: Option<usize>,
     /// Filter (see [`filter`]).
     #[serde(rename = "where")]
     pub filter: Option<String>,
@@ -239,62 +182,39 @@ pub async fn histogram(
     let col = Column::parse(&q.col, "col")?;
     let conds = filter::parse(q.filter.as_deref())?;
     let bins = q.bins.unwrap_or(30).clamp(1, MAX_BINS);
+    let schema = state.config.database.schema.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let f = filter::compile(&conds, 3);
-            let mut params: Vec<Box<dyn ToSql + Sync + Send>> =
-                vec![Box::new(key.clone()), Box::new(col.name.clone())];
-            params.extend(f.params);
-            let v = col.number_sql(2);
-            let range = c.client().query_one(
-                &format!(
-                    "SELECT min({v}), max({v}), count(*) FILTER (WHERE {v} IS NULL), count(*)
-                     FROM runs r WHERE {CURRENT} AND r.state = 'succeeded'{}",
-                    f.sql
-                ),
-                &refs(&params),
-            )?;
-            let (lo, hi): (Option<f64>, Option<f64>) = (range.get(0), range.get(1));
-            let (missing, total): (i64, i64) = (range.get(2), range.get(3));
-            let (Some(lo), Some(hi)) = (lo, hi) else {
-                return Ok(json!({"study": key, "col": q.col, "min": null, "max": null,
-                                 "bins": [], "missing": missing, "matching": total}));
+            let f = frame::frame(c, &schema, &key)?;
+            let rows = f.select(&conds, Some(SUCCEEDED));
+            let values: Vec<f64> = match f.column(&col) {
+                Some(d) => rows.iter().filter_map(|&i| Frame::number(d, i as usize)).collect(),
+                None => vec![],
             };
+            let missing = rows.len() - values.len();
+            if values.is_empty() {
+                return Ok(json!({"study": key, "col": q.col, "min": null, "max": null,
+                                 "bins": [], "missing": missing, "matching": rows.len()}));
+            }
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
-            let k = params.len() + 1;
-            params.push(Box::new(lo));
-            params.push(Box::new(width));
-            params.push(Box::new(bins));
-            let rows = c.client().query(
-                &format!(
-                    "SELECT least(floor(({v} - ${k}::float8) / ${w}::float8)::bigint, ${b}::bigint - 1) AS bin, count(*)
-                     FROM runs r WHERE {CURRENT} AND r.state = 'succeeded'{} AND {v} IS NOT NULL
-                     GROUP BY 1 ORDER BY 1",
-                    f.sql,
-                    w = k + 1,
-                    b = k + 2
-                ),
-                &refs(&params),
-            )?;
-            let mut counts = vec![0i64; bins as usize];
-            for r in &rows {
-                let (bin, n): (i64, i64) = (r.get(0), r.get(1));
-                if let Some(slot) = usize::try_from(bin).ok().and_then(|b| counts.get_mut(b)) {
-                    *slot += n;
-                }
+            let mut counts = vec![0u64; bins];
+            for v in &values {
+                counts[(((v - lo) / width).floor() as usize).min(bins - 1)] += 1;
             }
             let out: Vec<Value> = counts
                 .iter()
                 .enumerate()
                 .map(|(i, n)| {
                     let a = lo + width * i as f64;
-                    json!({"lo": a, "hi": if i + 1 == counts.len() { hi.max(a) } else { a + width }, "count": n})
+                    json!({"lo": a, "hi": if i + 1 == bins { hi.max(a) } else { a + width }, "count": n})
                 })
                 .collect();
             Ok(json!({"study": key, "col": q.col, "min": lo, "max": hi, "bins": out,
-                      "missing": missing, "matching": total}))
+                      "missing": missing, "matching": rows.len()}))
         })
         .await?;
     Ok(Json(out))
@@ -314,14 +234,14 @@ pub struct RunsQuery {
     #[serde(rename = "where")]
     pub filter: Option<String>,
     /// Rows to skip.
-    pub offset: Option<i64>,
+    pub offset: Option<usize>,
     /// Rows (default 50, at most 1,000).
-    pub limit: Option<i64>,
+    pub limit: Option<usize>,
 }
 
 /// `GET .../explore/runs?sort=&order=&state=&where=&offset=&limit=`
-/// (viewer): one page of the runs, sorted by any column (missing values
-/// last), with the number that match.
+/// (viewer): one page of the runs, sorted by any column (numbers, then text,
+/// then runs without a value, in both orders), with the number that match.
 pub async fn runs(
     State(state): State<Shared>,
     caller: Caller,
@@ -344,56 +264,72 @@ pub async fn runs(
         Some(other) => Some(Some(Column::parse(other, "sort")?)),
     };
     super::runs::check_state(&q.state)?;
-    let (offset, limit) = (
-        q.offset.unwrap_or(0).max(0),
-        q.limit.unwrap_or(50).clamp(1, 1000),
-    );
+    let run_state = q
+        .state
+        .as_deref()
+        .and_then(|s| frame::STATES.iter().position(|x| *x == s))
+        .map(|p| p as u8);
+    let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(50).clamp(1, 1000));
+    let schema = state.config.database.schema.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let f = filter::compile(&conds, 3);
-            let mut params: Vec<Box<dyn ToSql + Sync + Send>> =
-                vec![Box::new(key.clone()), Box::new(q.state.clone())];
-            params.extend(f.params);
-            let base = format!("{CURRENT} AND ($2::text IS NULL OR r.state = $2){}", f.sql);
-            let total: i64 = c
-                .client()
-                .query_one(
-                    &format!("SELECT count(*) FROM runs r WHERE {base}"),
-                    &refs(&params),
-                )?
-                .get(0);
-            let dir = if desc { "DESC" } else { "ASC" };
-            let order = match &sort {
-                None => format!("r.idx {dir}, r.replicate {dir}"),
-                Some(None) => format!("r.duration_s {dir} NULLS LAST, r.idx, r.replicate"),
-                Some(Some(col)) => {
-                    let k = params.len() + 1;
-                    params.push(Box::new(col.name.clone()));
-                    format!(
-                        "{n} {dir} NULLS LAST, {t} {dir} NULLS LAST, r.idx, r.replicate",
-                        n = col.number_sql(k),
-                        t = col.text_sql(k)
-                    )
+            let f = frame::frame(c, &schema, &key)?;
+            let mut rows = f.select(&conds, run_state);
+            let total = rows.len();
+            let data = match &sort {
+                Some(Some(col)) => f.column(col),
+                _ => None,
+            };
+            // (group, number, text): numbers, then text, then missing.
+            let value = |i: u32| -> (u8, f64, &str) {
+                let i = i as usize;
+                match (&sort, data) {
+                    (None, _) => (0, 0.0, ""),
+                    (Some(None), _) => {
+                        let d = f.duration[i];
+                        if d.is_nan() { (2, 0.0, "") } else { (0, d, "") }
+                    }
+                    (Some(Some(_)), Some(Data::Number(v))) => {
+                        if v[i].is_nan() {
+                            (2, 0.0, "")
+                        } else {
+                            (0, v[i], "")
+                        }
+                    }
+                    (Some(Some(_)), Some(Data::Text { codes, dict })) => match codes[i] {
+                        u32::MAX => (2, 0.0, ""),
+                        code => (1, 0.0, dict[code as usize].as_str()),
+                    },
+                    (Some(Some(_)), None) => (2, 0.0, ""),
                 }
             };
-            let k = params.len() + 1;
-            params.push(Box::new(limit));
-            params.push(Box::new(offset));
-            let rows = c.client().query(
-                &format!(
-                    "{RUN_SELECT_R} WHERE {base} ORDER BY {order} LIMIT ${k} OFFSET ${}",
-                    k + 1
-                ),
-                &refs(&params),
-            )?;
-            Ok(json!({
-                "study": key,
-                "total": total,
-                "offset": offset,
-                "runs": rows.iter().map(run_json).collect::<Vec<_>>(),
-            }))
+            let cmp = |a: &u32, b: &u32| -> Ordering {
+                let (va, vb) = (value(*a), value(*b));
+                let by_value = va.0.cmp(&vb.0).then_with(|| {
+                    let o = va.1.total_cmp(&vb.1).then_with(|| va.2.cmp(vb.2));
+                    if desc { o.reverse() } else { o }
+                });
+                // Design order breaks ties (and is the order without a sort).
+                let pos = a.cmp(b);
+                if sort.is_none() && desc {
+                    by_value.then(pos.reverse())
+                } else {
+                    by_value.then(pos)
+                }
+            };
+            let end = (offset + limit).min(rows.len());
+            if offset < rows.len() {
+                if end < rows.len() {
+                    rows.select_nth_unstable_by(end, cmp);
+                    rows.truncate(end);
+                }
+                rows.sort_unstable_by(cmp);
+            }
+            let page: Vec<u32> = rows.into_iter().skip(offset).take(limit).collect();
+            let runs = fetch(c, &key, &positions(&f, &page))?;
+            Ok(json!({"study": key, "total": total, "offset": offset, "runs": runs}))
         })
         .await?;
     Ok(Json(out))
