@@ -265,7 +265,12 @@ export async function checkDatasets(page, base, project, shot = async () => {}) 
   await page.waitForFunction(() => document.querySelector('[data-testid="dataset-upload-result"]')?.dataset.deduplicated === 'true', null, { timeout: 15_000 });
   const text = (await t('dataset-upload-result').textContent()) ?? '';
   if (!/identical to version 1/i.test(text)) throw new Error(`dedup result says: ${text}`);
-  if ((await page.locator('[data-testid^="dataset-version-"]').count()) !== 1) throw new Error('a second version appeared');
+  // The versions table re-renders after the upload: wait for it to settle
+  // on one row (a real second version would never leave it).
+  const one = await page
+    .waitForFunction(() => document.querySelectorAll('[data-testid^="dataset-version-"]').length === 1 && !document.querySelector('[data-testid="dataset-version-2"]'), null, { timeout: 10_000 })
+    .then(() => true, () => false);
+  if (!one) throw new Error(`a second version appeared: ${await page.locator('[data-testid="dataset-versions"]').textContent()}`);
   step = 'datasets: the download link gives the same bytes';
   const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), t('dataset-download').click()]);
   const { readFile } = await import('node:fs/promises');
