@@ -405,6 +405,7 @@ pub async fn show(
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
+    let (warm_db, schema) = (state.clone(), state.config.database.schema.clone());
     let out = state
         .db
         .run(move |c| {
@@ -435,6 +436,18 @@ pub async fn show(
             }))
         })
         .await?;
+    // The explorer is usually next: load its copy of the study meanwhile.
+    if let Some(key) = out["key"].as_str().map(str::to_string) {
+        tokio::spawn(async move {
+            let warmed = warm_db
+                .db
+                .run(move |c| super::explore::frame::warm(c, &schema, &key))
+                .await;
+            if let Err(e) = warmed {
+                tracing::warn!(error = %e.message, "warming the explorer failed");
+            }
+        });
+    }
     Ok(Json(out))
 }
 

@@ -70,9 +70,77 @@ struct Entry {
     frame: Arc<Frame>,
     bytes: usize,
     used: u64,
+    loaded: std::time::Instant,
 }
 
+/// A study page warms the explorer at most this often per study (a running
+/// study changes version with every result; the explorer itself always
+/// loads the current one).
+const WARM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 static CACHE: Mutex<(Vec<Entry>, u64)> = Mutex::new((Vec::new(), 0));
+
+/// Studies whose frame is being loaded now (one load per study at a time).
+static LOADING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Marks `key` as loading for as long as it lives.
+struct Loading(String);
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        if let Ok(mut l) = LOADING.lock() {
+            l.retain(|k| *k != self.0);
+        }
+    }
+}
+
+/// Claims the load of `key`, or `None` while another thread loads it.
+fn claim(key: &str) -> Option<Loading> {
+    let mut l = LOADING.lock().ok()?;
+    if l.iter().any(|k| k == key) {
+        return None;
+    }
+    l.push(key.to_string());
+    Some(Loading(key.to_string()))
+}
+
+fn cached(key: &str, version: &Version) -> ApiResult<Option<Arc<Frame>>> {
+    let mut cache = CACHE
+        .lock()
+        .map_err(|_| ApiError::internal("explorer cache poisoned"))?;
+    cache.1 += 1;
+    let tick = cache.1;
+    Ok(cache
+        .0
+        .iter_mut()
+        .find(|e| e.key == key && e.version == *version)
+        .map(|e| {
+            e.used = tick;
+            e.frame.clone()
+        }))
+}
+
+/// Loads the frame of `key` if it is not current, without waiting for a
+/// load in progress: what the study page calls, so that the explorer finds
+/// the frame ready.
+pub fn warm(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<()> {
+    let schema_key = format!("{schema}/{key}");
+    let recent = CACHE.lock().is_ok_and(|c| {
+        c.0.iter()
+            .any(|e| e.key == schema_key && e.loaded.elapsed() < WARM_EVERY)
+    });
+    if recent {
+        return Ok(());
+    }
+    let version = version(conn, key)?;
+    if cached(&schema_key, &version)?.is_some() {
+        return Ok(());
+    }
+    if let Some(_claim) = claim(&schema_key) {
+        store(schema_key, version.clone(), load(conn, key, version.0)?)?;
+    }
+    Ok(())
+}
 
 impl Frame {
     fn bytes(&self) -> usize {
@@ -160,10 +228,9 @@ fn holds(c: &Cond, data: &Data, i: usize) -> bool {
     }
 }
 
-/// The frame of `key` (the study) in the database `schema`, loaded or reused.
-pub fn frame(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<Arc<Frame>> {
-    // The version: the plan generation and the runs per state (an
-    // index-only scan of `runs_by_plan`, not a read of every row).
+/// The study's version: its plan generation and runs per state (an
+/// index-only scan of `runs_by_plan`, not a read of every row).
+fn version(conn: &mut Conn, key: &str) -> ApiResult<Version> {
     let Some(plan_gen) = conn
         .client()
         .query_opt("SELECT plan_gen FROM studies WHERE name = $1", &[&key])?
@@ -181,31 +248,20 @@ pub fn frame(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<Arc<Frame>> 
             counts[i] = r.get(1);
         }
     }
-    let version: Version = (plan_gen, counts);
-    let schema_key = format!("{schema}/{key}");
-    {
-        let mut cache = CACHE
-            .lock()
-            .map_err(|_| ApiError::internal("explorer cache poisoned"))?;
-        cache.1 += 1;
-        let tick = cache.1;
-        if let Some(e) = cache
-            .0
-            .iter_mut()
-            .find(|e| e.key == schema_key && e.version == version)
-        {
-            e.used = tick;
-            return Ok(e.frame.clone());
-        }
-    }
-    let frame = Arc::new(load(conn, key, version.0)?);
+    Ok((plan_gen, counts))
+}
+
+/// Keeps `frame` for `key`, dropping the least recently used frames beyond
+/// [`BUDGET`].
+fn store(key: String, version: Version, frame: Frame) -> ApiResult<Arc<Frame>> {
+    let frame = Arc::new(frame);
     let bytes = frame.bytes();
     let mut cache = CACHE
         .lock()
         .map_err(|_| ApiError::internal("explorer cache poisoned"))?;
     cache.1 += 1;
     let tick = cache.1;
-    cache.0.retain(|e| e.key != schema_key);
+    cache.0.retain(|e| e.key != key);
     while !cache.0.is_empty() && cache.0.iter().map(|e| e.bytes).sum::<usize>() + bytes > BUDGET {
         let oldest = cache
             .0
@@ -217,13 +273,39 @@ pub fn frame(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<Arc<Frame>> 
         cache.0.remove(oldest);
     }
     cache.0.push(Entry {
-        key: schema_key,
+        key,
         version,
         frame: frame.clone(),
         bytes,
         used: tick,
+        loaded: std::time::Instant::now(),
     });
     Ok(frame)
+}
+
+/// The frame of `key` (the study) in the database `schema`, loaded or
+/// reused; while another request loads it, waits for that load.
+pub fn frame(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<Arc<Frame>> {
+    let schema_key = format!("{schema}/{key}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let version = version(conn, key)?;
+        if let Some(f) = cached(&schema_key, &version)? {
+            return Ok(f);
+        }
+        match claim(&schema_key) {
+            Some(_claim) => return store(schema_key, version.clone(), load(conn, key, version.0)?),
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            None => {
+                return Err(
+                    ApiError::unavailable("the study's results are still loading")
+                        .with_hint("try again in a moment"),
+                );
+            }
+        }
+    }
 }
 
 /// Streams the study's current runs into columns.
