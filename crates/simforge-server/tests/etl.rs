@@ -541,7 +541,20 @@ fn reports_are_exact_incremental_idempotent_and_validated() {
         b["lag_s"].as_f64().is_some_and(|l| l > 0.0),
         "new attempts are not reported yet: {b}"
     );
+    // Report rows are cached until the ETL writes their table again.
+    let (_, again) = w.http.get(
+        "/api/v1/reports/simulators?from=2024-03-01&to=2024-03-31",
+        &w.root,
+    );
+    assert_eq!(again["cached"], true, "{again}");
+    assert_eq!(again["rows"], b["rows"]);
     w.etl();
+    let (_, fresh) = w.http.get(
+        "/api/v1/reports/simulators?from=2024-03-01&to=2024-03-31",
+        &w.root,
+    );
+    assert_eq!(fresh["cached"], false, "an ETL run invalidates: {fresh}");
+    assert_ne!(fresh["rows"], b["rows"], "the new day-3 rows are in");
     check_all(&w);
     assert!(
         freshness(&w) > last_before,

@@ -176,10 +176,18 @@ pub async fn simulators(
 ) -> ApiResult<Json<Value>> {
     caller.allow(Some(Role::Viewer), Action::Read, "read reports")?;
     let (from, to) = day_range(q.from.as_deref(), q.to.as_deref())?;
+    let schema = state.config.database.schema.clone();
     let out = state
         .db
         .run(move |c| {
             let client = c.client();
+            let version = super::cache::version(client, "report_simulator_day")?;
+            let key = format!(
+                "{schema}|simulators|{from}|{to}|{:?}|{}",
+                q.queue,
+                if caller.is_admin { "*".to_string() } else { caller.user_id.to_string() }
+            );
+            let (rows, cached) = super::cache::rows(key, version, || {
             let rows = client.query(
                 &format!(
                     "SELECT r.queue, r.day::text, r.runs, r.succeeded, r.failed, r.cancelled, r.failure_rate,
@@ -215,8 +223,10 @@ pub async fn simulators(
                     })
                 })
                 .collect();
+            Ok(Value::Array(rows))
+            })?;
             let (last_updated, lag_s) = freshness(client, "report_simulator_day")?;
-            Ok(json!({"from": from, "to": to, "rows": rows, "last_updated": last_updated, "lag_s": lag_s}))
+            Ok(json!({"from": from, "to": to, "rows": *rows, "last_updated": last_updated, "lag_s": lag_s, "cached": cached}))
         })
         .await?;
     Ok(Json(out))
@@ -231,10 +241,18 @@ pub async fn hosts(
 ) -> ApiResult<Json<Value>> {
     caller.allow(Some(Role::Viewer), Action::Read, "read reports")?;
     let (from, to) = day_range(q.from.as_deref(), q.to.as_deref())?;
+    let schema = state.config.database.schema.clone();
     let out = state
         .db
         .run(move |c| {
             let client = c.client();
+            let version = super::cache::version(client, "report_host_day")?;
+            let key = format!(
+                "{schema}|hosts|{from}|{to}|{:?}|{}",
+                q.host,
+                if caller.is_admin { "*".to_string() } else { caller.user_id.to_string() }
+            );
+            let (rows, cached) = super::cache::rows(key, version, || {
             let rows = client.query(
                 &format!(
                     "SELECT r.host, r.day::text, r.runs, r.succeeded, r.failed, r.cancelled, r.busy_s,
@@ -266,8 +284,10 @@ pub async fn hosts(
                     })
                 })
                 .collect();
+            Ok(Value::Array(rows))
+            })?;
             let (last_updated, lag_s) = freshness(client, "report_host_day")?;
-            Ok(json!({"from": from, "to": to, "rows": rows, "last_updated": last_updated, "lag_s": lag_s}))
+            Ok(json!({"from": from, "to": to, "rows": *rows, "last_updated": last_updated, "lag_s": lag_s, "cached": cached}))
         })
         .await?;
     Ok(Json(out))

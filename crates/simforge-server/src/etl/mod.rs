@@ -23,6 +23,7 @@
 //!   `etl_lag_seconds`, `etl_last_success_seconds` appear on `/metrics`.
 
 mod api;
+pub mod cache;
 pub mod jobs;
 mod schedule;
 mod schema;
