@@ -212,3 +212,84 @@ fn the_local_dashboard_serves_a_store_without_login() {
     }
     drop(ui);
 }
+
+/// The same app in headless Chromium against `simforge ui` (LOCAL=1 in
+/// crates/simforge-server/ui/e2e/dashboard.mjs): no sign-in, the store's
+/// study listed, the explorer over it (y = x for x = 1..6), a study written
+/// and submitted in the editor, a design simulated. Needs
+/// SIMFORGE_TEST_CHROMIUM and `npm ci` in the ui directory; skips without
+/// them unless SIMFORGE_REQUIRE_SERVICES=1.
+#[test]
+fn the_local_dashboard_works_in_a_real_browser() {
+    let required = std::env::var("SIMFORGE_REQUIRE_SERVICES").as_deref() == Ok("1");
+    let ui_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../simforge-server/ui");
+    let chromium = std::env::var("SIMFORGE_TEST_CHROMIUM")
+        .ok()
+        .filter(|c| !c.is_empty());
+    let ready = ui_dir.join("node_modules/playwright-core").is_dir();
+    let Some(chromium) = chromium.filter(|_| ready) else {
+        assert!(
+            !required,
+            "SIMFORGE_REQUIRE_SERVICES=1 but SIMFORGE_TEST_CHROMIUM is unset or `npm ci` was not run in {}",
+            ui_dir.display()
+        );
+        eprintln!("note: no Chromium or playwright-core; the local browser test is skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("study.yaml"),
+        "name: watched\nsimulator:\n  command: [\"sh\", \"-c\", \"echo y=$SIMFORGE_PARAM_X\"]\n  outputs: {keyvalue: stdout}\nparameters: {x: {values: [1, 2, 3, 4, 5, 6]}}\ndesign: {sampler: grid}\nmetrics: [y]\n",
+    )
+    .expect("study");
+    let out = Command::new(BIN)
+        .args(["run", "study.yaml", "--no-report", "--progress", "none"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = Command::new(BIN)
+        .args(["ui", "--port", "0"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("simforge ui");
+    let stdout = child.stdout.take().expect("stdout");
+    let ui = Ui(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the address line");
+    let base = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split("/ui/").next())
+        .map(|addr| format!("http://{addr}"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let out = Command::new("node")
+        .arg(ui_dir.join("e2e/dashboard.mjs"))
+        .current_dir(&ui_dir)
+        .env("LOCAL", "1")
+        .env("BASE", &base)
+        .env("PROJECT", "local")
+        .env("STUDY", "watched")
+        .env("RUNS", "6")
+        .env("CHROMIUM", &chromium)
+        .env("EXPLORE", "1")
+        .env("EDITOR", "1")
+        .env("DESIGNER", "1")
+        .output()
+        .expect("node");
+    drop(ui);
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -41,7 +41,10 @@ const env = (k) => {
 };
 const BASE = env('BASE');
 const ONLY_NEW = process.env.ONLY_NEW === '1';
-const [USER, PASSWORD, PROJECT] = ['USER', 'PASSWORD', 'PROJECT'].map(env);
+// LOCAL=1: `simforge ui` on a local store (no sign-in; project `local`).
+const LOCAL = process.env.LOCAL === '1';
+const PROJECT = env('PROJECT');
+const [USER, PASSWORD] = LOCAL ? ['local', ''] : ['USER', 'PASSWORD'].map(env);
 const EXPLORE = process.env.EXPLORE === '1';
 const STUDY = ONLY_NEW && !EXPLORE ? undefined : env('STUDY');
 const RUNS = ONLY_NEW && !EXPLORE ? 0 : Number(env('RUNS'));
@@ -296,6 +299,19 @@ try {
   };
   const t = (id) => page.getByTestId(id);
 
+  if (LOCAL) {
+    step = 'local: the dashboard opens without sign-in';
+    await page.goto(`${BASE}/ui/`);
+    await t(`project-link-${PROJECT}`).waitFor({ timeout: 15_000 });
+    if (await t('sign-out').count()) throw new Error('local mode shows Sign out');
+    step = 'local: the project lists the study with its runs';
+    await t(`project-link-${PROJECT}`).click();
+    await t(`study-row-${STUDY}`).waitFor({ timeout: 15_000 });
+    await shot('local-studies');
+    if (EXPLORE) await checkExplore(page, BASE, PROJECT, STUDY, RUNS, shot);
+    if (process.env.EDITOR === '1') await checkEditor(page, BASE, PROJECT, shot);
+    if (process.env.DESIGNER === '1') await checkDesigner(page, BASE, shot);
+  } else {
   step = 'a signed-out visit lands on sign-in';
   await page.goto(`${BASE}/ui/projects/${PROJECT}`);
   await t('login-form').waitFor();
@@ -404,6 +420,8 @@ try {
   await t('login-form').waitFor();
   const me = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
   if (me !== 401) throw new Error(`/api/v1/me answers ${me} after sign-out`);
+
+  }
 
   if (errors.length) throw new Error(errors.join('\n'));
   step = 'done';
