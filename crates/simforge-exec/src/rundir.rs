@@ -218,6 +218,22 @@ pub fn prepare(dir: &Path, attempt: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The last `max` bytes of a log file, as text (empty when it is missing):
+/// what a run's page shows of its stdout and stderr.
+pub fn log_tail(path: &Path, max: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max {
+        let _ = f.seek(SeekFrom::Start(len - max));
+    }
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 /// A run's artifacts: the regular files under its run directory `dir`
 /// (outputs, rendered inputs, fields written by builtins), as paths relative
 /// to it with `/` separators, sorted — without `result.json` and the logs,

@@ -272,18 +272,7 @@ pub async fn download(
         header::CONTENT_LENGTH,
         HeaderValue::from(size.max(0) as u64),
     );
-    let base = path.rsplit('/').next().unwrap_or(&path);
-    let ascii: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
+    if let Some(v) = crate::api::attachment(path.rsplit('/').next().unwrap_or(&path)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)

@@ -37,6 +37,9 @@ use crate::api::studies::Submission;
 use crate::api::{J, Q};
 use crate::error::{ApiError, ApiResult};
 
+/// The end of a log shown for a run, bytes (as a remote worker sends).
+const LOG_TAIL: u64 = 64 << 10;
+
 /// The one project of a local store.
 pub const PROJECT: &str = "local";
 
@@ -310,21 +313,6 @@ async fn run(State(l): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult
     Ok(Json(out))
 }
 
-fn tail(path: &Path) -> String {
-    const MAX: u64 = 64 << 10;
-    use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > MAX {
-        let _ = f.seek(SeekFrom::Start(len - MAX));
-    }
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
 /// Logs of the run's latest attempt (a local run directory keeps only it).
 async fn logs(State(l): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResult<Json<Value>> {
     let out = blocking(move || {
@@ -333,8 +321,8 @@ async fn logs(State(l): State<Shared>, UrlPath(id): UrlPath<String>) -> ApiResul
         let dir = rundir::run_dir(&l.runs_root(&study), &r.id);
         Ok(json!({"run": r.id, "attempts": [{
             "attempt": r.attempts.max(1),
-            "stdout": tail(&dir.join(rundir::STDOUT_FILE)),
-            "stderr": tail(&dir.join(rundir::STDERR_FILE)),
+            "stdout": rundir::log_tail(&dir.join(rundir::STDOUT_FILE), LOG_TAIL),
+            "stderr": rundir::log_tail(&dir.join(rundir::STDERR_FILE), LOG_TAIL),
         }]}))
     })
     .await?;
@@ -396,20 +384,7 @@ async fn artifact(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    let base: String = path
-        .rsplit('/')
-        .next()
-        .unwrap_or(&path)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{base}\"")) {
+    if let Some(v) = crate::api::attachment(path.rsplit('/').next().unwrap_or(&path)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
@@ -442,7 +417,7 @@ async fn results(
     };
     let conds = filter::parse(q.filter.as_deref())?;
     let n = name.clone();
-    let bytes = blocking(move || {
+    let (file, size) = blocking(move || {
         let store = l.open()?;
         study_of(&*store, &n)?;
         let io = |e: std::io::Error| ApiError::internal(format!("spooling the results: {e}"));
@@ -453,16 +428,18 @@ async fn results(
             (!conds.is_empty()).then_some(&keep as _);
         simforge_exec::export::write_results_where(&*store, &n, format, Box::new(writer), keep)
             .map_err(|e| ApiError::internal(format!("exporting the results: {e}")))?;
+        let size = file.seek(SeekFrom::End(0)).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut file, &mut out).map_err(io)?;
-        Ok(out)
+        Ok((file, size))
     })
     .await?;
-    let mut resp = bytes.into_response();
+    // Streamed from the spooled file, as the server does.
+    let mut resp =
+        axum::body::Body::from_stream(crate::datasets::storage::file_stream(file)).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{ext}\"")) {
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Some(v) = crate::api::attachment(&format!("{name}.{ext}")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
@@ -600,28 +577,17 @@ async fn explore_histogram(
     let out = blocking(move || {
         let store = l.open()?;
         let rows = succeeded_matching(all_runs(&*store, &name)?, &conds);
-        let values: Vec<f64> = rows.iter().filter_map(|r| value_of(r, &col).and_then(Value::as_f64)).collect();
-        let missing = rows.len() - values.len();
-        let key = format!("{PROJECT}/{name}");
-        if values.is_empty() {
-            return Ok(json!({"study": key, "col": q.col, "min": null, "max": null, "bins": [], "missing": missing, "matching": rows.len()}));
-        }
-        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
-        let mut counts = vec![0u64; bins];
-        for v in &values {
-            counts[(((v - lo) / width).floor() as usize).min(bins - 1)] += 1;
-        }
-        let out: Vec<Value> = counts
+        let values: Vec<f64> = rows
             .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let a = lo + width * i as f64;
-                json!({"lo": a, "hi": if i + 1 == bins { hi.max(a) } else { a + width }, "count": n})
-            })
+            .filter_map(|r| value_of(r, &col).and_then(Value::as_f64))
             .collect();
-        Ok(json!({"study": key, "col": q.col, "min": lo, "max": hi, "bins": out, "missing": missing, "matching": rows.len()}))
+        Ok(crate::api::explore::histogram_json(
+            &format!("{PROJECT}/{name}"),
+            &q.col,
+            &values,
+            rows.len(),
+            bins,
+        ))
     })
     .await?;
     Ok(Json(out))

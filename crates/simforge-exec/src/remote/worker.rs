@@ -210,20 +210,6 @@ fn load_study(workdir: &Path, src: &StudySource) -> Result<Loaded, ExecError> {
     })
 }
 
-fn tail(path: &Path) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > LOG_TAIL {
-        let _ = f.seek(SeekFrom::Start(len - LOG_TAIL));
-    }
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
 fn lease_event(e: AttemptEvent, grant: &Grant, loaded: &Loaded) -> LeaseEvent {
     let lease = grant.lease.clone();
     match e {
@@ -247,8 +233,8 @@ fn lease_event(e: AttemptEvent, grant: &Grant, loaded: &Loaded) -> LeaseEvent {
             LeaseEvent::Finished {
                 lease,
                 logs: Some(AttemptLogs {
-                    stdout: tail(&dir.join(STDOUT_FILE)),
-                    stderr: tail(&dir.join(STDERR_FILE)),
+                    stdout: crate::rundir::log_tail(&dir.join(STDOUT_FILE), LOG_TAIL),
+                    stderr: crate::rundir::log_tail(&dir.join(STDERR_FILE), LOG_TAIL),
                 }),
                 result: Box::new(ResultFile::from_attempt(
                     &record,

@@ -213,7 +213,7 @@ pub fn export_response(format: &str, body: &DesignBody) -> ApiResult<Response> {
         HeaderValue::from_static("application/yaml; charset=utf-8"),
     );
     let file = format!("{}-{}.yaml", export::dns_name(&name), format);
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+    if let Some(v) = super::attachment(&file) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)

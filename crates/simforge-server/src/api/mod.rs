@@ -160,6 +160,23 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// `Content-Disposition: attachment` naming the download `file_name`,
+/// with every character but ASCII letters, digits, `-`, `_` and `.`
+/// replaced by `_` (a name from user data cannot break the header).
+pub fn attachment(file_name: &str) -> Option<HeaderValue> {
+    let safe: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")).ok()
+}
+
 /// The client's address: the first `X-Forwarded-For` hop if a proxy set it,
 /// else the peer address.
 #[derive(Debug, Clone)]

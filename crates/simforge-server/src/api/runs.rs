@@ -351,11 +351,7 @@ pub async fn results(
             let h = resp.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-            let file_name: String = name
-                .chars()
-                .map(|ch| if ch.is_ascii_alphanumeric() || "-_.".contains(ch) { ch } else { '_' })
-                .collect();
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}.{ext}\"")) {
+            if let Some(v) = super::attachment(&format!("{name}.{ext}")) {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
             Ok(resp)

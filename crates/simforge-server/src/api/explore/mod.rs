@@ -190,34 +190,48 @@ pub async fn histogram(
             let f = frame::frame(c, &schema, &key)?;
             let rows = f.select(&conds, Some(SUCCEEDED));
             let values: Vec<f64> = match f.column(&col) {
-                Some(d) => rows.iter().filter_map(|&i| Frame::number(d, i as usize)).collect(),
+                Some(d) => rows
+                    .iter()
+                    .filter_map(|&i| Frame::number(d, i as usize))
+                    .collect(),
                 None => vec![],
             };
-            let missing = rows.len() - values.len();
-            if values.is_empty() {
-                return Ok(json!({"study": key, "col": q.col, "min": null, "max": null,
-                                 "bins": [], "missing": missing, "matching": rows.len()}));
-            }
-            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let width = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
-            let mut counts = vec![0u64; bins];
-            for v in &values {
-                counts[(((v - lo) / width).floor() as usize).min(bins - 1)] += 1;
-            }
-            let out: Vec<Value> = counts
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    let a = lo + width * i as f64;
-                    json!({"lo": a, "hi": if i + 1 == bins { hi.max(a) } else { a + width }, "count": n})
-                })
-                .collect();
-            Ok(json!({"study": key, "col": q.col, "min": lo, "max": hi, "bins": out,
-                      "missing": missing, "matching": rows.len()}))
+            Ok(histogram_json(&key, &q.col, &values, rows.len(), bins))
         })
         .await?;
     Ok(Json(out))
+}
+
+/// The answer of a histogram request: `values` (the numbers among
+/// `matching` rows) counted in `bins` equal bins between their extremes.
+/// Shared with `simforge ui`'s explorer.
+pub fn histogram_json(key: &str, col: &str, values: &[f64], matching: usize, bins: usize) -> Value {
+    let missing = matching - values.len();
+    if values.is_empty() {
+        return json!({"study": key, "col": col, "min": null, "max": null,
+                      "bins": [], "missing": missing, "matching": matching});
+    }
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
+    let mut counts = vec![0u64; bins];
+    for v in values {
+        counts[(((v - lo) / width).floor() as usize).min(bins - 1)] += 1;
+    }
+    let out: Vec<Value> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let a = lo + width * i as f64;
+            json!({"lo": a, "hi": if i + 1 == bins { hi.max(a) } else { a + width }, "count": n})
+        })
+        .collect();
+    json!({"study": key, "col": col, "min": lo, "max": hi, "bins": out,
+           "missing": missing, "matching": matching})
 }
 
 /// Query of the sorted runs table.
