@@ -7,8 +7,10 @@
 //! - [`rank`]: SRRC and PRCC for any other design.
 //! - [`on_surrogate`]: Sobol' indices on a Gaussian-process surrogate of any
 //!   other design, with the surrogate's cross-validated R².
+//! - [`of_study`]: the estimator a study's design supports, over its runs.
 
 pub mod morris;
+pub mod of_study;
 pub mod on_surrogate;
 pub mod rank;
 pub mod sobol;

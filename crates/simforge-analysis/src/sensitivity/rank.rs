@@ -143,10 +143,20 @@ pub fn rank_indices(
         .enumerate()
         .map(|(i, b)| b * corr[i][d])
         .sum::<f64>();
-    let p = invert(corr).ok_or_else(singular)?;
-    let prcc = (0..d)
-        .map(|i| -p[i][d] / (p[i][i] * p[d][d]).sqrt())
-        .collect();
+    let prcc = match invert(corr) {
+        Some(p) => (0..d)
+            .map(|i| -p[i][d] / (p[i][i] * p[d][d]).sqrt())
+            .collect(),
+        // The metric's ranks are an exact linear function of the inputs'
+        // (R² = 1, e.g. one input and a monotone metric): the residuals of
+        // the metric are those of each input times its coefficient, so
+        // PRCC is the coefficient's sign (0 for an inert input).
+        None if (1.0 - r2).abs() < 1e-9 => srrc
+            .iter()
+            .map(|b| if b.abs() < 1e-12 { 0.0 } else { b.signum() })
+            .collect(),
+        None => return Err(singular()),
+    };
     Ok(RankIndices {
         names: names.to_vec(),
         srrc,
@@ -169,6 +179,24 @@ mod tests {
             .collect();
         let y = x.iter().map(|r| f(r)).collect();
         (x, y)
+    }
+
+    #[test]
+    fn a_metric_monotone_in_its_only_input_has_prcc_one() {
+        // y = x³ (decreasing for -y): ranks coincide, so SRRC = PRCC = ±1
+        // and R² = 1 exactly (the correlation matrix is singular).
+        let names = vec!["x".to_string()];
+        let x: Vec<Vec<f64>> = (0..6).map(|k| vec![k as f64]).collect();
+        let up: Vec<f64> = (0..6).map(|k| (k as f64).powi(3)).collect();
+        let s = rank_indices(&names, &x, &up).unwrap();
+        assert!((s.srrc[0] - 1.0).abs() < 1e-12 && s.prcc[0] == 1.0, "{s:?}");
+        assert!((s.r2 - 1.0).abs() < 1e-12);
+        let down: Vec<f64> = up.iter().map(|v| -v).collect();
+        let s = rank_indices(&names, &x, &down).unwrap();
+        assert!(
+            (s.srrc[0] + 1.0).abs() < 1e-12 && s.prcc[0] == -1.0,
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -4,9 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use simforge_analysis::sensitivity::sobol::{SobolOptions, sobol_indices};
-use simforge_core::RunState;
-use simforge_core::study::DesignMethod;
+use simforge_analysis::sensitivity::of_study;
 
 use crate::cmd::UsageError;
 use crate::locate::locate;
@@ -28,20 +26,7 @@ pub struct SensitivityArgs<'a> {
     pub surrogate: bool,
 }
 
-/// A study's sensitivity results for one metric.
-#[derive(Clone)]
-pub enum Analysis {
-    /// From a Saltelli design.
-    Sobol(simforge_analysis::sensitivity::sobol::SobolIndices),
-    /// From a Morris design.
-    Morris(simforge_analysis::sensitivity::morris::MorrisIndices),
-    /// From any other design: rank measures, and Sobol' indices on a
-    /// Gaussian-process surrogate when asked for.
-    Rank(
-        simforge_analysis::sensitivity::rank::RankIndices,
-        Option<simforge_analysis::sensitivity::on_surrogate::SurrogateSobol>,
-    ),
-}
+pub use simforge_analysis::sensitivity::of_study::StudySensitivity as Analysis;
 
 /// What [`compute`] found.
 pub struct Computed {
@@ -76,79 +61,21 @@ pub fn compute(
         ))
         .into());
     }
-    let (second_order, morris_levels, rank_only) = match study.design.method {
-        DesignMethod::Saltelli { second_order, .. } => (second_order, None, false),
-        DesignMethod::Morris { levels, .. } => (false, Some(levels), false),
-        _ => (false, None, true),
-    };
-    let names: Vec<String> = match &study.design.method {
-        DesignMethod::Morris {
-            groups: Some(groups),
-            ..
-        } => groups.iter().map(|(g, _)| g.clone()).collect(),
-        _ => study.space.sampled().map(|p| p.name.clone()).collect(),
-    };
     let (runs, numeric) = runs_and_metrics(store, study_name)?;
     let metric = choose_metric(&study, study_name, metric, &numeric)?;
-    if rank_only {
-        let params: Vec<&simforge_core::space::Parameter> = study.space.sampled().collect();
-        let x: Vec<Vec<f64>> = runs.iter().map(|r| numeric_inputs(&params, r)).collect();
-        let y: Vec<f64> = runs.iter().map(|r| metric_value(r, &metric)).collect();
-        let rank = simforge_analysis::sensitivity::rank::rank_indices(&names, &x, &y)
-            .map_err(|e| UsageError(e.to_string()))?;
-        let on_gp = if surrogate {
-            let unit: Vec<Vec<f64>> = runs
-                .iter()
-                .map(|r| {
-                    params
-                        .iter()
-                        .map(|p| {
-                            r.params
-                                .get(&p.name)
-                                .and_then(|v| p.to_unit(v))
-                                .unwrap_or(f64::NAN)
-                        })
-                        .collect()
-                })
-                .collect();
-            Some(
-                simforge_analysis::sensitivity::on_surrogate::sobol_on_surrogate(
-                    &names,
-                    &unit,
-                    &y,
-                    1024,
-                    study.design.seed,
-                )
-                .map_err(|e| UsageError(e.to_string()))?,
-            )
-        } else {
-            None
-        };
-        let analysis = Analysis::Rank(rank, on_gp);
-        return Ok(Computed {
-            metric,
-            numeric,
-            analysis,
-        });
-    }
-    let rows = design_rows(store, study_name, &runs, &metric)?;
-    let analysis = match morris_levels {
-        Some(levels) => Analysis::Morris(morris(
-            &study, &names, &rows, levels, bootstrap, confidence,
-        )?),
-        None => {
-            let tagged: Vec<(String, f64)> = rows.into_iter().map(|(tag, y, _)| (tag, y)).collect();
-            let opts = SobolOptions {
-                second_order,
-                bootstrap,
-                confidence,
-                seed: study.design.seed,
-            };
-            Analysis::Sobol(
-                sobol_indices(&names, &tagged, &opts).map_err(|e| UsageError(e.to_string()))?,
-            )
-        }
-    };
+    let design = store.design_rows(study_name)?;
+    let analysis = of_study::analyse(
+        &study,
+        &runs,
+        design,
+        &metric,
+        &of_study::Options {
+            bootstrap,
+            confidence,
+            surrogate,
+        },
+    )
+    .map_err(|e| UsageError(e.to_string()))?;
     Ok(Computed {
         metric,
         numeric,
@@ -278,48 +205,6 @@ pub fn sensitivity(store: crate::locate::StoreArgs<'_>, args: &SensitivityArgs<'
     Ok(0)
 }
 
-/// Morris elementary effects from the design rows.
-fn morris(
-    study: &simforge_core::Study,
-    names: &[String],
-    design: &[(String, f64, &simforge_core::results::RunRecord)],
-    levels: u32,
-    bootstrap: usize,
-    confidence: f64,
-) -> Result<simforge_analysis::sensitivity::morris::MorrisIndices> {
-    use simforge_analysis::sensitivity::morris::{MorrisRow, morris_indices};
-    let params: Vec<&simforge_core::space::Parameter> = study.space.sampled().collect();
-    let rows: Vec<MorrisRow> = design
-        .iter()
-        .map(|(tag, y, r)| {
-            // Inputs as numbers (a choice by its position), to tell which way
-            // each step moved.
-            let x = numeric_inputs(&params, r);
-            MorrisRow {
-                tag: tag.clone(),
-                y: *y,
-                x,
-            }
-        })
-        .collect();
-    let groups: Option<Vec<Vec<usize>>> = match &study.design.method {
-        simforge_core::study::DesignMethod::Morris {
-            groups: Some(g), ..
-        } => Some(g.iter().map(|(_, m)| m.clone()).collect()),
-        _ => None,
-    };
-    Ok(morris_indices(
-        names,
-        &rows,
-        levels,
-        bootstrap,
-        confidence,
-        study.design.seed,
-        groups.as_deref(),
-    )
-    .map_err(|e| UsageError(e.to_string()))?)
-}
-
 /// Prints Morris elementary effects of `metric`.
 fn print_morris(
     name: &str,
@@ -353,80 +238,6 @@ fn print_morris(
         );
     }
     Ok(0)
-}
-
-/// Every tagged row of the study's design with its metric value (NaN unless
-/// its run succeeded; the mean over replicates when there are several) and
-/// its run. Rows come from the store's design table, so points shared by
-/// several rows count for each; plans stored before it existed fall back to
-/// the runs' own tags.
-fn design_rows<'r>(
-    store: &dyn simforge_store::Store,
-    study: &str,
-    runs: &'r [simforge_core::results::RunRecord],
-    metric: &str,
-) -> Result<Vec<(String, f64, &'r simforge_core::results::RunRecord)>> {
-    let by_id: std::collections::HashMap<&str, &simforge_core::results::RunRecord> =
-        runs.iter().map(|r| (r.id.as_str(), r)).collect();
-    let value = |r: &simforge_core::results::RunRecord| match (
-        r.state,
-        r.metrics.get(metric).and_then(|v| v.as_f64()),
-    ) {
-        (RunState::Succeeded, Some(y)) => y,
-        _ => f64::NAN,
-    };
-    let mut table = store.design_rows(study)?;
-    if table.is_empty() {
-        table = runs
-            .iter()
-            .filter_map(|r| Some((r.tag.clone()?, r.replicate, r.id.clone())))
-            .collect();
-    }
-    // tag → (sum, count, any run) over replicates; a failed replicate makes
-    // the row NaN, as a failed run does.
-    let mut rows: std::collections::BTreeMap<
-        String,
-        (f64, u32, &simforge_core::results::RunRecord),
-    > = Default::default();
-    for (tag, _, id) in table {
-        let Some(r) = by_id.get(id.as_str()) else {
-            continue;
-        };
-        let e = rows.entry(tag).or_insert((0.0, 0, r));
-        e.0 += value(r);
-        e.1 += 1;
-    }
-    Ok(rows
-        .into_iter()
-        .map(|(tag, (sum, n, r))| (tag, sum / f64::from(n), r))
-        .collect())
-}
-
-/// A run's inputs as numbers in design order (a choice by its position).
-fn numeric_inputs(
-    params: &[&simforge_core::space::Parameter],
-    r: &simforge_core::results::RunRecord,
-) -> Vec<f64> {
-    params
-        .iter()
-        .map(|p| match r.params.get(&p.name) {
-            Some(v) if v.is_number() => v.as_f64().unwrap_or(f64::NAN),
-            Some(v) => p
-                .grid_levels()
-                .iter()
-                .position(|l| l == v)
-                .map_or(f64::NAN, |k| k as f64),
-            None => f64::NAN,
-        })
-        .collect()
-}
-
-/// A run's metric value, NaN unless it succeeded with a number.
-fn metric_value(r: &simforge_core::results::RunRecord, metric: &str) -> f64 {
-    match (r.state, r.metrics.get(metric).and_then(|v| v.as_f64())) {
-        (RunState::Succeeded, Some(y)) => y,
-        _ => f64::NAN,
-    }
 }
 
 /// Prints rank measures of `metric`.
