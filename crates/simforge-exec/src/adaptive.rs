@@ -373,6 +373,71 @@ fn best_point<'p>(adaptive: &Adaptive, points: &'p [Point]) -> Option<(usize, &'
         .min_by(|a, b| key(a.1).total_cmp(&key(b.1)))
 }
 
+/// One design point of a study with an objective, for a convergence plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TracePoint {
+    /// Its design index (initial design first, then proposals in order).
+    pub index: u64,
+    /// One run id of the point (the first replicate).
+    pub run_id: String,
+    /// Its parameters.
+    pub params: BTreeMap<String, Value>,
+    /// The objective (mean over succeeded replicates); `None` while its runs
+    /// are unfinished or when they all failed.
+    pub value: Option<f64>,
+    /// Whether it has a value and meets every constraint.
+    pub feasible: bool,
+    /// The best feasible value up to and including this point.
+    pub best: Option<f64>,
+    /// Whether any of its runs is still pending or running.
+    pub pending: bool,
+}
+
+/// The points of a study with an objective in design order, with the best
+/// feasible value so far at each: what the dashboard's convergence plot and
+/// the summary of `simforge optimize` show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The points, in design-index order.
+    pub points: Vec<TracePoint>,
+    /// Position in `points` of the best feasible point.
+    pub best: Option<usize>,
+}
+
+/// The [`Trace`] of `study` (which must have an `objective` or `optimize`
+/// section) from every run the store holds for it.
+pub fn trace(store: &dyn Store, study: &Study) -> Result<Trace, AdaptiveError> {
+    let adaptive = study
+        .adaptive
+        .as_ref()
+        .ok_or_else(|| AdaptiveError::NotAdaptive(study.spec.name.clone()))?;
+    let space = Space::new(study);
+    let observed = observe(store, &space, adaptive, &[])?;
+    let best = best_point(adaptive, &observed.points).map(|(k, _)| k);
+    let better = |a: f64, b: f64| if adaptive.maximize { a > b } else { a < b };
+    let mut so_far: Option<f64> = None;
+    let points = observed
+        .points
+        .into_iter()
+        .map(|p| {
+            let ok = feasible(adaptive, &p);
+            if ok && let Some(v) = p.value {
+                so_far = Some(so_far.map_or(v, |b| if better(v, b) { v } else { b }));
+            }
+            TracePoint {
+                index: p.index,
+                run_id: p.first_run,
+                params: p.params,
+                value: p.value,
+                feasible: ok,
+                best: so_far,
+                pending: p.pending,
+            }
+        })
+        .collect();
+    Ok(Trace { points, best })
+}
+
 fn problem(space: &Space<'_>, adaptive: &Adaptive) -> Problem {
     let strategy = match adaptive.goal {
         Goal::Optimize(AcquisitionKind::LogEi) => Strategy::Optimize(Acquisition::LogEi),

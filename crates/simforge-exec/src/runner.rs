@@ -133,13 +133,15 @@ pub struct StudyLock {
 }
 
 impl StudyLock {
-    /// Takes the lock for `study` under `dir`, or says who holds it.
+    /// Takes the lock for `study` under `dir`, or says who holds it. A
+    /// server's study names (`project/name`) lock in a folder per project.
     pub fn acquire(dir: &Path, study: &str) -> Result<StudyLock, ExecError> {
-        std::fs::create_dir_all(dir).map_err(|source| ExecError::Io {
-            context: format!("creating {}", dir.display()),
+        let path = dir.join(format!("{study}.lock"));
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent).map_err(|source| ExecError::Io {
+            context: format!("creating {}", parent.display()),
             source,
         })?;
-        let path = dir.join(format!("{study}.lock"));
         let file = File::options()
             .create(true)
             .truncate(false)

@@ -9,6 +9,7 @@
 //! never hold a connection across an await: database work runs on the
 //! blocking pool ([`db::Db::run`]).
 
+pub mod adaptive;
 pub mod admin;
 pub mod api;
 pub mod artifacts;
@@ -92,6 +93,7 @@ pub fn prepare(config: ServerConfig) -> Result<state::Shared, ServeError> {
         requests: AtomicU64::new(0),
         server_errors: AtomicU64::new(0),
         rate: Default::default(),
+        loops: Default::default(),
     }))
 }
 
@@ -133,6 +135,7 @@ pub async fn serve(
     tracing::info!(%bound, profile = %state.config.profile, "simforge server listening");
     let sweeper = tokio::spawn(sweep_leases(state.clone()));
     let _etl = crate::etl::Background::spawn(&state);
+    let _loops = crate::adaptive::Background::spawn(&state);
     let app = api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -11,12 +11,12 @@
 //! datasets, reports) answers 404 with a hint that it belongs to server
 //! mode; `GET /api/v1/me` says `local: true`, so the app hides it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::Router;
@@ -49,11 +49,69 @@ pub struct Local {
     /// The store directory (`.simforge`): the SQLite store, run directories
     /// under `runs/<study>/`, locks.
     pub dir: PathBuf,
+    /// Adaptive loops of studies submitted from the editor, by study name:
+    /// what the study page shows (as the server's `study_loops` rows).
+    loops: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 type Shared = Arc<Local>;
 
 impl Local {
+    /// The local API over the store directory `dir`.
+    pub fn new(dir: PathBuf) -> Local {
+        Local {
+            dir,
+            loops: Default::default(),
+        }
+    }
+
+    /// The study `name` as its file now says, as long as the file still
+    /// describes the stored plan.
+    fn study(&self, store: &dyn Store, name: &str) -> ApiResult<simforge_core::Study> {
+        let row = study_of(store, name)?;
+        let study = simforge_core::load_study(Path::new(&row.study_file)).map_err(|d| {
+            ApiError::conflict(format!(
+                "{} no longer loads: {}",
+                row.study_file,
+                d.render()
+            ))
+        })?;
+        if study.spec_hash != row.spec_hash {
+            return Err(ApiError::conflict(format!(
+                "{} changed since its runs were planned",
+                row.study_file
+            ))
+            .with_hint("run it again (`simforge run`) before analysing"));
+        }
+        Ok(study)
+    }
+
+    /// The loop of study `name` as the study page shows it: the one this
+    /// process runs, else (for a study with `optimize:` run by the CLI) its
+    /// settings and best point from the store.
+    fn loop_json(&self, store: &dyn Store, name: &str) -> Option<Value> {
+        if let Some(v) = self.loops.lock().ok().and_then(|l| l.get(name).cloned()) {
+            return Some(v);
+        }
+        let study = self.study(store, name).ok()?;
+        let a = study
+            .adaptive
+            .as_ref()
+            .filter(|_| study.spec.optimize.is_some())?;
+        let trace = simforge_exec::adaptive::trace(store, &study).ok()?;
+        let mut v = crate::adaptive::settings_json(a);
+        let pending = trace.points.iter().any(|p| p.pending);
+        v["state"] = json!(if pending { "running" } else { "stopped" });
+        v["iterations"] = json!([]);
+        v["stop_reason"] = Value::Null;
+        v["error"] = Value::Null;
+        v["best"] = trace.best.map_or(Value::Null, |k| {
+            let p = &trace.points[k];
+            json!({"run_id": p.run_id, "value": p.value, "params": p.params})
+        });
+        Some(v)
+    }
+
     fn open(&self) -> ApiResult<Box<dyn Store>> {
         simforge_store::open(&self.dir.join("simforge.db").display().to_string()).map_err(|e| {
             ApiError::internal(format!("opening the store in {}: {e}", self.dir.display()))
@@ -205,8 +263,11 @@ async fn study(
             .map(|s| v["counts"][s].as_i64().unwrap_or(0))
             .sum();
         let reasons = store.failure_reasons(&name, 20).map_err(ApiError::from)?;
+        let adaptive = l.loop_json(&*store, &name);
+        let looping = adaptive.as_ref().is_some_and(|a| a["state"] == "running");
         v["done"] = json!(done);
-        v["finished"] = json!(done == row.planned_runs);
+        v["finished"] = json!(done == row.planned_runs && !looping);
+        v["adaptive"] = json!(adaptive);
         v["simulator"] = json!(row.simulator);
         v["failure_reasons"] = json!(
             reasons
@@ -522,7 +583,14 @@ async fn explore_columns(
                 })
             })
             .collect();
-        Ok(json!({"study": format!("{PROJECT}/{name}"), "runs": {"total": total, "succeeded": ok.len()}, "columns": columns}))
+        let mut out = json!({"study": format!("{PROJECT}/{name}"), "runs": {"total": total, "succeeded": ok.len()},
+                             "columns": columns, "objective": null, "design": null, "sensitivity": null});
+        if let Ok(study) = l.study(&*store, &name) {
+            for (k, v) in crate::api::explore::analysis::analyses_json(&study, ok.len()) {
+                out[k] = v;
+            }
+        }
+        Ok(out)
     })
     .await?;
     Ok(Json(out))
@@ -725,31 +793,158 @@ async fn submit(
         };
         let dir = l.dir.clone();
         let file_text = file.display().to_string();
+        let adaptive = study
+            .adaptive
+            .clone()
+            .filter(|_| study.spec.optimize.is_some());
+        if let Some(a) = &adaptive {
+            let mut v = crate::adaptive::settings_json(a);
+            v["state"] = json!("running");
+            v["iterations"] = json!([]);
+            v["stop_reason"] = Value::Null;
+            v["error"] = Value::Null;
+            v["best"] = Value::Null;
+            if let Ok(mut loops) = l.loops.lock() {
+                loops.insert(name.clone(), v);
+            }
+        }
+        let loops = l.loops.clone();
+        let is_adaptive = adaptive.is_some();
         std::thread::spawn(move || {
             let run = simforge_store::open(&dir.join("simforge.db").display().to_string())
                 .map_err(|e| e.to_string())
                 .and_then(|mut store| {
-                    simforge_exec::run_study(
-                        &mut *store,
-                        &study,
-                        sim,
-                        &file_text,
-                        &opts,
-                        Arc::new(AtomicBool::new(false)),
-                    )
-                    .map_err(|e| e.to_string())
+                    if is_adaptive {
+                        run_loop_locally(&mut *store, &study, sim, &file_text, &opts, &loops)
+                    } else {
+                        simforge_exec::run_study(
+                            &mut *store,
+                            &study,
+                            Arc::new(sim),
+                            &file_text,
+                            &opts,
+                            Arc::new(AtomicBool::new(false)),
+                        )
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                    }
                 });
             if let Err(e) = run {
                 tracing::error!(study = %study.spec.name, "the submitted study stopped: {e}");
+                if let Some(v) = loops
+                    .lock()
+                    .ok()
+                    .as_mut()
+                    .and_then(|l| l.get_mut(&study.spec.name))
+                {
+                    v["state"] = json!("failed");
+                    v["error"] = json!(e);
+                }
             }
         });
         Ok(
             json!({"key": format!("{PROJECT}/{name}"), "name": name, "planned": planned, "new": new,
-                  "queue": "local", "state": "active"}),
+                  "queue": "local", "state": "active", "adaptive": is_adaptive}),
         )
     })
     .await?;
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Runs the adaptive loop of an editor-submitted study on this machine's
+/// pool, recording its iterations where the study page reads them.
+fn run_loop_locally(
+    store: &mut dyn Store,
+    study: &simforge_core::Study,
+    sim: simforge_exec::RunnableSimulator,
+    file_text: &str,
+    opts: &simforge_exec::RunOptions,
+    loops: &Mutex<HashMap<String, Value>>,
+) -> Result<(), String> {
+    let sim = Arc::new(sim);
+    let identity = sim.identity();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let name = study.spec.name.clone();
+    let slots = simforge_exec::pool::slots(&opts.machine, &study.resources, opts.jobs)
+        .map(|s| s.len())
+        .unwrap_or(1);
+    let mut execute = |store: &mut dyn Store| -> Result<(), simforge_exec::ExecError> {
+        simforge_exec::run_study(store, study, sim.clone(), file_text, opts, cancel.clone())?;
+        Ok(())
+    };
+    let mut report = |it: &simforge_exec::adaptive::Iteration| {
+        if let Some(v) = loops.lock().ok().as_mut().and_then(|l| l.get_mut(&name))
+            && let Some(list) = v["iterations"].as_array_mut()
+        {
+            list.push(crate::adaptive::iteration_json(it));
+        }
+    };
+    let summary = simforge_exec::adaptive::run_adaptive(
+        store,
+        study,
+        &identity,
+        &simforge_exec::adaptive::LoopOptions {
+            slots,
+            lock_dir: opts.lock_dir.clone(),
+            study_file: file_text.to_string(),
+        },
+        &mut execute,
+        &cancel,
+        &mut report,
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(v) = loops.lock().ok().as_mut().and_then(|l| l.get_mut(&name)) {
+        v["state"] = json!("stopped");
+        v["stop_reason"] = json!(summary.stop.to_string());
+        v["best"] = crate::adaptive::best_json(&summary);
+    }
+    Ok(())
+}
+
+/// `GET .../explore/convergence` on the local store.
+async fn explore_convergence(
+    State(l): State<Shared>,
+    UrlPath((project, name)): UrlPath<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    project_only(&project)?;
+    let out = blocking(move || {
+        let store = l.open()?;
+        let study = l.study(&*store, &name)?;
+        if study.adaptive.is_none() {
+            return Err(crate::api::explore::analysis::no_objective());
+        }
+        let trace = simforge_exec::adaptive::trace(&*store, &study)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(crate::api::explore::analysis::convergence_json(
+            &format!("{PROJECT}/{name}"),
+            &study,
+            &trace,
+        ))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+/// `GET .../explore/sensitivity` on the local store.
+async fn explore_sensitivity(
+    State(l): State<Shared>,
+    UrlPath((project, name)): UrlPath<(String, String)>,
+    Q(q): Q<crate::api::explore::analysis::SensitivityQuery>,
+) -> ApiResult<Json<Value>> {
+    project_only(&project)?;
+    let out = blocking(move || {
+        use crate::api::explore::analysis::{sensitivity_json, sensitivity_of};
+        let store = l.open()?;
+        let study = l.study(&*store, &name)?;
+        let (metric, analysis) = sensitivity_of(&*store, &study, q.metric.as_deref(), q.surrogate)?;
+        Ok(sensitivity_json(
+            &format!("{PROJECT}/{name}"),
+            &metric,
+            &analysis,
+        ))
+    })
+    .await?;
+    Ok(Json(out))
 }
 
 async fn simulate(J(body): J<crate::api::design::DesignBody>) -> ApiResult<Json<Value>> {
@@ -793,6 +988,14 @@ pub fn router(local: Local) -> Router {
         .route(
             "/projects/{project}/studies/{name}/explore/runs",
             get(explore_runs),
+        )
+        .route(
+            "/projects/{project}/studies/{name}/explore/convergence",
+            get(explore_convergence),
+        )
+        .route(
+            "/projects/{project}/studies/{name}/explore/sensitivity",
+            get(explore_sensitivity),
         )
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/logs", get(logs))

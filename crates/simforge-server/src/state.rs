@@ -25,6 +25,8 @@ pub struct AppState {
     pub server_errors: AtomicU64,
     /// Per-token (or per-address) request counts for rate limiting.
     pub rate: crate::api::limits::RateLimiter,
+    /// The adaptive loops (`optimize:` studies) this process drives.
+    pub loops: crate::adaptive::Loops,
 }
 
 /// The state as handlers receive it.

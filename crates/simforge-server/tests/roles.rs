@@ -96,6 +96,55 @@ impl World {
         b["path"].as_str().unwrap().to_string()
     }
 
+    /// Submits `name` (with an objective) as the member and finishes its
+    /// runs with synthetic results, so that its analyses have data.
+    fn finished_objective_study(&self, name: &str) {
+        use simforge_store::{AttemptRecord, RunFilter, Store, Update};
+        let source = format!(
+            "{}metrics: [y]\nobjective: {{minimize: y}}\n",
+            branin_study(name, 6)
+        );
+        let (s, b) = self.http.call(
+            "POST",
+            "/api/v1/projects/p1/studies",
+            self.token("member"),
+            Some(&json!({"source": source})),
+        );
+        assert_eq!(s, 201, "setup: member submits {name}: {b}");
+        let spec_hash = b["spec_hash"].as_str().unwrap().to_string();
+        let mut c = self.server.state.db.get().unwrap();
+        let key = format!("p1/{name}");
+        let runs = c.runs(&key, &RunFilter::default()).unwrap();
+        let updates: Vec<Update> = runs
+            .iter()
+            .map(|r| {
+                let x1 = r.params["x1"].as_f64().unwrap();
+                let x2 = r.params["x2"].as_f64().unwrap();
+                let mut metrics = serde_json::Map::new();
+                metrics.insert("y".into(), json!(x1 * 2.0 + x2));
+                Update::Finished {
+                    record: AttemptRecord {
+                        run_id: r.id.clone(),
+                        attempt: 1,
+                        state: simforge_core::RunState::Succeeded,
+                        started_at: "2026-11-29T10:00:00.000Z".into(),
+                        finished_at: "2026-11-29T10:00:00.250Z".into(),
+                        duration_s: 0.25,
+                        exit_code: Some(0),
+                        signal: None,
+                        reason: None,
+                        host: "laptop".into(),
+                        max_rss_kb: None,
+                        metrics,
+                        spec_hash: spec_hash.clone(),
+                    },
+                    run_state: simforge_core::RunState::Succeeded,
+                }
+            })
+            .collect();
+        c.apply(&updates).unwrap();
+    }
+
     fn submit(&self, who: &str, name: &str) {
         let (s, b) = self.http.call(
             "POST",
@@ -485,6 +534,16 @@ fn cases() -> Vec<Case> {
             READERS,
             get("/api/v1/projects/p1/studies/s-member/explore/runs?sort=param.x1&order=desc"),
         ),
+        case(
+            "explore: convergence",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-objective/explore/convergence"),
+        ),
+        case(
+            "explore: sensitivity",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-objective/explore/sensitivity?metric=y"),
+        ),
         case("list members", READERS, get("/api/v1/projects/p1/members")),
         case("search runs", EVERY_USER, get("/api/v1/runs?project=p1")),
         case("list workers", EVERY_USER, get("/api/v1/workers")),
@@ -608,6 +667,7 @@ fn every_endpoint_allows_exactly_its_callers() {
     let w = world(&pg);
     w.submit("member", "s-member");
     w.submit("padmin", "s-padmin");
+    w.finished_objective_study("s-objective");
     for (who, project, name) in [
         ("member", "p1", "ext-member"),
         ("padmin", "p1", "ext-padmin"),

@@ -81,6 +81,14 @@ pub fn router(state: Shared) -> Router {
             "/projects/{project}/studies/{name}/explore/runs",
             get(explore::runs),
         )
+        .route(
+            "/projects/{project}/studies/{name}/explore/convergence",
+            get(explore::analysis::convergence),
+        )
+        .route(
+            "/projects/{project}/studies/{name}/explore/sensitivity",
+            get(explore::analysis::sensitivity),
+        )
         .route("/runs", get(runs::search))
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/logs", get(runs::logs))

@@ -5,7 +5,8 @@
 //! ids (which hash the study name) never collide between projects, while
 //! seeds (which do not) match a local run of the same file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -235,6 +236,13 @@ pub fn submit_as(
         &[&key, &project_id, &name, &caller.user_id, &queue, &sub.source, &source_name, &files,
           &study.spec_hash, &max_attempts, &timeout_s, &state],
     )?;
+    // A study with an `optimize:` section runs its adaptive loop on the
+    // server (as `simforge run` does locally); pushed results never do.
+    let adaptive = study
+        .adaptive
+        .as_ref()
+        .filter(|_| study.spec.optimize.is_some() && state == "active");
+    crate::adaptive::record_submission(&mut tx, &key, adaptive)?;
     // A resubmission is a fresh start for runs an earlier cancel stopped.
     tx.execute(
         "UPDATE runs SET state = 'pending', job = NULL WHERE study = $1 AND state = 'cancelled'",
@@ -251,8 +259,65 @@ pub fn submit_as(
     tx.commit()?;
     Ok(
         json!({"key": key, "project": project, "name": name, "queue": queue, "state": state,
-              "spec_hash": study.spec_hash, "planned": planned, "new": new}),
+              "spec_hash": study.spec_hash, "planned": planned, "new": new, "adaptive": adaptive.is_some()}),
     )
+}
+
+/// Parsed studies by (key, spec hash): parsing writes the submission's
+/// files to a scratch directory and builds its simulator, and the explorer
+/// asks for the same study on every visit.
+type ParsedStudies = HashMap<(String, String), Arc<simforge_core::Study>>;
+static PARSED: std::sync::Mutex<Option<ParsedStudies>> = std::sync::Mutex::new(None);
+const PARSED_ENTRIES: usize = 128;
+
+/// The study `key` as submitted (parsed from its stored source and files,
+/// named by its key as in the store).
+pub fn stored_study(
+    conn: &mut Conn,
+    storage: &std::path::Path,
+    key: &str,
+) -> ApiResult<Arc<simforge_core::Study>> {
+    let row = conn
+        .client()
+        .query_opt(
+            "SELECT source, source_name, files, spec_hash FROM server_studies WHERE key = $1",
+            &[&key],
+        )?
+        .ok_or_else(|| ApiError::not_found(format!("no study `{key}`")))?;
+    let spec_hash: String = row.get(3);
+    let cache_key = (key.to_string(), spec_hash);
+    if let Some(hit) = PARSED
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref()?.get(&cache_key).cloned())
+    {
+        return Ok(hit);
+    }
+    let files: Value = row.get(2);
+    let sub = Submission {
+        source: row.get(0),
+        source_name: Some(row.get(1)),
+        files: serde_json::from_value(files).unwrap_or_default(),
+        queue: None,
+    };
+    let mut study = parse_submission(storage, &sub)
+        .map_err(|r| match r {
+            Rejected::Study(d) => {
+                ApiError::internal(format!("the stored study no longer parses: {}", d.render()))
+            }
+            Rejected::Request(e) => e,
+        })?
+        .study;
+    study.spec.name = key.to_string();
+    let study = Arc::new(study);
+    if let Ok(mut cache) = PARSED.lock() {
+        let cache = cache.get_or_insert_with(HashMap::new);
+        if cache.len() >= PARSED_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(cache_key, study.clone());
+    }
+    Ok(study)
 }
 
 fn ensure_dir(p: &std::path::Path) -> ApiResult<&std::path::Path> {
@@ -295,6 +360,9 @@ pub async fn submit(
         .db
         .run(move |c| submit_in(c, &storage, &caller, &project, sub, &addr))
         .await?;
+    if out["adaptive"] == true {
+        state.loops.wake();
+    }
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -424,6 +492,8 @@ pub async fn show(
                 .filter(|(s, _)| s.is_final())
                 .map(|(_, n)| n)
                 .sum();
+            let adaptive = crate::adaptive::loop_json(c, &key)?;
+            let looping = adaptive.as_ref().is_some_and(|a| a["state"] == "running");
             Ok(json!({
                 "key": key, "project": project, "name": name, "state": st,
                 "owner": meta.get::<_, String>(0), "queue": meta.get::<_, String>(1),
@@ -431,7 +501,8 @@ pub async fn show(
                 "simulator": row.simulator, "spec_hash": row.spec_hash, "planned": row.planned_runs,
                 "counts": counts.iter().map(|(s, n)| (s.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
                 "done": done,
-                "finished": row.planned_runs as u64 == done,
+                "finished": row.planned_runs as u64 == done && !looping,
+                "adaptive": adaptive,
                 "failure_reasons": reasons.iter().map(|(r, n)| json!({"reason": r, "runs": n})).collect::<Vec<_>>(),
             }))
         })
@@ -476,6 +547,13 @@ pub async fn cancel(
             }
             tx.execute("UPDATE server_studies SET state = 'cancelled' WHERE key = $1", &[&key])?;
             crate::queue::revoke_study(&mut tx, &key)?;
+            // Its adaptive loop stops too (the server driving it notices at
+            // its next check and leaves this row as it is).
+            tx.execute(
+                "UPDATE study_loops SET state = 'stopped', stop_reason = 'the study was cancelled', updated_at = now()
+                 WHERE study = $1 AND state = 'running'",
+                &[&key],
+            )?;
             let n = tx.execute(
                 "UPDATE runs SET state = 'cancelled', job = NULL WHERE study = $1 AND state IN ('pending', 'running')",
                 &[&key],

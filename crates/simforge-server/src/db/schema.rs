@@ -13,6 +13,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     crate::etl::REPLAN_RUNS_TRIGGER,
     crate::queue::LEASE_LOSSES,
     crate::artifacts::SCHEMA,
+    crate::adaptive::SCHEMA,
 ];
 
 /// Users, tokens, projects, studies' owners and queues, leases, workers, logs,

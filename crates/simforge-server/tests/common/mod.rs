@@ -34,6 +34,7 @@ pub struct TestServer {
     pg: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    keep: bool,
 }
 
 impl TestServer {
@@ -47,6 +48,13 @@ impl TestServer {
                 .unwrap()
                 .as_nanos()
         );
+        TestServer::start_in(pg, ttl_s, &schema)
+    }
+
+    /// Starts a server on the database schema `schema` (a restart when an
+    /// earlier server used it: see [`TestServer::keep_schema`]).
+    pub fn start_in(pg: &str, ttl_s: f64, schema: &str) -> TestServer {
+        let schema = schema.to_string();
         let storage = tempfile::tempdir().unwrap();
         let mut config = ServerConfig {
             profile: "test".into(),
@@ -91,7 +99,14 @@ impl TestServer {
             pg: pg.to_string(),
             stop: Some(stop_tx),
             thread: Some(thread),
+            keep: false,
         }
+    }
+
+    /// Stops the server but leaves its schema for a server started after it.
+    pub fn stop_keeping_schema(mut self) {
+        self.keep = true;
+        self.stop();
     }
 
     /// Creates a user with a token of `scopes`; returns the token.
@@ -118,6 +133,9 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
+        if self.keep {
+            return;
+        }
         if let Ok(mut c) = postgres::Client::connect(&self.pg, postgres::NoTls) {
             let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
         }

@@ -146,8 +146,14 @@ pub fn run(remote: &Remote, file: &Path, queue: Option<&str>) -> Result<u8> {
             )
         }
     );
+    if sub["adaptive"] == true {
+        println!(
+            "the server runs its adaptive loop: it adds runs, a batch per iteration, until a stopping rule fires"
+        );
+    }
     let cancel = super::run::stop_on_signals()?;
     let mut last = String::new();
+    let mut iterations_seen = 0;
     loop {
         let v = remote.client.study(project, &name)?;
         let line = counts_line(&v);
@@ -155,7 +161,33 @@ pub fn run(remote: &Remote, file: &Path, queue: Option<&str>) -> Result<u8> {
             println!("{name}: {line}");
             last = line;
         }
+        let its = v["adaptive"]["iterations"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice);
+        for it in its.iter().skip(iterations_seen) {
+            println!(
+                "iteration {:>3}: +{} points, {} runs; best so far {}",
+                it["number"], it["proposed"], it["runs"], it["best"]
+            );
+        }
+        iterations_seen = iterations_seen.max(its.len());
         if v["finished"].as_bool() == Some(true) {
+            let a = &v["adaptive"];
+            if let Some(reason) = a["stop_reason"].as_str() {
+                println!("stopped: {reason}");
+            }
+            if let Some(err) = a["error"].as_str() {
+                println!("the loop failed: {err}");
+            }
+            if a["best"].is_object() {
+                println!(
+                    "best:    {} = {} at run {} ({})",
+                    a["metric"].as_str().unwrap_or("?"),
+                    a["best"]["value"],
+                    a["best"]["run_id"].as_str().unwrap_or("?"),
+                    a["best"]["params"]
+                );
+            }
             let c = &v["counts"];
             let bad = ["failed", "timed_out", "cancelled"]
                 .iter()

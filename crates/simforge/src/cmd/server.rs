@@ -67,9 +67,7 @@ pub fn ui(store: crate::locate::StoreArgs<'_>, port: u16) -> Result<u8> {
     }
     let dir = store.default_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let local = simforge_server::local::Local {
-        dir: std::path::absolute(&dir).unwrap_or(dir),
-    };
+    let local = simforge_server::local::Local::new(std::path::absolute(&dir).unwrap_or(dir));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("simforge-ui")

@@ -10,6 +10,7 @@
 //! succeeded runs only (the others have no metrics). Filters are
 //! [`filter`]'s `where=` conditions.
 
+pub mod analysis;
 pub mod filter;
 pub mod frame;
 
@@ -68,13 +69,15 @@ fn positions(f: &Frame, rows: &[u32]) -> Vec<(i64, i64)> {
 
 /// `GET .../explore/columns` (viewer): every parameter and metric with its
 /// type (`number` or `text`), range or values (up to 50), and how many
-/// succeeded runs have it.
+/// succeeded runs have it; and which analyses the study supports (its
+/// `objective`, `design` and `sensitivity` estimator).
 pub async fn columns(
     State(state): State<Shared>,
     caller: Caller,
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let schema = state.config.database.schema.clone();
+    let storage = state.config.storage.path.clone();
     let out = state
         .db
         .run(move |c| {
@@ -103,11 +106,23 @@ pub async fn columns(
                     }
                 })
                 .collect();
-            Ok(json!({
+            let mut out = json!({
                 "study": key,
                 "runs": {"total": f.idx.len(), "succeeded": ok.len()},
                 "columns": columns,
-            }))
+                "objective": null, "design": null, "sensitivity": null,
+            });
+            // What the explorer can show beyond rows; a study that no longer
+            // parses still has its rows.
+            match super::studies::stored_study(c, &storage, &key) {
+                Ok(study) => {
+                    for (k, v) in analysis::analyses_json(&study, ok.len()) {
+                        out[k] = v;
+                    }
+                }
+                Err(e) => tracing::warn!(study = key, error = %e.message, "explorer: reading the study"),
+            }
+            Ok(out)
         })
         .await?;
     Ok(Json(out))
