@@ -692,7 +692,8 @@ fn the_dashboard_follows_a_study_in_a_real_browser() {
     }
     ok(create.wait_with_output().expect("create-user"));
     ok(server.admin(&["add-member", "lab", "alice", "member"]));
-    let mut w = server.worker("ui-w", &[]);
+    // The designer's sweeps and optimisations run on the `sysdesign` queue.
+    let mut w = server.worker("ui-w", &["--queue", "sysdesign"]);
 
     // Six runs of two seconds on two slots: the page sees them progress.
     let runs = 6;
@@ -743,7 +744,15 @@ fn the_dashboard_follows_a_study_in_a_real_browser() {
         // read the reports, and upload and download a dataset.
         .env("EXPLORE", "1")
         .env("REPORTS", "1")
-        .env("DATASETS", "1");
+        .env("DATASETS", "1")
+        // The designer sweeps a property and finds the cheapest design
+        // (the server's adaptive loop); the explorer shows the followed
+        // study's sensitivity; the main pages at phone size.
+        .env("SWEEP", "1")
+        .env("OPTIMIZE", "1")
+        .env("ANALYSIS", "1")
+        .env("ANALYSIS_STUDY", "watched")
+        .env("PHONE", "1");
     if let Some(dir) = &shots {
         std::fs::create_dir_all(dir).expect("screenshot dir");
         node.env("SHOTS", dir);

@@ -283,6 +283,14 @@ fn the_local_dashboard_works_in_a_real_browser() {
         .env("EXPLORE", "1")
         .env("EDITOR", "1")
         .env("DESIGNER", "1")
+        // The designer's sweep and its cheapest-design search (the adaptive
+        // loop on this machine's pool), the explorer's sensitivity bars of
+        // the store's study, and the phone-sized layout.
+        .env("SWEEP", "1")
+        .env("OPTIMIZE", "1")
+        .env("ANALYSIS", "1")
+        .env("ANALYSIS_STUDY", "watched")
+        .env("PHONE", "1")
         .output()
         .expect("node");
     drop(ui);

@@ -45,6 +45,7 @@ function runState(s, i) {
   return 'pending';
 }
 function runsOf(s) {
+  if (s.sim) return s.sim.rows();
   const out = [];
   for (let idx = 0; idx < s.planned / 2; idx++)
     for (let rep = 0; rep < 2; rep++) {
@@ -143,6 +144,151 @@ for (const [ds, submitted] of [[VIRTUAL[0], '2026-11-25 12:00:00+00'], [VIRTUAL[
   const name = ds.row(0).study.split('/')[1];
   STUDIES.push({ project: 'lab', name, owner: 'alice', queue: 'analytic', planned: ds.n, rate: 0, fixedDone: ds.n, submitted, virtual: ds });
 }
+// --- sysdesign studies (sweeps, optimisations) and the adaptive loop -------------
+// A study submitted with `simulator: {builtin: sysdesign}` and a `system.yaml`
+// file is "run" here: each design point gets the crude flow estimate of
+// fakeSimulate (below) with its parameters set in the topology, and finishes
+// about a second after it starts. A study with `optimize:` imitates the
+// server's adaptive loop: after its initial design, a batch of points every
+// ~1.5 s (near the best so far) until the budget or the patience is spent.
+// Made up from end to end: it only has the shapes of the real answers.
+const runId = (key, i) => createHash('sha256').update(`${key}:${i}`).digest('hex').slice(0, 32);
+function parseConstraint(c) {
+  const m = String(c).match(/^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>|==)\s*(-?[\d.eE+-]+)\s*$/);
+  return m ? { metric: m[1], op: m[2], v: Number(m[3]) } : null;
+}
+function feasible(metrics, constraints) {
+  return constraints.every((c) => {
+    const k = parseConstraint(c);
+    const x = k && metrics[k.metric];
+    if (typeof x !== 'number') return false;
+    return { '<=': x <= k.v, '>=': x >= k.v, '<': x < k.v, '>': x > k.v, '==': x === k.v }[k.op];
+  });
+}
+function setIn(o, path, v) {
+  let cur = o;
+  for (const k of path.slice(0, -1)) cur = cur[k] && typeof cur[k] === 'object' ? cur[k] : (cur[k] = {});
+  cur[path[path.length - 1]] = v;
+}
+function makeSimStudy(proj, spec, topo, at = Date.now()) {
+  const key = `${proj}/${spec.name}`;
+  const params = spec.parameters || {};
+  const keys = Object.keys(params);
+  const obj = spec.objective ? { metric: spec.objective.minimize ?? spec.objective.maximize, maximize: spec.objective.maximize !== undefined, constraints: spec.objective.constraints ?? [] } : null;
+  const sampler = spec.design?.sampler ?? 'grid';
+  const evaluate = (pt) => {
+    const t = structuredClone(topo);
+    for (const k of keys) setIn(t, k.split('.'), pt[k]);
+    // Component names with dots would break this split: the mock does not care.
+    const r = fakeSimulate(t);
+    return { latency_p99: r.measures.latency_p99.mean, cost_per_hour: r.measures.cost_per_hour.mean, throughput: r.measures.throughput.mean, bottleneck: r.bottleneck };
+  };
+  const pointAt = (u) => Object.fromEntries(keys.map((k, j) => {
+    const p = params[k];
+    if (Array.isArray(p.values)) return [k, p.values[Math.min(p.values.length - 1, Math.floor(u[j] * p.values.length))]];
+    const [lo, hi] = p.range;
+    const v = lo + (hi - lo) * u[j];
+    return [k, p.type === 'integer' ? Math.round(v) : Number(v.toPrecision(6))];
+  }));
+  let pts = [];
+  if (sampler === 'grid' && keys.every((k) => Array.isArray(params[k].values))) {
+    pts = [{}];
+    for (const k of keys) pts = pts.flatMap((pt) => params[k].values.map((v) => ({ ...pt, [k]: v })));
+  } else {
+    const n = spec.design?.samples ?? 8;
+    pts = Array.from({ length: n }, (_, i) => pointAt(keys.map((_, j) => (((i * (2 * j + 3) + j) % n) + unit(i, j + 9)) / n)));
+  }
+  const runs = [];
+  const add = (pt, start) => {
+    const i = runs.length;
+    runs.push({ i, pt, start, end: start + 900 + unit(i, 77) * 600, metrics: evaluate(pt) });
+  };
+  pts.forEach((pt, i) => add(pt, at + 300 + i * 350));
+  const opt = spec.optimize ? { budget: spec.optimize.budget ?? 20, batch: spec.optimize.batch ?? 2, patience: spec.optimize.patience ?? 6 } : null;
+  const loop = opt && { state: 'running', stop_reason: null, iterations: [], last: 0, stale: 0 };
+  const better = (a, b) => (obj.maximize ? a > b : a < b);
+  function bestOf(upTo) {
+    let best = null;
+    for (const r of runs.slice(0, upTo)) {
+      if (r.end > Date.now()) continue;
+      const v = r.metrics[obj.metric];
+      if (typeof v === 'number' && feasible(r.metrics, obj.constraints) && (!best || better(v, best.value))) best = { r, value: v };
+    }
+    return best;
+  }
+  function tick() {
+    if (!loop || loop.state !== 'running') return;
+    const now = Date.now();
+    if (runs.some((r) => r.end > now)) return;
+    if (now - Math.max(loop.last, ...runs.map((r) => r.end)) < 1200) return;
+    const before = loop.iterations.length ? loop.iterations[loop.iterations.length - 1].best : null;
+    const best = bestOf(runs.length);
+    if (loop.iterations.length) {
+      const improved = best && (before === null || better(best.value, before));
+      loop.stale = improved ? 0 : loop.stale + 1;
+    }
+    if (runs.length >= opt.budget) return Object.assign(loop, { state: 'stopped', stop_reason: 'the run budget is spent' });
+    if (loop.stale >= opt.patience) return Object.assign(loop, { state: 'stopped', stop_reason: `no improvement in ${opt.patience} iterations` });
+    const k = Math.min(opt.batch, opt.budget - runs.length);
+    const n = loop.iterations.length + 1;
+    for (let j = 0; j < k; j++) {
+      const u = keys.map((key, d) => {
+        const p = params[key];
+        const [lo, hi] = p.range ?? [0, 1];
+        const b = best ? (best.r.pt[key] - lo) / (hi - lo || 1) : 0.5;
+        return Math.min(1, Math.max(0, b + (unit(runs.length, d + 31) - 0.5) * (j === 0 ? 0.35 : 1)));
+      });
+      add(pointAt(u), now + j * 200);
+    }
+    const b2 = best ? best.value : null;
+    loop.iterations.push({ number: n, proposed: k, runs: runs.length, best: b2, predicted: b2 === null ? null : [Number((b2 * 0.97).toPrecision(4)), Number((Math.abs(b2) * 0.08 / n + 0.01).toPrecision(3))], at: new Date(now).toISOString() });
+    loop.last = now;
+  }
+  const stateOf = (r, now) => (now < r.start ? 'pending' : now < r.end ? 'running' : 'succeeded');
+  const sim = {
+    keys, objective: obj, sampler,
+    rows() {
+      tick();
+      const now = Date.now();
+      return runs.map((r) => {
+        const st = stateOf(r, now);
+        return { id: runId(key, r.i), study: key, index: r.i, tag: null, replicate: 0, seed: 1 + r.i, params: { ...r.pt }, metrics: st === 'succeeded' ? r.metrics : {}, state: st, attempts: st === 'pending' ? 0 : 1, reason: null,
+          started_at: st === 'pending' ? null : iso(r.start), finished_at: st === 'succeeded' ? iso(r.end) : null, duration_s: st === 'succeeded' ? (r.end - r.start) / 1000 : null, host: st === 'pending' ? null : `node-${(r.i % 3) + 1}`, spec_hash: 'c0ffee00' };
+      });
+    },
+    adaptive() {
+      if (!loop) return null;
+      tick();
+      const best = bestOf(runs.length);
+      return { goal: 'optimize', metric: obj.metric, maximize: obj.maximize, constraints: obj.constraints, budget: opt.budget, state: loop.state, stop_reason: loop.stop_reason, error: null,
+        iterations: loop.iterations, best: best && loop.iterations.length ? { run_id: runId(key, best.r.i), value: best.value, params: { ...best.r.pt } } : null };
+    },
+    get running() { return !!loop && loop.state === 'running'; },
+  };
+  return { project: proj, name: spec.name, owner: 'alice', queue: 'sysdesign', rate: 0, submitted: new Date(at).toISOString(), sim, get planned() { return runs.length; } };
+}
+/** Spearman's rank correlation (Pearson on ranks). */
+function spearman(xs, ys) {
+  const rank = (a) => { const idx = a.map((v, i) => [v, i]).sort((p, q) => p[0] - q[0]); const r = new Array(a.length); idx.forEach(([, i], k) => (r[i] = k)); return r; };
+  const rx = rank(xs), ry = rank(ys), n = xs.length;
+  if (n < 3) return null;
+  const mx = (n - 1) / 2;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) { sxy += (rx[i] - mx) * (ry[i] - mx); sxx += (rx[i] - mx) ** 2; syy += (ry[i] - mx) ** 2; }
+  return sxx && syy ? sxy / Math.sqrt(sxx * syy) : null;
+}
+/** objective, design and sensitivity of any mock study (the explorer's columns). */
+function analysisOf(s) {
+  if (s.sim) {
+    const sampled = s.sim.keys.length;
+    const ok = s.sim.rows().some((r) => r.state === 'succeeded');
+    return { objective: s.sim.objective, design: s.sim.sampler, sensitivity: sampled >= 2 && ok ? (s.sim.sampler === 'saltelli' ? 'sobol' : s.sim.sampler === 'morris' ? 'morris' : 'rank') : null };
+  }
+  if (s.name === 'branin-1m') return { objective: null, design: 'saltelli', sensitivity: 'sobol' };
+  return { objective: null, design: 'grid', sensitivity: null };
+}
+
+
 function findVirtual(id) {
   const m = id.match(/^b1(\d)([0-9a-f]{13})$/);
   const ds = m && VIRTUAL[Number(m[1]) - 1];
@@ -241,6 +387,8 @@ function explore(res, s, what, q) {
     throw e;
   }
   const study = `${s.project}/${s.name}`;
+  if (what === 'convergence') return convergence(res, s, ds);
+  if (what === 'sensitivity') return sensitivity(res, s, ds, q);
   if (what === 'columns') {
     const ok = predicate(ds, [], 'succeeded');
     let succeeded = 0;
@@ -256,7 +404,7 @@ function explore(res, s, what, q) {
       return { name, kind: name.split('.')[0], type, count, min: type === 'number' && count ? min : null, max: type === 'number' && count ? max : null,
         values: type === 'text' ? { first: first.slice(0, 50), more: first.length > 50 } : null };
     });
-    return json(res, 200, { study, runs: { total: ds.n, succeeded }, columns });
+    return json(res, 200, { study, runs: { total: ds.n, succeeded }, columns, ...analysisOf(s) });
   }
   if (what === 'sample') {
     const n = Math.max(1, Math.min(20000, Number(q.get('n') || 2000)));
@@ -333,6 +481,54 @@ function explore(res, s, what, q) {
   res.end(format === 'csv' ? buf : `${buf}]`);
 }
 
+function convergence(res, s, ds) {
+  const a = analysisOf(s);
+  if (!a.objective) return err(res, 409, 'conflict', `study \`${s.name}\` has no objective`, 'convergence needs an `objective:` section in the study');
+  const { metric, maximize, constraints } = a.objective;
+  const points = [];
+  let best = null;
+  for (let i = 0; i < ds.n; i++) {
+    const r = ds.row(i);
+    const v = r.state === 'succeeded' && typeof r.metrics[metric] === 'number' ? r.metrics[metric] : null;
+    const f = v !== null && feasible(r.metrics, constraints);
+    if (f && (!best || (maximize ? v > best.value : v < best.value))) best = { index: r.index, run_id: r.id, value: v, params: r.params };
+    points.push({ index: r.index, run_id: r.id, value: v, feasible: f, best: best ? best.value : null, pending: r.state === 'pending' || r.state === 'running', params: r.params });
+  }
+  const bp = best && points.find((p) => p.index === best.index);
+  return json(res, 200, { study: `${s.project}/${s.name}`, metric, maximize, constraints, total: points.length, points, best: bp ?? null });
+}
+function sensitivity(res, s, ds, q) {
+  const a = analysisOf(s);
+  const metrics = ds.columns.filter(([n, t]) => n.startsWith('metric.') && t === 'number').map(([n]) => n.slice(7));
+  const metric = q.get('metric') || metrics[0];
+  if (!metrics.includes(metric)) return json(res, 400, { error: { code: 'invalid', message: `no numeric metric \`${metric}\` in this study`, field: 'metric', hint: `known: ${metrics.join(', ')}` } });
+  if (!a.sensitivity) return err(res, 409, 'conflict', 'sensitivity needs at least two sampled parameters and a succeeded run');
+  const study = `${s.project}/${s.name}`;
+  if (a.sensitivity === 'sobol') {
+    const fixed = metric === 'y' ? { x1: [0.52, 0.04, 0.71, 0.05], x2: [0.22, 0.03, 0.41, null] } : { x1: [0.05, 0.02, 0.09, 0.02], x2: [0.01, 0.02, 0.03, null] };
+    return json(res, 200, { study, metric, method: 'sobol', samples: 999_000, dropped: 10_000, note: metric === 'y' ? null : 'the indices are small and close to their confidence: this metric hardly depends on the inputs',
+      measures: [{ key: 'S1', label: 'first-order Sobol\' index' }, { key: 'ST', label: 'total Sobol\' index' }],
+      inputs: Object.entries(fixed).map(([name, [s1, c1, st, c2]]) => ({ name, values: { S1: { value: s1, conf: c1 }, ST: { value: st, conf: c2 } } })) });
+  }
+  const params = ds.columns.filter(([n, t]) => n.startsWith('param.') && t === 'number').map(([n]) => n);
+  const ok = [];
+  let dropped = 0;
+  for (let i = 0; i < ds.n; i++) {
+    const r = ds.row(i);
+    if (r.state === 'succeeded' && typeof r.metrics[metric] === 'number') ok.push(r); else dropped++;
+  }
+  const ys = ok.map((r) => r.metrics[metric]);
+  const inputs = params.map((c) => {
+    const rho = spearman(ok.map((r) => r.params[c.slice(6)]), ys);
+    const v = { SRRC: { value: rho === null ? null : Number(rho.toFixed(4)), conf: null }, PRCC: { value: rho === null ? null : Number(Math.max(-1, Math.min(1, rho * 1.08)).toFixed(4)), conf: null } };
+    if (q.get('surrogate') === 'true') v.GP_ST = { value: rho === null ? null : Number((rho * rho * 1.1).toFixed(4)), conf: 0.04 };
+    return { name: c.slice(6), values: v };
+  });
+  const r2 = inputs.reduce((t, i) => t + (i.values.SRRC.value ?? 0) ** 2, 0);
+  return json(res, 200, { study, metric, method: 'rank', samples: ok.length, dropped, note: r2 < 0.7 ? `the rank regression explains only ${(Math.min(1, r2) * 100).toFixed(0)}% of the variance (R² ${r2.toFixed(2)}): the inputs interact or act non-monotonically, so read these as rough` : null,
+    measures: [{ key: 'SRRC', label: 'standardised rank regression coefficient' }, { key: 'PRCC', label: 'partial rank correlation coefficient' }, ...(q.get('surrogate') === 'true' ? [{ key: 'GP_ST', label: "total Sobol' index on a Gaussian-process surrogate" }] : [])], inputs });
+}
+
 // --- HTTP -------------------------------------------------------------------
 const err = (res, status, code, message, hint) => json(res, status, { error: { code, message, ...(hint ? { hint } : {}) } });
 function json(res, status, body, headers = {}) {
@@ -376,7 +572,7 @@ async function api(req, res, url) {
     const limit = Number(q.get('limit') || 100), offset = Number(q.get('offset') || 0);
     return json(res, 200, { studies: STUDIES.filter((s) => s.project === proj).map(summary).slice(offset, offset + limit) });
   }
-  if ((m = p.match(/^\/projects\/([^/]+)\/studies\/([^/]+)\/(explore\/(?:columns|sample|histogram|runs)|results)$/))) {
+  if ((m = p.match(/^\/projects\/([^/]+)\/studies\/([^/]+)\/(explore\/(?:columns|sample|histogram|runs|convergence|sensitivity)|results)$/))) {
     const [proj, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
     const s = STUDIES.find((x) => x.project === proj && x.name === name);
     if (!s) return err(res, 404, 'not_found', `no study \`${name}\` in project \`${proj}\``);
@@ -389,7 +585,8 @@ async function api(req, res, url) {
     if (!m[3]) {
       const c = counts(s);
       const done = ['succeeded', 'failed', 'timed_out', 'cancelled'].reduce((a, k) => a + (c[k] || 0), 0);
-      return json(res, 200, { ...summary(s), simulator: 'command', source_name: 'study.yaml', counts: c, done, finished: done === s.planned,
+      return json(res, 200, { ...summary(s), simulator: s.sim ? 'sysdesign' : 'command', source_name: 'study.yaml', counts: c, done, finished: done === s.planned && !s.sim?.running,
+        adaptive: s.sim ? s.sim.adaptive() : null,
         failure_reasons: [c.failed && { reason: 'exit code 3: solver diverged', runs: c.failed }, c.timed_out && { reason: 'timed out after 600 s', runs: c.timed_out }].filter(Boolean) });
     }
     const st = q.get('state');
@@ -573,10 +770,19 @@ async function post(req, res, p, q) {
   }
   if ((m = p.match(/^\/projects\/([^/]+)\/studies$/))) {
     const proj = decodeURIComponent(m[1]);
-    if (proj !== 'lab') return err(res, 403, 'forbidden', `you cannot submit to \`${proj}\``, 'submitting needs the member role');
+    if (proj !== 'lab' && !(LOCAL && proj === 'local')) return err(res, 403, 'forbidden', `you cannot submit to \`${proj}\``, 'submitting needs the member role');
     const r = await checkStudy(String(b.source ?? ''));
     if (!r.ok) return err(res, 400, 'invalid', `${b.source_name ?? 'study.yaml'}: the study is not valid:\n${r.diagnostics.map((d) => `  line ${d.line ?? '?'}: ${d.message}`).join('\n')}`, 'fix it in the editor');
-    const s = { project: proj, name: r.summary.name, owner: 'alice', queue: r.summary.queue, planned: r.summary.runs, rate: 2, submitted: new Date().toISOString() };
+    let s = { project: proj, name: r.summary.name, owner: 'alice', queue: r.summary.queue, planned: r.summary.runs, rate: 2, submitted: new Date().toISOString() };
+    const YAML = await import('yaml');
+    const spec = YAML.parse(String(b.source));
+    if (spec?.simulator?.builtin === 'sysdesign') {
+      const file = spec.simulator.options?.topology ?? 'system.yaml';
+      let topo;
+      try { topo = await readTopology(String(b.files?.[file] ?? '')); } catch (e) { return json(res, 400, { error: { code: 'invalid', message: `${file}: ${e.message}`, field: 'simulator.options.topology', hint: e.hint ?? null } }); }
+      if (process.env.MOCK_SUBMIT_DELAY) await new Promise((ok) => setTimeout(ok, Number(process.env.MOCK_SUBMIT_DELAY)));
+      s = makeSimStudy(proj, spec, topo);
+    }
     const i = STUDIES.findIndex((x) => x.project === proj && x.name === s.name);
     const added = i < 0;
     if (added) STUDIES.unshift(s);
@@ -830,6 +1036,11 @@ async function file(res, rel, type) {
     res.end(rel === 'index.html' ? 'dist/index.html is missing: run `npm run build` first\n' : 'not found\n');
   }
 }
+
+// A demo optimisation in `lab`, started with the mock (the study page's panel, the explorer's convergence).
+const DEMO_TOPOLOGY = { name: 'shop', components: { clients: { type: 'source', arrivals: { process: 'poisson', rate: 400 }, to: 'api' }, api: { type: 'service', replicas: 4, concurrency: 4, service_time: { dist: 'exponential', mean: 12 }, cost_per_hour: 0.1, calls: ['db'] }, db: { type: 'database', pool: 8, query_time: { dist: 'exponential', mean: 6 }, cost_per_hour: 1.2 } } };
+STUDIES.push(makeSimStudy('lab', { name: 'shop-cheapest', parameters: { 'components.api.replicas': { range: [1, 12], type: 'integer' }, 'components.db.pool': { range: [2, 32], type: 'integer' } },
+  design: { sampler: 'lhs', samples: 4, seed: 1 }, objective: { minimize: 'cost_per_hour', constraints: ['latency_p99 <= 200'] }, optimize: { budget: 30, batch: 2, patience: 6 } }, DEMO_TOPOLOGY, START - 20_000));
 
 createServer(async (req, res) => {
   const url = new URL(req.url, 'http://localhost');

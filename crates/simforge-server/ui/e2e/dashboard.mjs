@@ -31,6 +31,20 @@
 // same file again and sees it deduplicated, then downloads it through the
 // signed link and compares the bytes. Both also run against the mock.
 //
+// SWEEP=1 builds source -> service -> sink in the designer, sweeps the service's
+// replicas 1..3 (a three-run grid study in $PROJECT), waits (SWEEP_TIMEOUT_MS,
+// default 120 s) for both charts to show 3 points and checks the p99 values are
+// numbers and a generous limit names the cheapest value. OPTIMIZE=1 runs "find
+// the cheapest design" on the service replicas in [1, 4] with a budget of 6,
+// waits (OPT_TIMEOUT_MS, default 120 s) for the adaptive loop to stop, applies
+// the best design to the canvas (and undoes it) and opens the study's explorer:
+// the convergence plot draws at least 4 points. ANALYSIS=1 opens the explorer of
+// $ANALYSIS_STUDY in $PROJECT: one sensitivity bar group per input the server
+// reports. PHONE=1: at 390x844 the studies page, the editor and the designer do
+// not scroll sideways, the palette is reachable, the nav works from the keyboard.
+// All of them run against the mock too (its `shop-cheapest` and `branin-1m`
+// studies have objectives and sensitivity indices).
+//
 // Exits non-zero, naming the failed step, on any failure or page error.
 import { chromium } from 'playwright-core';
 
@@ -49,6 +63,18 @@ const EXPLORE = process.env.EXPLORE === '1';
 const STUDY = ONLY_NEW && !EXPLORE ? undefined : env('STUDY');
 const RUNS = ONLY_NEW && !EXPLORE ? 0 : Number(env('RUNS'));
 const SHOTS = process.env.SHOTS;
+const SWEEP = process.env.SWEEP === '1';
+const OPTIMIZE = process.env.OPTIMIZE === '1';
+const ANALYSIS = process.env.ANALYSIS === '1';
+const ANALYSIS_STUDY = ANALYSIS ? env('ANALYSIS_STUDY') : undefined;
+const PHONE = process.env.PHONE === '1';
+/** The checks added with the designer's experiments and the explorer's analysis (each optional). */
+async function newChecks(page, shot) {
+  if (SWEEP) await checkSweep(page, BASE, PROJECT, shot);
+  if (OPTIMIZE) await checkOptimize(page, BASE, PROJECT, shot);
+  if (ANALYSIS) await checkAnalysis(page, BASE, PROJECT, ANALYSIS_STUDY, shot);
+  if (PHONE) await checkPhone(page, BASE, PROJECT, shot);
+}
 
 let step = 'launching Chromium';
 
@@ -281,6 +307,211 @@ export async function checkDatasets(page, base, project, shot = async () => {}) 
   if (!got.equals(bytes)) throw new Error(`downloaded ${got.length} bytes that differ from the upload`);
 }
 
+/** Builds source -> service -> sink in an empty design from the add buttons and connect controls. */
+async function buildThree(page, base) {
+  const t = (id) => page.getByTestId(id);
+  await page.goto(`${base}/ui/designer`);
+  await t('simulate').waitFor();
+  await t('new-design').click();
+  for (const ty of ['source', 'service', 'sink']) {
+    await t(`add-${ty}`).click();
+    await t(`node-${ty}`).waitFor();
+  }
+  for (const [from, to] of [['source', 'service'], ['service', 'sink']]) {
+    await t(`node-${from}`).click();
+    await t('connect-target').selectOption(to);
+    await t('connect-button').click();
+    await t(`edge-${from}-${to}`).waitFor({ state: 'attached' });
+  }
+  await t('node-source').click();
+  await t('prop-rate').fill('300');
+}
+
+/** Picks `project` in the experiments' project select (a fixed text in local mode). */
+async function pickProject(page, project) {
+  const sel = page.getByTestId('experiment-project');
+  await sel.waitFor();
+  if ((await sel.evaluate((e) => e.tagName)) !== 'SELECT') return;
+  await page.waitForFunction((p) => [...(document.querySelector('[data-testid="experiment-project"]')?.options ?? [])].some((o) => o.value === p), project, { timeout: 15_000 }).catch(() => {
+    throw new Error(`the project select does not offer ${project}`);
+  });
+  await sel.selectOption(project);
+}
+
+/** Waits for `ok` (a test id) or `bad` (an error box's test id), failing with the error's text. */
+async function eitherOr(page, ok, bad, what, timeout = 30_000) {
+  const sel = `[data-testid="${ok}"], [data-testid="${bad}"]`;
+  await page.locator(sel).first().waitFor({ timeout }).catch(() => {
+    throw new Error(`${what}: neither ${ok} nor ${bad} after ${timeout / 1000} s`);
+  });
+  if (await page.getByTestId(bad).count()) throw new Error(`${what}: ${(await page.getByTestId(bad).textContent())?.trim()}`);
+}
+
+/** The designer's sweep: the service's replicas 1..3 as a three-run grid study, followed, then plotted. */
+export async function checkSweep(page, base, project, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  step = 'sweep: source -> service -> sink in the designer';
+  await buildThree(page, base);
+  step = 'sweep: the service replicas from 1 to 3 in 3 steps';
+  await pickProject(page, project);
+  await t('sweep-component').selectOption('service');
+  await t('sweep-property').selectOption('components.service.replicas');
+  await t('sweep-from').fill('1');
+  await t('sweep-to').fill('3');
+  await t('sweep-steps').fill('3');
+  const preview = (await t('sweep-values').textContent()) ?? '';
+  if (!preview.includes('3 runs') || !preview.includes('1, 2, 3')) throw new Error(`the sweep preview says: ${preview}`);
+  step = 'sweep: submitted';
+  await t('sweep-run').click();
+  await eitherOr(page, 'sweep-follow', 'sweep-error', 'submitting the sweep');
+  step = 'sweep: both charts show the 3 values once the runs are done';
+  const ok = await page
+    .waitForFunction(
+      () => ['sweep-chart-p99', 'sweep-chart-cost'].every((id) => document.querySelector(`[data-testid="${id}"]`)?.getAttribute('data-points') === '3'),
+      null,
+      { timeout: Number(process.env.SWEEP_TIMEOUT_MS || 120_000) },
+    )
+    .then(() => true, () => false);
+  if (!ok) throw new Error(`the charts did not get 3 points; progress: ${(await t('sweep-follow').textContent())?.trim().slice(0, 400)}`);
+  const p99 = await page.evaluate(() => [...document.querySelectorAll('[data-testid="sweep-chart-p99"] circle.spt')].map((c) => [Number(c.dataset.x), Number(c.dataset.y)]).sort((a, b) => a[0] - b[0]));
+  if (p99.map((p) => p[0]).join(',') !== '1,2,3') throw new Error(`the p99 chart has x = ${p99.map((p) => p[0])}`);
+  if (!p99.every(([, y]) => Number.isFinite(y) && y > 0)) throw new Error(`p99 values are not positive numbers: ${JSON.stringify(p99)}`);
+  if (!(p99[2][1] <= p99[0][1])) console.log(`note: p99 did not fall with more replicas: ${JSON.stringify(p99)}`);
+  step = 'sweep: a generous p99 limit names the cheapest value meeting it';
+  await t('sweep-limit').fill('1000000');
+  await page.waitForFunction(() => /cheapest meeting p99 ≤ .*replicas = \d/i.test(document.querySelector('[data-testid="sweep-cheapest"]')?.textContent ?? ''), null, { timeout: 5_000 }).catch(async () => {
+    throw new Error(`the cheapest line says: ${(await t('sweep-cheapest').textContent())?.trim()}`);
+  });
+  await t('sweep-panel').scrollIntoViewIfNeeded();
+  await shot('designer-sweep');
+}
+
+/** "Find the cheapest design" on the service replicas in [1, 4] with a budget of 6 runs; apply; the convergence plot. */
+export async function checkOptimize(page, base, project, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  const param = 'components.service.replicas';
+  step = 'optimize: source -> service -> sink, the service at 7 replicas';
+  await buildThree(page, base);
+  await t('node-service').click();
+  await t('prop-replicas').fill('7');
+  await pickProject(page, project);
+  step = 'optimize: the service replicas in [1, 4], a generous p99 limit, budget 6';
+  await t(`opt-dim-${param}`).check();
+  await t(`opt-low-${param}`).fill('1');
+  await t(`opt-high-${param}`).fill('4');
+  await t('opt-limit').fill('100000');
+  await t('opt-budget').fill('6');
+  if (await t('opt-problems').count()) throw new Error(`the form has problems: ${await t('opt-problems').textContent()}`);
+  step = 'optimize: submitted';
+  await t('opt-run').click();
+  await eitherOr(page, 'opt-follow', 'opt-error', 'submitting the optimisation');
+  step = 'optimize: the adaptive loop stops (within OPT_TIMEOUT_MS, default 120 s)';
+  const limit = Number(process.env.OPT_TIMEOUT_MS || 120_000);
+  const stopped = await page
+    .waitForFunction(() => ['stopped', 'failed'].includes(document.querySelector('[data-testid="opt-state"]')?.dataset.state), null, { timeout: limit })
+    .then(() => true, () => false);
+  if (!stopped) throw new Error(`still ${await t('opt-state').getAttribute('data-state').catch(() => '?')} after ${limit / 1000} s: ${(await t('opt-follow').textContent())?.trim().slice(0, 400)}`);
+  const state = await t('opt-state').getAttribute('data-state');
+  if (state === 'failed') throw new Error(`the optimiser failed: ${(await t('opt-follow').textContent())?.trim().slice(0, 400)}`);
+  step = 'optimize: a best design is shown';
+  await t('opt-best').waitFor({ timeout: 10_000 }).catch(async () => {
+    throw new Error(`no best design: ${(await t('opt-follow').textContent())?.trim().slice(0, 400)}`);
+  });
+  const best = await t(`opt-best-${param}`).locator('td').getAttribute('data-value');
+  if (!['1', '2', '3', '4'].includes(best)) throw new Error(`the best replicas is ${best}, not in [1, 4]`);
+  await shot('designer-optimize');
+  step = 'optimize: Apply to canvas sets the replicas (undoable)';
+  await t('opt-apply').click();
+  await t('node-service').click();
+  const now = await t('prop-replicas').inputValue();
+  if (now !== best) throw new Error(`prop-replicas is ${now} after Apply, the best is ${best}`);
+  await t('undo').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="prop-replicas"]')?.value === '7', null, { timeout: 5_000 }).catch(() => {
+    throw new Error('undo did not bring back 7 replicas');
+  });
+  await t('redo').click();
+  step = "optimize: the study's explorer draws at least 4 points of the convergence";
+  await t('opt-explore-link').click();
+  await page.waitForURL((u) => u.pathname.endsWith('/explore'), { timeout: 15_000 });
+  const drawn = await page
+    .waitForFunction(() => Number(document.querySelector('[data-testid="convergence-svg"]')?.getAttribute('data-drawn') ?? 0) >= 4, null, { timeout: 30_000 })
+    .then(() => true, () => false);
+  if (!drawn) {
+    const err = await page.locator('[data-testid="convergence"] [data-testid="error"]').textContent().catch(() => null);
+    throw new Error(`the convergence plot has ${await t('convergence-svg').getAttribute('data-drawn').catch(() => 'no')} points${err ? `: ${err}` : ''}`);
+  }
+  await t('convergence').scrollIntoViewIfNeeded();
+  await shot('explore-convergence');
+}
+
+/** The explorer's sensitivity panel on $ANALYSIS_STUDY: one bar group per input the server reports. */
+export async function checkAnalysis(page, base, project, study, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  step = `analysis: the explorer of ${study} shows the sensitivity panel`;
+  await page.goto(`${base}/ui/projects/${encodeURIComponent(project)}/studies/${encodeURIComponent(study)}/explore`);
+  await t('sensitivity').waitFor({ timeout: 15_000 }).catch(() => {
+    throw new Error('no sensitivity panel (does explore/columns answer a non-null `sensitivity`?)');
+  });
+  await page.locator('[data-testid="sensitivity-svg"], [data-testid="sensitivity"] [data-testid="error"]').first().waitFor({ timeout: 30_000 });
+  if (!(await t('sensitivity-svg').count())) throw new Error(`the sensitivity failed: ${await page.locator('[data-testid="sensitivity"] [data-testid="error"]').textContent()}`);
+  step = 'analysis: one bar group per input';
+  const metric = await t('sens-metric').inputValue();
+  const want = await page.evaluate(
+    async ([p, s, m]) => {
+      const r = await fetch(`/api/v1/projects/${encodeURIComponent(p)}/studies/${encodeURIComponent(s)}/explore/sensitivity?metric=${encodeURIComponent(m)}`);
+      return (await r.json()).inputs.map((i) => i.name).sort();
+    },
+    [project, study, metric],
+  );
+  const got = await page.evaluate(() => [...document.querySelectorAll('[data-testid="sensitivity-svg"] g.sgroup')].map((g) => g.dataset.input).sort());
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`bar groups ${JSON.stringify(got)}, inputs ${JSON.stringify(want)}`);
+  if (!(await page.locator('[data-testid="sensitivity-svg"] rect.sbar').count())) throw new Error('no bars drawn');
+  await page.locator('[data-testid="analysis"]').scrollIntoViewIfNeeded();
+  await shot('explore-analysis');
+}
+
+/** A phone viewport (390x844): no sideways scrolling on the studies page, the editor and the designer; the nav from the keyboard. */
+export async function checkPhone(page, base, project, shot = async () => {}) {
+  const t = (id) => page.getByTestId(id);
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const pages = [
+      ['studies', `/ui/projects/${encodeURIComponent(project)}`, 'updated'],
+      ['editor', `/ui/projects/${encodeURIComponent(project)}/new`, 'editor-source'],
+      ['designer', '/ui/designer', 'simulate'],
+    ];
+    for (const [name, path, marker] of pages) {
+      step = `phone: the ${name} page does not scroll sideways at 390x844`;
+      await page.goto(`${base}${path}`);
+      await t(marker).waitFor({ timeout: 15_000 });
+      await page.waitForTimeout(300);
+      const wide = await page.evaluate(() => ({ over: document.documentElement.scrollWidth - window.innerWidth, culprit: [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && getComputedStyle(e).position !== 'fixed').slice(-3).map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`) }));
+      if (wide.over > 1) throw new Error(`the ${name} page is ${wide.over}px wider than the viewport (${wide.culprit.join(', ')})`);
+      await shot(`phone-${name}`);
+    }
+    step = 'phone: the designer palette is reachable and the canvas scrolls in its own box';
+    await t('add-service').scrollIntoViewIfNeeded();
+    if (!(await t('add-service').isVisible())) throw new Error('the add buttons are not visible');
+    const ov = await page.evaluate(() => getComputedStyle(document.querySelector('.canvas-wrap')).overflowX);
+    if (!['auto', 'scroll'].includes(ov)) throw new Error(`the canvas box has overflow-x ${ov}`);
+    step = 'phone: the main nav works from the keyboard';
+    await page.goto(`${base}/ui/projects/${encodeURIComponent(project)}`);
+    await t('updated').waitFor({ timeout: 15_000 });
+    await page.locator('body').focus();
+    let found = false;
+    for (let i = 0; i < 25 && !found; i++) {
+      await page.keyboard.press('Tab');
+      found = await page.evaluate(() => document.activeElement?.tagName === 'A' && document.activeElement.textContent.trim() === 'Designer' && !!document.activeElement.closest('nav'));
+    }
+    if (!found) throw new Error('Tab never reached the Designer link of the main nav');
+    await page.keyboard.press('Enter');
+    await page.waitForURL((u) => u.pathname === '/ui/designer', { timeout: 10_000 });
+    await t('simulate').waitFor();
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+}
+
 const browser = await chromium.launch({
   executablePath: env('CHROMIUM'),
   args: ['--no-sandbox', '--disable-gpu'],
@@ -311,6 +542,7 @@ try {
     if (EXPLORE) await checkExplore(page, BASE, PROJECT, STUDY, RUNS, shot);
     if (process.env.EDITOR === '1') await checkEditor(page, BASE, PROJECT, shot);
     if (process.env.DESIGNER === '1') await checkDesigner(page, BASE, shot);
+    await newChecks(page, shot);
   } else {
   step = 'a signed-out visit lands on sign-in';
   await page.goto(`${BASE}/ui/projects/${PROJECT}`);
@@ -387,6 +619,7 @@ try {
   if (EXPLORE) await checkExplore(page, BASE, PROJECT, STUDY, RUNS, shot);
   if (process.env.REPORTS === '1') await checkReports(page, BASE, process.env.REPORT_QUEUE || 'command:sh', shot);
   if (process.env.DATASETS === '1') await checkDatasets(page, BASE, PROJECT, shot);
+  await newChecks(page, shot);
 
   if (!ONLY_NEW) {
   step = 'the workers page lists the worker';

@@ -48,6 +48,36 @@ export interface Study {
   done: number;
   finished: boolean;
   failure_reasons: { reason: string; runs: number }[];
+  /** The server-run adaptive loop (studies with an `optimize:` section); null for plain studies. */
+  adaptive?: Adaptive | null;
+}
+
+export interface AdaptiveIteration {
+  number: number;
+  /** Points proposed in this batch. */
+  proposed: number;
+  /** Runs of the study after this batch. */
+  runs: number;
+  /** Best feasible objective value so far (null until one exists). */
+  best: number | null;
+  /** The surrogate's prediction for the batch: [mean, standard deviation]. */
+  predicted: [number, number] | null;
+  /** Why this batch was drawn at random instead of from the surrogate (too few points, a failed fit…). */
+  random_because?: string | null;
+  at: string;
+}
+
+export interface Adaptive {
+  goal: 'optimize' | 'learn';
+  metric: string;
+  maximize: boolean;
+  constraints: string[];
+  budget: number;
+  state: 'running' | 'stopped' | 'failed';
+  stop_reason: string | null;
+  error: string | null;
+  iterations: AdaptiveIteration[];
+  best: { run_id: string; value: number; params: Record<string, unknown> } | null;
 }
 
 export interface Run {

@@ -11,10 +11,47 @@ export interface Column {
   max: number | null;
   values: { first: string[]; more: boolean } | null;
 }
+export interface Objective {
+  metric: string;
+  maximize: boolean;
+  constraints: string[];
+}
 export interface Columns {
   study: string;
   runs: { total: number; succeeded: number };
   columns: Column[];
+  /** The study's objective (an `objective:` section), or null. */
+  objective?: Objective | null;
+  design?: string;
+  /** The sensitivity method the study's design allows, or null (fewer than two sampled parameters, no succeeded runs). */
+  sensitivity?: 'sobol' | 'morris' | 'rank' | null;
+}
+export interface ConvergencePoint {
+  index: number;
+  run_id: string;
+  value: number | null;
+  feasible: boolean;
+  best: number | null;
+  /** The point's runs are not all final yet. */
+  pending?: boolean;
+  params: Record<string, unknown>;
+}
+export interface Convergence extends Objective {
+  study: string;
+  /** Design points in all; beyond 5,000 the server thins `points` (keeping every improvement). */
+  total?: number;
+  points: ConvergencePoint[];
+  best: { index: number; run_id: string; value: number; params: Record<string, unknown> } | null;
+}
+export interface Sensitivity {
+  study: string;
+  metric: string;
+  method: 'sobol' | 'morris' | 'rank';
+  samples: number;
+  dropped: number;
+  note: string | null;
+  measures: { key: string; label: string }[];
+  inputs: { name: string; values: Record<string, { value: number | null; conf: number | null } | undefined> }[];
 }
 export interface Sample {
   study: string;
@@ -54,6 +91,9 @@ export const explore = {
     get<Histogram>(withQuery(`${base(p, s)}/explore/histogram`, { col, bins, where }), signal),
   runs: (p: string, s: string, q: { sort: string; order: 'asc' | 'desc'; state: string; where: string; offset: number; limit: number }, signal?: AbortSignal) =>
     get<RunsPage>(withQuery(`${base(p, s)}/explore/runs`, q), signal),
+  convergence: (p: string, s: string, signal?: AbortSignal) => get<Convergence>(`${base(p, s)}/explore/convergence`, signal),
+  sensitivity: (p: string, s: string, metric: string, surrogate: boolean, signal?: AbortSignal) =>
+    get<Sensitivity>(withQuery(`${base(p, s)}/explore/sensitivity`, { metric, surrogate: surrogate ? 'true' : undefined }), signal),
   resultsUrl: (p: string, s: string, format: 'csv' | 'parquet', where: string) => API + withQuery(`${base(p, s)}/results`, { format, where }),
 };
 

@@ -26,11 +26,12 @@ import {
 
 const FONT = 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif';
 
-function Frame(props: { w: number; h: number; label: string; title: string; desc: string; children: ComponentChildren; busy?: boolean; svgRef?: { current: SVGSVGElement | null } }) {
+export function Frame(props: { w: number; h: number; label: string; title: string; desc: string; children: ComponentChildren; busy?: boolean; svgRef?: { current: SVGSVGElement | null }; testid?: string; data?: Record<string, string | number> }) {
   return (
     <svg
       ref={props.svgRef}
-      data-testid="plot-svg"
+      {...props.data}
+      data-testid={props.testid ?? 'plot-svg'}
       xmlns="http://www.w3.org/2000/svg"
       class={`plot${props.busy ? ' busy-plot' : ''}`}
       viewBox={`0 0 ${props.w} ${props.h}`}
@@ -135,11 +136,11 @@ function Dots({ pts, size }: { pts: { x: number; y: number; c: string }[]; size:
 
 // --- axes ---------------------------------------------------------------------------
 type Scale = ReturnType<typeof linear>;
-function XAxis({ s, lo, hi, y, label, x0, x1 }: { s: Scale; lo: number; hi: number; y: number; label?: string; x0: number; x1: number }) {
+export function XAxis({ s, lo, hi, y, label, x0, x1, int }: { s: Scale; lo: number; hi: number; y: number; label?: string; x0: number; x1: number; int?: boolean }) {
   return (
     <g>
       <line x1={x0} x2={x1} y1={y} y2={y} stroke="currentColor" stroke-opacity="0.5" />
-      {ticks(lo, hi, 5).map((t) => (
+      {ticks(lo, hi, 5).filter((t) => !int || Number.isInteger(t)).map((t) => (
         <g key={t} transform={`translate(${s(t)},${y})`}>
           <line y2={5} stroke="currentColor" stroke-opacity="0.5" />
           <text y={18} text-anchor="middle" fill="currentColor">
@@ -155,7 +156,7 @@ function XAxis({ s, lo, hi, y, label, x0, x1 }: { s: Scale; lo: number; hi: numb
     </g>
   );
 }
-function YAxis({ s, lo, hi, x, label, y0, y1 }: { s: Scale; lo: number; hi: number; x: number; label?: string; y0: number; y1: number }) {
+export function YAxis({ s, lo, hi, x, label, y0, y1 }: { s: Scale; lo: number; hi: number; x: number; label?: string; y0: number; y1: number }) {
   return (
     <g>
       <line x1={x} x2={x} y1={y0} y2={y1} stroke="currentColor" stroke-opacity="0.5" />
@@ -176,7 +177,7 @@ function YAxis({ s, lo, hi, x, label, y0, y1 }: { s: Scale; lo: number; hi: numb
   );
 }
 
-const Empty = ({ w, h, text }: { w: number; h: number; text: string }) => (
+export const Empty = ({ w, h, text }: { w: number; h: number; text: string }) => (
   <text x={w / 2} y={h / 2} text-anchor="middle" fill="currentColor" opacity="0.7">
     {text}
   </text>

@@ -22,6 +22,7 @@ import {
 } from '../designer/model';
 import { EDGE_KEYS, FIELDS, getPath, setPath, type Field } from '../designer/fields';
 import { EXAMPLE_TOPOLOGY } from '../designer/example';
+import { type Change, Experiments } from '../designer/Experiments';
 
 // --- layout ------------------------------------------------------------------------
 
@@ -210,6 +211,27 @@ export function Designer({ me }: { me: Me }) {
     setSelected(to);
   };
 
+  /** Sets property values found by an experiment: one undoable edit. */
+  const apply = (changes: Change[], what: string) => {
+    const missing = changes.filter((c) => !design.components.some((x) => x.name === c.comp)).map((c) => c.comp);
+    commit((s) => ({
+      ...s,
+      design: {
+        ...s.design,
+        components: s.design.components.map((c) => {
+          let props = c.props;
+          for (const ch of changes) if (ch.comp === c.name) props = setPath(props, ch.path, ch.value);
+          return props === c.props ? c : { ...c, props };
+        }),
+      },
+    }));
+    const first = changes.find((c) => !missing.includes(c.comp));
+    if (first) setSelected(first.comp);
+    say(
+      `Applied ${what}: ${changes.map((c) => `${c.comp}.${c.path.join('.')} = ${c.value}`).join(', ')}.${missing.length ? ` Not in the design any more: ${[...new Set(missing)].join(', ')}.` : ''}`,
+    );
+  };
+
   const load = (text: string, what: string) => {
     try {
       const d = fromYaml(text);
@@ -326,7 +348,7 @@ export function Designer({ me }: { me: Me }) {
         {!canSubmitSomewhere(me) && ' Simulating needs the member role in some project.'}
       </p>
       <p class="small-screen-notice" role="note">
-        The canvas needs a larger screen: use the add buttons and the panel below, or a wider window.
+        On a small screen the canvas scrolls inside its box: the add buttons and the panels below do everything it does.
       </p>
       <div class="toolbar designer-toolbar" role="toolbar" aria-label="Design">
         <button type="button" class="secondary" data-testid="undo" onClick={undo} disabled={h.past.length === 0} aria-keyshortcuts="Control+Z">
@@ -570,6 +592,8 @@ export function Designer({ me }: { me: Me }) {
       </div>
 
       <Results res={res} stale={!!stale} />
+
+      <Experiments me={me} design={design} yaml={yaml} onApply={apply} />
 
       <details class="yaml-preview">
         <summary>Topology YAML</summary>

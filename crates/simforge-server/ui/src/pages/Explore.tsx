@@ -25,6 +25,7 @@ import {
 } from '../explore/data';
 import { downloadPng, downloadSvg } from '../explore/export';
 import { colorer, HistogramPlot, Matrix, Parallel, Scatter } from '../explore/plots';
+import { Analysis } from '../explore/analysis';
 import '../explore/explore.css';
 
 const TABS = [
@@ -124,6 +125,7 @@ export function Explore({ project, study }: { project: string; study: string }) 
       {cols.loading && !cols.data && <Loading what="the columns" />}
       {cols.data && (
         <>
+          <Analysis project={project} study={study} cols={cols.data} />
           <section aria-labelledby="filter-h" class="explore-filter">
             <h2 id="filter-h">Filter</h2>
             <FilterBuilder columns={columns} conds={conds} onAdd={addCond} onRemove={(i) => setConds((cs) => cs.filter((_, k) => k !== i))} onClear={() => setConds([])} />

@@ -1,5 +1,5 @@
 import { useRef, useState } from 'preact/hooks';
-import { api, RUN_STATES, type Run } from '../api';
+import { type Adaptive, api, RUN_STATES, type Run } from '../api';
 import { Breadcrumbs, Empty, ErrorBox, Freshness, Loading, PageTitle, Progress, StateBadge, Updated } from '../components';
 import { compact, fmtDuration, fmtNum, fmtTime } from '../format';
 import { usePoll } from '../hooks';
@@ -11,7 +11,8 @@ const POLL_MS = 2000;
 
 export function StudyPage({ project, study, local = false }: { project: string; study: string; local?: boolean }) {
   const s = usePoll(() => api.study(project, study), [project, study], POLL_MS);
-  const finished = s.data ? s.data.finished || s.data.state === 'cancelled' : false;
+  // An adaptive study keeps growing while its loop runs, even when every run so far is done.
+  const finished = s.data ? (s.data.finished && s.data.adaptive?.state !== 'running') || s.data.state === 'cancelled' : false;
   const rates = useRef(new RateTracker());
   rates.current.record(s.updatedAt, s.data ? [['done', s.data.done]] : []);
 
@@ -102,6 +103,8 @@ export function StudyPage({ project, study, local = false }: { project: string; 
               </p>
             )}
           </section>
+
+          {d.adaptive && <AdaptivePanel a={d.adaptive} planned={d.planned} project={project} study={study} />}
 
           {d.failure_reasons.length > 0 && (
             <section aria-labelledby="reasons-h">
@@ -301,6 +304,118 @@ function SummaryStats({ project, study }: { project: string; study: string }) {
         </div>
       )}
       {d && d.rejected_runs > 0 && <p class="muted small">{d.rejected_runs} runs were left out by the ETL (invalid records).</p>}
+    </section>
+  );
+}
+
+/** The server's adaptive loop (Bayesian optimisation or active learning): state, iterations, best point. */
+function AdaptivePanel({ a, planned, project, study }: { a: Adaptive; planned: number; project: string; study: string }) {
+  const title = a.goal === 'learn' ? 'Active learning' : 'Optimisation';
+  const last = a.iterations[a.iterations.length - 1];
+  const used = Math.max(planned, last?.runs ?? 0);
+  return (
+    <section aria-labelledby="adaptive-h" data-testid="adaptive-panel" class="adaptive">
+      <h2 id="adaptive-h">{title}</h2>
+      <p>
+        <span data-testid="adaptive-state" data-state={a.state}>
+          <StateBadge state={a.state} />
+        </span>{' '}
+        {a.state === 'running' && <span class="muted">proposing new runs as results come in</span>}
+        {a.stop_reason && <span data-testid="adaptive-stop-reason">— {a.stop_reason}</span>}
+      </p>
+      {a.error && (
+        <div class="error" role="alert" data-testid="adaptive-error">
+          <strong>The adaptive loop failed:</strong> <code class="wrap">{a.error}</code>
+        </div>
+      )}
+      <dl class="meta">
+        <div>
+          <dt>Objective</dt>
+          <dd>
+            {a.goal === 'learn' ? 'learn' : a.maximize ? 'maximise' : 'minimise'} <code>{a.metric}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Constraints</dt>
+          <dd data-testid="adaptive-constraints">{a.constraints.length ? a.constraints.map((c) => <code key={c} class="constraint">{c}</code>) : 'none'}</dd>
+        </div>
+        <div>
+          <dt>Runs used</dt>
+          <dd data-testid="adaptive-used">
+            {used} of {a.budget}
+          </dd>
+        </div>
+      </dl>
+      {a.best ? (
+        <div class="best-point" data-testid="adaptive-best">
+          <h3>Best {a.constraints.length ? 'feasible ' : ''}point so far</h3>
+          <p>
+            <code>{a.metric}</code> = <strong data-testid="adaptive-best-value">{fmtNum(a.best.value)}</strong> —{' '}
+            <Link href={paths.run(a.best.run_id)} data-testid="adaptive-best-run">
+              run {a.best.run_id.slice(0, 12)}
+            </Link>
+          </p>
+          <div class="table-wrap">
+            <table class="kv">
+              <caption class="sr-only">Parameters of the best point</caption>
+              <tbody>
+                {Object.entries(a.best.params).map(([k, v]) => (
+                  <tr key={k}>
+                    <th scope="row">
+                      <code>{k}</code>
+                    </th>
+                    <td class="num">{fmtNum(v)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      ) : (
+        <p class="muted" data-testid="adaptive-no-best">
+          {a.state === 'running' ? 'No feasible point yet.' : `No ${a.constraints.length ? 'feasible ' : ''}point was found.`}
+        </p>
+      )}
+      <h3>Iterations</h3>
+      {a.iterations.length === 0 ? (
+        <p class="muted">None yet: the initial design is running.</p>
+      ) : (
+        <div class="table-wrap">
+          <table data-testid="adaptive-iterations">
+            <caption class="sr-only">Iterations of the adaptive loop of {study}, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col" class="num">Iteration</th>
+                <th scope="col" class="num">Proposed</th>
+                <th scope="col" class="num">Runs</th>
+                <th scope="col" class="num">Best so far</th>
+                <th scope="col" class="num">Predicted ± sd</th>
+                <th scope="col">At</th>
+              </tr>
+            </thead>
+            <tbody>
+              {a.iterations
+                .slice()
+                .reverse()
+                .map((it) => (
+                  <tr key={it.number} data-testid={`adaptive-iteration-${it.number}`}>
+                    <td class="num">{it.number}</td>
+                    <td class="num">{it.proposed}</td>
+                    <td class="num">{it.runs}</td>
+                    <td class="num">{it.best === null ? '—' : fmtNum(it.best)}</td>
+                    <td class="num">
+                      {it.predicted ? `${fmtNum(it.predicted[0])} ± ${fmtNum(it.predicted[1])}` : it.random_because ? <span class="muted small">random: {it.random_because}</span> : '—'}
+                    </td>
+                    <td title={it.at}>{fmtTime(it.at)}</td>
+                  </tr>
+                ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <p class="muted small">
+        The convergence plot is in the <Link href={paths.explore(project, study)}>results explorer</Link>.
+      </p>
     </section>
   );
 }
