@@ -166,6 +166,32 @@ fn explorer_queries_agree_with_the_runs_themselves() {
     assert_eq!(s, 200);
     assert_eq!(csv.as_str().unwrap().lines().count(), low.len() + 1);
 
+    // Sensitivity of a random design: rank measures over the explorer's
+    // copy, the same as simforge_analysis computes over the runs here.
+    let (s, sens) = http.get(&format!("{base}/sensitivity?metric=y"), &alice);
+    assert_eq!(s, 200, "{sens}");
+    assert_eq!(sens["method"], "rank");
+    assert_eq!(sens["samples"], 200);
+    let names = vec!["x1".to_string(), "x2".to_string()];
+    let x: Vec<Vec<f64>> = runs.iter().map(|r| vec![r.1, r.2]).collect();
+    let y: Vec<f64> = runs.iter().map(|r| r.3).collect();
+    let want = simforge_analysis::sensitivity::rank::rank_indices(&names, &x, &y).unwrap();
+    for (i, input) in sens["inputs"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(input["name"], names[i]);
+        let srrc = input["values"]["SRRC"]["value"].as_f64().unwrap();
+        let prcc = input["values"]["PRCC"]["value"].as_f64().unwrap();
+        assert!(
+            (srrc - want.srrc[i]).abs() < 1e-9,
+            "{srrc} vs {}",
+            want.srrc[i]
+        );
+        assert!(
+            (prcc - want.prcc[i]).abs() < 1e-9,
+            "{prcc} vs {}",
+            want.prcc[i]
+        );
+    }
+
     // Mistakes name their field.
     for (path, field) in [
         (format!("{base}/sample?where=y:lt:3"), "where"),

@@ -510,9 +510,10 @@ pub async fn show(
     // The explorer is usually next: load its copy of the study meanwhile.
     if let Some(key) = out["key"].as_str().map(str::to_string) {
         tokio::spawn(async move {
+            let pool = warm_db.db.clone();
             let warmed = warm_db
                 .db
-                .run(move |c| super::explore::frame::warm(c, &schema, &key))
+                .run(move |c| super::explore::frame::warm(c, Some(&pool), &schema, &key))
                 .await;
             if let Err(e) = warmed {
                 tracing::warn!(error = %e.message, "warming the explorer failed");

@@ -89,6 +89,12 @@ impl Db {
     pub fn get(&self) -> ApiResult<Conn> {
         Ok(self.pool.get()?)
     }
+
+    /// A connection if one is idle now (or can be opened within the pool's
+    /// size), without waiting: for work that can do with fewer.
+    pub fn try_get(&self) -> Option<Conn> {
+        self.pool.try_get()
+    }
 }
 
 /// Applies the server's migrations, serialised across processes by an

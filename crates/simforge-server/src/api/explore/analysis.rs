@@ -20,6 +20,7 @@ use simforge_core::study::DesignMethod;
 use simforge_exec::adaptive::Trace;
 use simforge_store::Store;
 
+use super::frame::{self, Data, Frame, SUCCEEDED};
 use super::readable;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -164,9 +165,9 @@ pub fn sensitivity_json(key: &str, metric: &str, analysis: &StudySensitivity) ->
 }
 
 /// The metric to analyse: `asked`, or the study's first declared numeric
-/// metric, or the first numeric one; a 400 naming the field otherwise.
-pub fn choose_metric(study: &Study, runs: &[RunRecord], asked: Option<&str>) -> ApiResult<String> {
-    let numeric = of_study::numeric_metrics(runs);
+/// metric, or the first numeric one (of `numeric`); a 400 naming the field
+/// otherwise.
+pub fn choose_metric(study: &Study, numeric: &[String], asked: Option<&str>) -> ApiResult<String> {
     let metric = match asked {
         Some(m) => m.to_string(),
         None => study
@@ -191,23 +192,18 @@ pub fn choose_metric(study: &Study, runs: &[RunRecord], asked: Option<&str>) -> 
     Ok(metric)
 }
 
-/// The sensitivity of `metric` in `study` over the runs `store` holds for
-/// its current plan.
-pub fn sensitivity_of(
-    store: &dyn Store,
+fn estimate(
     study: &Study,
-    metric: Option<&str>,
+    runs: &[RunRecord],
+    design: Vec<(String, u32, String)>,
+    metric: &str,
     surrogate: bool,
-) -> ApiResult<(String, StudySensitivity)> {
-    let name = &study.spec.name;
-    let runs = store.runs(name, &Default::default())?;
-    let metric = choose_metric(study, &runs, metric)?;
-    let design = store.design_rows(name)?;
-    let analysis = of_study::analyse(
+) -> ApiResult<StudySensitivity> {
+    of_study::analyse(
         study,
-        &runs,
+        runs,
         design,
-        &metric,
+        metric,
         &of_study::Options {
             surrogate,
             ..Default::default()
@@ -218,8 +214,148 @@ pub fn sensitivity_of(
             "cannot estimate the sensitivity of `{metric}`: {e}"
         ))
         .with_hint("wait for more runs to succeed, or pick another metric")
-    })?;
+    })
+}
+
+/// The sensitivity of `metric` in `study` over the runs `store` holds for
+/// its current plan (what `simforge ui` uses on its local store).
+pub fn sensitivity_of(
+    store: &dyn Store,
+    study: &Study,
+    metric: Option<&str>,
+    surrogate: bool,
+) -> ApiResult<(String, StudySensitivity)> {
+    let name = &study.spec.name;
+    let runs = store.runs(name, &Default::default())?;
+    let metric = choose_metric(study, &of_study::numeric_metrics(&runs), metric)?;
+    let design = store.design_rows(name)?;
+    let analysis = estimate(study, &runs, design, &metric, surrogate)?;
     Ok((metric, analysis))
+}
+
+/// Most runs the rank measures use; beyond it, an even sample of this many
+/// (their standard error is about 1/√n: 0.007).
+pub const RANK_SAMPLE: usize = 20_000;
+/// Most runs a Saltelli or Morris study may have for the explorer to
+/// estimate its indices on demand (each design row is needed).
+pub const MAX_DESIGN_RUNS: usize = 250_000;
+
+/// The server's sensitivity of `metric`: over the explorer's in-memory copy
+/// of the study (`f`), so that a million-run study costs a sample, not a
+/// read of every row. Returns the metric, the estimate and a note when the
+/// estimate used a sample.
+pub fn sensitivity_on_frame(
+    conn: &mut crate::db::Conn,
+    f: &Frame,
+    study: &Study,
+    metric: Option<&str>,
+    surrogate: bool,
+) -> ApiResult<(String, StudySensitivity, Option<String>)> {
+    let numeric: Vec<String> = f
+        .cols
+        .iter()
+        .filter(|(n, d)| n.starts_with("metric.") && matches!(d, Data::Number(_)))
+        .map(|(n, _)| n["metric.".len()..].to_string())
+        .collect();
+    let metric = choose_metric(study, &numeric, metric)?;
+    let succeeded: Vec<u32> = f.select(&[], Some(SUCCEEDED));
+    if Method::of(study) == Method::Rank {
+        let total = succeeded.len();
+        let rows = f.spread(succeeded, RANK_SAMPLE);
+        let note = (rows.len() < total).then(|| {
+            format!(
+                "from an even sample of {} of the {total} succeeded runs",
+                rows.len()
+            )
+        });
+        let runs = records(f, &rows, &metric);
+        let analysis = estimate(study, &runs, Vec::new(), &metric, surrogate)?;
+        return Ok((metric, analysis, note));
+    }
+    if f.idx.len() > MAX_DESIGN_RUNS {
+        return Err(ApiError::conflict(format!(
+            "the study has {} runs; the explorer estimates Sobol' indices and Morris effects of up to {MAX_DESIGN_RUNS}",
+            f.idx.len()
+        ))
+        .with_hint("download the results (`simforge results --server ... --format parquet`) to analyse them elsewhere"));
+    }
+    let all: Vec<u32> = (0..f.idx.len() as u32).collect();
+    let runs = records(f, &all, &metric);
+    // The design's rows by design position (the frame has no run ids).
+    let design = conn
+        .client()
+        .query(
+            "SELECT d.tag, d.replicate, r.idx, r.replicate FROM design_rows d JOIN runs r ON r.id = d.run_id
+             WHERE d.study = $1",
+            &[&study.spec.name],
+        )?
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                r.get::<_, i64>(1) as u32,
+                position_id(r.get(2), r.get(3)),
+            )
+        })
+        .collect();
+    let analysis = estimate(study, &runs, design, &metric, surrogate)?;
+    Ok((metric, analysis, None))
+}
+
+/// The stand-in run id of a design position in [`records`].
+fn position_id(idx: i64, rep: i64) -> String {
+    format!("{idx}:{rep}")
+}
+
+/// Rows `rows` of `f` as run records with their parameters and `metric`
+/// (ids are design positions: see [`position_id`]).
+fn records(f: &Frame, rows: &[u32], metric: &str) -> Vec<RunRecord> {
+    let params: Vec<(&str, &Data)> = f
+        .cols
+        .iter()
+        .filter_map(|(n, d)| Some((n.strip_prefix("param.")?, d)))
+        .collect();
+    let y = f
+        .cols
+        .iter()
+        .find(|(n, _)| n.strip_prefix("metric.") == Some(metric))
+        .map(|(_, d)| d);
+    let value = |d: &Data, i: usize| -> Option<Value> {
+        match d {
+            Data::Number(v) => v.get(i).filter(|x| !x.is_nan()).map(|x| json!(x)),
+            Data::Text { codes, dict } => dict.get(*codes.get(i)? as usize).map(|s| json!(s)),
+        }
+    };
+    rows.iter()
+        .map(|&i| {
+            let i = i as usize;
+            let state = frame::STATES[f.state[i] as usize];
+            RunRecord {
+                id: position_id(f.idx[i], f.rep[i]),
+                index: f.idx[i] as u64,
+                tag: None,
+                replicate: f.rep[i] as u32,
+                seed: 0,
+                params: params
+                    .iter()
+                    .filter_map(|(n, d)| Some((n.to_string(), value(d, i)?)))
+                    .collect(),
+                metrics: y
+                    .and_then(|d| value(d, i))
+                    .map(|v| (metric.to_string(), v))
+                    .into_iter()
+                    .collect(),
+                state: state.parse().unwrap_or(simforge_core::RunState::Pending),
+                attempts: 0,
+                reason: None,
+                started_at: None,
+                finished_at: None,
+                duration_s: None,
+                host: None,
+                spec_hash: String::new(),
+            }
+        })
+        .collect()
 }
 
 /// Recent sensitivity answers: (study, plan generation, finished runs,
@@ -281,6 +417,8 @@ pub async fn sensitivity(
     super::Q(q): super::Q<SensitivityQuery>,
 ) -> ApiResult<Json<Value>> {
     let storage = state.config.storage.path.clone();
+    let schema = state.config.database.schema.clone();
+    let db = state.db.clone();
     let out = state
         .db
         .run(move |c| {
@@ -308,8 +446,16 @@ pub async fn sensitivity(
             {
                 return Ok(hit);
             }
-            let (metric, analysis) = sensitivity_of(&**c, &study, q.metric.as_deref(), q.surrogate)?;
-            let answer = sensitivity_json(&key, &metric, &analysis);
+            let f = frame::frame(c, Some(&db), &schema, &key)?;
+            let (metric, analysis, note) =
+                sensitivity_on_frame(c, &f, &study, q.metric.as_deref(), q.surrogate)?;
+            let mut answer = sensitivity_json(&key, &metric, &analysis);
+            if let Some(note) = note {
+                answer["note"] = match answer["note"].as_str() {
+                    Some(n) => json!(format!("{n}; {note}")),
+                    None => json!(note),
+                };
+            }
             if let Ok(mut cache) = SENSITIVITY_CACHE.lock() {
                 let cache = cache.get_or_insert_with(HashMap::new);
                 if cache.len() >= CACHE_ENTRIES {

@@ -11,10 +11,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 use super::filter::{Column, Cond, Op, Source, Value as Want};
-use crate::db::Conn;
+use super::rowjson::{Scalar, number_text};
+use crate::db::{Conn, Db};
 use crate::error::{ApiError, ApiResult};
 
 /// Bytes of frames kept in memory (the least recently used go first).
@@ -123,7 +124,7 @@ fn cached(key: &str, version: &Version) -> ApiResult<Option<Arc<Frame>>> {
 /// Loads the frame of `key` if it is not current, without waiting for a
 /// load in progress: what the study page calls, so that the explorer finds
 /// the frame ready.
-pub fn warm(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<()> {
+pub fn warm(conn: &mut Conn, db: Option<&Db>, schema: &str, key: &str) -> ApiResult<()> {
     let schema_key = format!("{schema}/{key}");
     let recent = CACHE.lock().is_ok_and(|c| {
         c.0.iter()
@@ -137,7 +138,8 @@ pub fn warm(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<()> {
         return Ok(());
     }
     if let Some(_claim) = claim(&schema_key) {
-        store(schema_key, version.clone(), load(conn, key, version.0)?)?;
+        let frame = load(conn, db, key, &version)?;
+        store(schema_key, version, frame)?;
     }
     Ok(())
 }
@@ -176,6 +178,21 @@ impl Frame {
             Data::Number(v) => v.get(i).copied().filter(|x| !x.is_nan()),
             Data::Text { .. } => None,
         }
+    }
+
+    /// At most `n` of `rows`, spread evenly over them (those with the lowest
+    /// [`sample_rank`]: the same on every call), in row order.
+    pub fn spread(&self, mut rows: Vec<u32>, n: usize) -> Vec<u32> {
+        if n == 0 {
+            return Vec::new();
+        }
+        if rows.len() > n {
+            let rank = |&i: &u32| sample_rank(self.idx[i as usize], self.rep[i as usize]);
+            rows.select_nth_unstable_by_key(n - 1, rank);
+            rows.truncate(n);
+            rows.sort_unstable();
+        }
+        rows
     }
 
     /// Rows (indices) in `state` (any when `None`) meeting every condition.
@@ -285,7 +302,7 @@ fn store(key: String, version: Version, frame: Frame) -> ApiResult<Arc<Frame>> {
 
 /// The frame of `key` (the study) in the database `schema`, loaded or
 /// reused; while another request loads it, waits for that load.
-pub fn frame(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<Arc<Frame>> {
+pub fn frame(conn: &mut Conn, db: Option<&Db>, schema: &str, key: &str) -> ApiResult<Arc<Frame>> {
     let schema_key = format!("{schema}/{key}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
@@ -293,8 +310,33 @@ pub fn frame(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<Arc<Frame>> 
         if let Some(f) = cached(&schema_key, &version)? {
             return Ok(f);
         }
+        // A large running study changes with every result: answer from its
+        // copy of moments ago while the current one loads in the background,
+        // rather than make every interaction wait for a reload.
+        if let Some(db) = db
+            && let Some(old) = behind(&schema_key, &version)
+        {
+            if let Some(claim) = claim(&schema_key) {
+                let (db, key) = (db.clone(), key.to_string());
+                std::thread::spawn(move || {
+                    let reloaded = db.get().and_then(|mut c| {
+                        let version = self::version(&mut c, &key)?;
+                        let frame = load(&mut c, Some(&db), &key, &version)?;
+                        store(claim.0.clone(), version, frame)
+                    });
+                    if let Err(e) = reloaded {
+                        tracing::warn!(study = key, error = %e.message, "reloading the explorer's copy failed");
+                    }
+                    drop(claim);
+                });
+            }
+            return Ok(old);
+        }
         match claim(&schema_key) {
-            Some(_claim) => return store(schema_key, version.clone(), load(conn, key, version.0)?),
+            Some(_claim) => {
+                let frame = load(conn, db, key, &version)?;
+                return store(schema_key, version, frame);
+            }
             None if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
@@ -308,8 +350,101 @@ pub fn frame(conn: &mut Conn, schema: &str, key: &str) -> ApiResult<Arc<Frame>> 
     }
 }
 
-/// Streams the study's current runs into columns.
-fn load(conn: &mut Conn, key: &str, plan_gen: i64) -> ApiResult<Frame> {
+/// The copy of a large study (at least [`ROWS_PER_PART`] runs) of the same
+/// plan as `version`, only behind it by results, loaded less than
+/// [`STALE_FOR`] ago.
+fn behind(key: &str, version: &Version) -> Option<Arc<Frame>> {
+    let cache = CACHE.lock().ok()?;
+    cache
+        .0
+        .iter()
+        .find(|e| {
+            e.key == key
+                && e.version.0 == version.0
+                && e.version.1.iter().sum::<i64>() >= ROWS_PER_PART
+                && e.loaded.elapsed() < STALE_FOR
+        })
+        .map(|e| e.frame.clone())
+}
+
+/// How old a large running study's copy may be when the explorer answers
+/// from it while reloading.
+const STALE_FOR: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Studies with more runs than this load in several parts at once, each on
+/// its own connection (PostgreSQL's JSON output and the parsing here both
+/// take a core).
+const ROWS_PER_PART: i64 = 100_000;
+/// Most parts one load uses.
+const MAX_PARTS: usize = 4;
+
+/// Loads the study's current runs into columns: in design order, in up to
+/// [`MAX_PARTS`] design-index ranges at once when it is large.
+fn load(conn: &mut Conn, db: Option<&Db>, key: &str, version: &Version) -> ApiResult<Frame> {
+    let (plan_gen, counts) = version;
+    let rows: i64 = counts.iter().sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let want = ((rows / ROWS_PER_PART) as usize).clamp(1, cores.clamp(1, MAX_PARTS));
+    let extra: Vec<Conn> = match db {
+        Some(db) if want > 1 => (1..want).filter_map(|_| db.try_get()).collect(),
+        _ => Vec::new(),
+    };
+    if extra.is_empty() {
+        return Ok(load_part(conn, key, *plan_gen, None)?.finish());
+    }
+    let bounds = conn.client().query_one(
+        "SELECT min(idx), max(idx) FROM runs WHERE study = $1 AND plan_gen = $2",
+        &[&key, plan_gen],
+    )?;
+    let (Some(lo), Some(hi)) = (
+        bounds.get::<_, Option<i64>>(0),
+        bounds.get::<_, Option<i64>>(1),
+    ) else {
+        return Ok(load_part(conn, key, *plan_gen, None)?.finish());
+    };
+    // Equal index ranges: designs number their points densely.
+    let parts = extra.len() + 1;
+    let span = (hi - lo) / parts as i64 + 1;
+    let range = |k: usize| {
+        let a = lo + span * k as i64;
+        (a, if k + 1 == parts { hi + 1 } else { a + span })
+    };
+    let loaded: Vec<ApiResult<Part>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = extra
+            .into_iter()
+            .enumerate()
+            .map(|(k, mut c)| {
+                let r = range(k + 1);
+                scope.spawn(move || load_part(&mut c, key, *plan_gen, Some(r)))
+            })
+            .collect();
+        let mut out = vec![load_part(conn, key, *plan_gen, Some(range(0)))];
+        out.extend(handles.into_iter().map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ApiError::internal("loading the explorer's copy failed")))
+        }));
+        out
+    });
+    let parts: Vec<Part> = loaded.into_iter().collect::<ApiResult<_>>()?;
+    Ok(Part::merge(parts))
+}
+
+/// Runs of one index range, with the dictionaries of its text columns.
+struct Part {
+    frame: Frame,
+    /// Per column: text value → code.
+    dicts: Vec<HashMap<String, u32>>,
+}
+
+/// Streams the study's current runs (those with `lo <= idx < hi` when a
+/// range is given) into columns.
+fn load_part(
+    conn: &mut Conn,
+    key: &str,
+    plan_gen: i64,
+    range: Option<(i64, i64)>,
+) -> ApiResult<Part> {
+    use super::rowjson::{RawJson, for_each_entry};
     let mut f = Frame {
         idx: Vec::new(),
         rep: Vec::new(),
@@ -317,47 +452,54 @@ fn load(conn: &mut Conn, key: &str, plan_gen: i64) -> ApiResult<Frame> {
         duration: Vec::new(),
         cols: Vec::new(),
     };
-    let mut index: HashMap<String, usize> = HashMap::new();
     let mut dicts: Vec<HashMap<String, u32>> = Vec::new();
-    let client = conn.client();
-    let mut tx = client.transaction()?;
+    // Column of each key, per kind (looked up without allocating).
+    let mut by_key: [HashMap<String, usize>; 2] = [HashMap::new(), HashMap::new()];
+    let mut tx = conn.client().transaction()?;
+    // A plan compiled for a one-off scan costs more than it saves.
+    tx.batch_execute("SET LOCAL jit = off")?;
+    let (lo, hi) = range.unwrap_or((i64::MIN, i64::MAX));
     let stmt = tx.prepare(
         "SELECT idx, replicate, state, params, metrics, duration_s FROM runs
-         WHERE study = $1 AND plan_gen = $2 ORDER BY idx, replicate",
+         WHERE study = $1 AND plan_gen = $2 AND idx >= $3 AND idx < $4 ORDER BY idx, replicate",
     )?;
-    let portal = tx.bind(&stmt, &[&key, &plan_gen])?;
-    loop {
-        let rows = tx.query_portal(&portal, 20_000)?;
-        if rows.is_empty() {
-            break;
-        }
-        for r in &rows {
-            let n = f.idx.len();
-            f.idx.push(r.get(0));
-            f.rep.push(r.get(1));
-            let state: String = r.get(2);
-            f.state
-                .push(STATES.iter().position(|s| *s == state).unwrap_or(0) as u8);
-            f.duration
-                .push(r.get::<_, Option<f64>>(5).unwrap_or(f64::NAN));
-            let params: Value = r.get(3);
-            let metrics: Option<Value> = r.get(4);
-            for (kind, map) in [("param", Some(&params)), ("metric", metrics.as_ref())] {
-                let Some(Value::Object(map)) = map else {
-                    continue;
-                };
-                for (k, v) in map {
-                    let name = format!("{kind}.{k}");
-                    let c = *index.entry(name.clone()).or_insert_with(|| {
-                        f.cols.push((name, Data::Number(Vec::new())));
+    let params: [&(dyn postgres::types::ToSql + Sync); 4] = [&key, &plan_gen, &lo, &hi];
+    let mut rows = tx.query_raw(&stmt, params)?;
+    use postgres::fallible_iterator::FallibleIterator;
+    while let Some(r) = rows.next()? {
+        let n = f.idx.len();
+        f.idx.push(r.get(0));
+        f.rep.push(r.get(1));
+        let state: &str = r.get(2);
+        f.state
+            .push(STATES.iter().position(|s| *s == state).unwrap_or(0) as u8);
+        f.duration
+            .push(r.get::<_, Option<f64>>(5).unwrap_or(f64::NAN));
+        for (kind, json) in [
+            (0usize, Some(r.get::<_, RawJson<'_>>(3))),
+            (1, r.get::<_, Option<RawJson<'_>>>(4)),
+        ] {
+            let Some(json) = json else { continue };
+            let parsed = for_each_entry(json.0, &mut |k, v| {
+                let c = match by_key[kind].get(k) {
+                    Some(&c) => c,
+                    None => {
+                        let prefix = if kind == 0 { "param" } else { "metric" };
+                        f.cols
+                            .push((format!("{prefix}.{k}"), Data::Number(Vec::new())));
                         dicts.push(HashMap::new());
+                        by_key[kind].insert(k.to_string(), f.cols.len() - 1);
                         f.cols.len() - 1
-                    });
-                    put(&mut f.cols[c].1, &mut dicts[c], n, v);
-                }
-            }
+                    }
+                };
+                put(&mut f.cols[c].1, &mut dicts[c], n, &v);
+            });
+            parsed.map_err(|e| {
+                ApiError::internal(format!("a run's stored JSON does not parse: {e}"))
+            })?;
         }
     }
+    drop(rows);
     tx.commit()?;
     let n = f.idx.len();
     for (_, d) in &mut f.cols {
@@ -366,21 +508,92 @@ fn load(conn: &mut Conn, key: &str, plan_gen: i64) -> ApiResult<Frame> {
             Data::Text { codes, .. } => codes.resize(n, u32::MAX),
         }
     }
-    // Parameters first, then metrics, each by name.
-    f.cols.sort_by(|a, b| {
-        b.0.starts_with("param.")
-            .cmp(&a.0.starts_with("param."))
-            .then(a.0.cmp(&b.0))
-    });
-    Ok(f)
+    Ok(Part { frame: f, dicts })
+}
+
+impl Part {
+    /// The frame, columns in their order (parameters first, then metrics,
+    /// each by name).
+    fn finish(self) -> Frame {
+        let mut f = self.frame;
+        f.cols.sort_by(|a, b| {
+            b.0.starts_with("param.")
+                .cmp(&a.0.starts_with("param."))
+                .then(a.0.cmp(&b.0))
+        });
+        f
+    }
+
+    /// Parts of consecutive index ranges, in order, as one frame: every
+    /// column of any part, text wherever any part has text.
+    fn merge(parts: Vec<Part>) -> Frame {
+        let total: usize = parts.iter().map(|p| p.frame.idx.len()).sum();
+        let mut out = Part {
+            frame: Frame {
+                idx: Vec::with_capacity(total),
+                rep: Vec::with_capacity(total),
+                state: Vec::with_capacity(total),
+                duration: Vec::with_capacity(total),
+                cols: Vec::new(),
+            },
+            dicts: Vec::new(),
+        };
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for part in parts {
+            let start = out.frame.idx.len();
+            let f = part.frame;
+            out.frame.idx.extend(f.idx);
+            out.frame.rep.extend(f.rep);
+            out.frame.state.extend(f.state);
+            out.frame.duration.extend(f.duration);
+            for (name, data) in f.cols {
+                let c = *by_name.entry(name.clone()).or_insert_with(|| {
+                    out.frame.cols.push((name, Data::Number(Vec::new())));
+                    out.dicts.push(HashMap::new());
+                    out.frame.cols.len() - 1
+                });
+                let (col, dict) = (&mut out.frame.cols[c].1, &mut out.dicts[c]);
+                match data {
+                    Data::Number(v) if matches!(col, Data::Number(_)) => {
+                        if let Data::Number(dst) = col {
+                            dst.resize(start, f64::NAN);
+                            dst.extend(v);
+                        }
+                    }
+                    Data::Number(v) => {
+                        for (k, x) in v.into_iter().enumerate() {
+                            if !x.is_nan() {
+                                put(col, dict, start + k, &Scalar::Number(x));
+                            }
+                        }
+                    }
+                    Data::Text { codes, dict: names } => {
+                        for (k, code) in codes.into_iter().enumerate() {
+                            if let Some(text) = names.get(code as usize) {
+                                put(col, dict, start + k, &Scalar::Text(Cow::Borrowed(text)));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let n = out.frame.idx.len();
+        for (_, d) in &mut out.frame.cols {
+            match d {
+                Data::Number(v) => v.resize(n, f64::NAN),
+                Data::Text { codes, .. } => codes.resize(n, u32::MAX),
+            }
+        }
+        out.finish()
+    }
 }
 
 /// Stores `v` as row `n` of `d` (rows before it that lack the column stay
 /// missing); a first text value turns a number column into text.
-fn put(d: &mut Data, dict: &mut HashMap<String, u32>, n: usize, v: &Value) {
-    if let (Data::Number(nums), Some(x)) = (&mut *d, v.as_f64()) {
+fn put(d: &mut Data, dict: &mut HashMap<String, u32>, n: usize, v: &Scalar<'_>) {
+    if let (Data::Number(nums), Scalar::Number(x)) = (&mut *d, v) {
         nums.resize(n, f64::NAN);
-        nums.push(x);
+        nums.push(*x);
         return;
     }
     if let Data::Number(nums) = d {
@@ -391,7 +604,7 @@ fn put(d: &mut Data, dict: &mut HashMap<String, u32>, n: usize, v: &Value) {
                 if x.is_nan() {
                     return u32::MAX;
                 }
-                let s = Value::from(*x).to_string();
+                let s = number_text(*x);
                 *dict.entry(s.clone()).or_insert_with(|| {
                     names.push(s);
                     (names.len() - 1) as u32
@@ -401,14 +614,16 @@ fn put(d: &mut Data, dict: &mut HashMap<String, u32>, n: usize, v: &Value) {
         *d = Data::Text { codes, dict: names };
     }
     if let Data::Text { codes, dict: names } = d {
-        let s = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
+        let s = v.text();
+        let code = match dict.get(s.as_ref()) {
+            Some(&c) => c,
+            None => {
+                names.push(s.to_string());
+                let c = (names.len() - 1) as u32;
+                dict.insert(s.into_owned(), c);
+                c
+            }
         };
-        let code = *dict.entry(s.clone()).or_insert_with(|| {
-            names.push(s);
-            (names.len() - 1) as u32
-        });
         codes.resize(n, u32::MAX);
         codes.push(code);
     }
@@ -423,4 +638,111 @@ pub fn sample_rank(idx: i64, rep: i64) -> u64 {
     x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
     x ^= x >> 33;
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A part from rows of (column, value) entries, as `load_part` builds it.
+    fn part(first_idx: i64, rows: &[&[(&str, Scalar<'static>)]]) -> Part {
+        let mut f = Frame {
+            idx: Vec::new(),
+            rep: Vec::new(),
+            state: Vec::new(),
+            duration: Vec::new(),
+            cols: Vec::new(),
+        };
+        let mut dicts = Vec::new();
+        for (n, row) in rows.iter().enumerate() {
+            f.idx.push(first_idx + n as i64);
+            f.rep.push(0);
+            f.state.push(SUCCEEDED);
+            f.duration.push(1.0);
+            for (name, v) in row.iter() {
+                let c = match f.cols.iter().position(|(c, _)| c == name) {
+                    Some(c) => c,
+                    None => {
+                        f.cols.push((name.to_string(), Data::Number(Vec::new())));
+                        dicts.push(HashMap::new());
+                        f.cols.len() - 1
+                    }
+                };
+                put(&mut f.cols[c].1, &mut dicts[c], n, v);
+            }
+        }
+        let n = f.idx.len();
+        for (_, d) in &mut f.cols {
+            match d {
+                Data::Number(v) => v.resize(n, f64::NAN),
+                Data::Text { codes, .. } => codes.resize(n, u32::MAX),
+            }
+        }
+        Part { frame: f, dicts }
+    }
+
+    /// Each column's values as text, for comparing frames.
+    fn shown(f: &Frame) -> Vec<(String, Vec<String>)> {
+        f.cols
+            .iter()
+            .map(|(name, d)| {
+                let vals = (0..f.idx.len())
+                    .map(|i| match d {
+                        Data::Number(v) if v[i].is_nan() => "-".to_string(),
+                        Data::Number(v) => format!("n{}", v[i]),
+                        Data::Text { codes, dict } => dict
+                            .get(codes[i] as usize)
+                            .map_or("-".to_string(), |s| format!("t{s}")),
+                    })
+                    .collect();
+                (name.clone(), vals)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parts_merge_into_the_frame_one_load_would_build() {
+        use Scalar::{Number as N, Text as T};
+        let rows: Vec<Vec<(&str, Scalar<'static>)>> = vec![
+            vec![("param.a", N(1.0)), ("metric.y", N(0.5))],
+            vec![("param.a", N(2.0)), ("metric.y", N(1.5))],
+            // Second part: `y` turns to text, `z` appears, `a` missing once.
+            vec![
+                ("param.a", N(3.0)),
+                ("metric.y", T("bad".into())),
+                ("metric.z", N(7.0)),
+            ],
+            vec![("metric.y", N(4.0))],
+            // Third part: only numbers again, and a repeated text.
+            vec![("param.a", N(5.0)), ("metric.y", T("bad".into()))],
+        ];
+        let refs: Vec<&[(&str, Scalar<'static>)]> = rows.iter().map(Vec::as_slice).collect();
+        let whole = part(0, &refs).finish();
+        let merged = Part::merge(vec![
+            part(0, &refs[..2]),
+            part(2, &refs[2..4]),
+            part(4, &refs[4..]),
+        ]);
+        assert_eq!(merged.idx, whole.idx);
+        assert_eq!(shown(&merged), shown(&whole));
+        assert_eq!(
+            shown(&merged),
+            vec![
+                (
+                    "param.a".to_string(),
+                    ["n1", "n2", "n3", "-", "n5"].map(String::from).to_vec()
+                ),
+                (
+                    "metric.y".to_string(),
+                    ["t0.5", "t1.5", "tbad", "t4", "tbad"]
+                        .map(String::from)
+                        .to_vec()
+                ),
+                (
+                    "metric.z".to_string(),
+                    ["-", "-", "n7", "-", "-"].map(String::from).to_vec()
+                ),
+            ]
+        );
+    }
 }

@@ -13,6 +13,7 @@
 pub mod analysis;
 pub mod filter;
 pub mod frame;
+pub mod rowjson;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -77,12 +78,13 @@ pub async fn columns(
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let schema = state.config.database.schema.clone();
+    let db = state.db.clone();
     let storage = state.config.storage.path.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let f = frame::frame(c, &schema, &key)?;
+            let f = frame::frame(c, Some(&db), &schema, &key)?;
             let ok: Vec<usize> = (0..f.idx.len()).filter(|&i| f.state[i] == SUCCEEDED).collect();
             let columns: Vec<Value> = f
                 .cols
@@ -152,19 +154,15 @@ pub async fn sample(
     let conds = filter::parse(q.filter.as_deref())?;
     let n = q.n.unwrap_or(2000).clamp(1, MAX_SAMPLE);
     let schema = state.config.database.schema.clone();
+    let db = state.db.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let f = frame::frame(c, &schema, &key)?;
-            let mut rows = f.select(&conds, Some(SUCCEEDED));
+            let f = frame::frame(c, Some(&db), &schema, &key)?;
+            let rows = f.select(&conds, Some(SUCCEEDED));
             let matching = rows.len();
-            if rows.len() > n {
-                let rank = |&i: &u32| frame::sample_rank(f.idx[i as usize], f.rep[i as usize]);
-                rows.select_nth_unstable_by_key(n - 1, rank);
-                rows.truncate(n);
-                rows.sort_unstable();
-            }
+            let rows = f.spread(rows, n);
             let runs = fetch(c, &key, &positions(&f, &rows))?;
             Ok(json!({"study": key, "matching": matching, "sampled": runs.len(), "rows": runs}))
         })
@@ -198,11 +196,12 @@ pub async fn histogram(
     let conds = filter::parse(q.filter.as_deref())?;
     let bins = q.bins.unwrap_or(30).clamp(1, MAX_BINS);
     let schema = state.config.database.schema.clone();
+    let db = state.db.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let f = frame::frame(c, &schema, &key)?;
+            let f = frame::frame(c, Some(&db), &schema, &key)?;
             let rows = f.select(&conds, Some(SUCCEEDED));
             let values: Vec<f64> = match f.column(&col) {
                 Some(d) => rows
@@ -300,11 +299,12 @@ pub async fn runs(
         .map(|p| p as u8);
     let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(50).clamp(1, 1000));
     let schema = state.config.database.schema.clone();
+    let db = state.db.clone();
     let out = state
         .db
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
-            let f = frame::frame(c, &schema, &key)?;
+            let f = frame::frame(c, Some(&db), &schema, &key)?;
             let mut rows = f.select(&conds, run_state);
             let total = rows.len();
             let data = match &sort {
