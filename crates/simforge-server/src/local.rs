@@ -32,7 +32,8 @@ use simforge_exec::export::Format;
 use simforge_exec::rundir;
 use simforge_store::{RunFilter, Store};
 
-use crate::api::explore::filter::{self, Column, Cond};
+use crate::api::explore::filter::{self, Column};
+use crate::api::explore::{self, frame::Frame};
 use crate::api::studies::Submission;
 use crate::api::{J, Q};
 use crate::error::{ApiError, ApiResult};
@@ -514,23 +515,13 @@ fn all_runs(store: &dyn Store, name: &str) -> ApiResult<Vec<RunRecord>> {
         .map_err(ApiError::from)
 }
 
-fn succeeded_matching(runs: Vec<RunRecord>, conds: &[Cond]) -> Vec<RunRecord> {
-    runs.into_iter()
-        .filter(|r| {
-            r.state == RunState::Succeeded && conds.iter().all(|c| c.matches(&r.params, &r.metrics))
-        })
-        .collect()
+/// The explorer's copy of a local study: its runs (design order) and their
+/// frame, the same structure the server's explorer answers from.
+fn explorer_frame(store: &dyn Store, name: &str) -> ApiResult<(Vec<RunRecord>, Frame)> {
+    let runs = all_runs(store, name)?;
+    let frame = Frame::from_records(&runs);
+    Ok((runs, frame))
 }
-
-fn value_of<'a>(r: &'a RunRecord, col: &Column) -> Option<&'a Value> {
-    match col.source {
-        filter::Source::Param => r.params.get(&col.name),
-        filter::Source::Metric => r.metrics.get(&col.name),
-    }
-}
-
-/// What one column holds: (values, numbers, min, max, text values seen).
-type ColumnStats = (u64, u64, f64, f64, std::collections::BTreeSet<String>);
 
 async fn explore_columns(
     State(l): State<Shared>,
@@ -539,54 +530,11 @@ async fn explore_columns(
     project_only(&project)?;
     let out = blocking(move || {
         let store = l.open()?;
-        let all = all_runs(&*store, &name)?;
-        let total = all.len();
-        let ok = succeeded_matching(all, &[]);
-        // (kind, name) -> (count, numbers, min, max, text values)
-        let mut cols: BTreeMap<(u8, String), ColumnStats> = BTreeMap::new();
-        for r in &ok {
-            for (kind, map) in [(0u8, &r.params), (1u8, &r.metrics)] {
-                for (k, v) in map {
-                    let e = cols.entry((kind, k.clone())).or_insert((0, 0, f64::INFINITY, f64::NEG_INFINITY, Default::default()));
-                    e.0 += 1;
-                    match v.as_f64() {
-                        Some(x) => {
-                            e.1 += 1;
-                            e.2 = e.2.min(x);
-                            e.3 = e.3.max(x);
-                        }
-                        None => {
-                            if e.4.len() <= 50 {
-                                e.4.insert(match v {
-                                    Value::String(s) => s.clone(),
-                                    other => other.to_string(),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let columns: Vec<Value> = cols
-            .into_iter()
-            .map(|((kind, k), (n, numbers, lo, hi, texts))| {
-                let kind = if kind == 0 { "param" } else { "metric" };
-                let numeric = numbers == n;
-                json!({
-                    "name": format!("{kind}.{k}"), "kind": kind,
-                    "type": if numeric { "number" } else { "text" }, "count": n,
-                    "min": if numeric { json!(lo) } else { Value::Null },
-                    "max": if numeric { json!(hi) } else { Value::Null },
-                    "values": if numeric { Value::Null } else {
-                        json!({"first": texts.iter().take(50).collect::<Vec<_>>(), "more": texts.len() > 50})
-                    },
-                })
-            })
-            .collect();
-        let mut out = json!({"study": format!("{PROJECT}/{name}"), "runs": {"total": total, "succeeded": ok.len()},
-                             "columns": columns, "objective": null, "design": null, "sensitivity": null});
+        let (_, f) = explorer_frame(&*store, &name)?;
+        let mut out = explore::columns_json(&format!("{PROJECT}/{name}"), &f);
         if let Ok(study) = l.study(&*store, &name) {
-            for (k, v) in crate::api::explore::analysis::analyses_json(&study, ok.len()) {
+            let succeeded = out["runs"]["succeeded"].as_u64().unwrap_or(0) as usize;
+            for (k, v) in explore::analysis::analyses_json(&study, succeeded) {
                 out[k] = v;
             }
         }
@@ -596,64 +544,45 @@ async fn explore_columns(
     Ok(Json(out))
 }
 
-#[derive(Debug, Deserialize)]
-struct SampleQuery {
-    n: Option<usize>,
-    #[serde(rename = "where")]
-    filter: Option<String>,
-}
-
 async fn explore_sample(
     State(l): State<Shared>,
     UrlPath((project, name)): UrlPath<(String, String)>,
-    Q(q): Q<SampleQuery>,
+    Q(q): Q<explore::SampleQuery>,
 ) -> ApiResult<Json<Value>> {
     project_only(&project)?;
     let conds = filter::parse(q.filter.as_deref())?;
-    let n = q.n.unwrap_or(2000).clamp(1, 20_000);
+    let n = q.n.unwrap_or(2000).clamp(1, explore::MAX_SAMPLE);
     let out = blocking(move || {
         let store = l.open()?;
-        let mut rows = succeeded_matching(all_runs(&*store, &name)?, &conds);
+        let (runs, f) = explorer_frame(&*store, &name)?;
+        let rows = f.select(&conds, Some(explore::frame::SUCCEEDED));
         let matching = rows.len();
-        // The same rule as the server: the ids below a threshold.
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        rows.truncate(n);
+        let rows = f.spread(rows, n);
         Ok(json!({"study": format!("{PROJECT}/{name}"), "matching": matching, "sampled": rows.len(),
-                  "rows": rows.iter().map(|r| record_json(r, &name)).collect::<Vec<_>>()}))
+                  "rows": rows.iter().map(|&i| record_json(&runs[i as usize], &name)).collect::<Vec<_>>()}))
     })
     .await?;
     Ok(Json(out))
 }
 
-#[derive(Debug, Deserialize)]
-struct HistogramQuery {
-    col: String,
-    bins: Option<usize>,
-    #[serde(rename = "where")]
-    filter: Option<String>,
-}
-
 async fn explore_histogram(
     State(l): State<Shared>,
     UrlPath((project, name)): UrlPath<(String, String)>,
-    Q(q): Q<HistogramQuery>,
+    Q(q): Q<explore::HistogramQuery>,
 ) -> ApiResult<Json<Value>> {
     project_only(&project)?;
     let col = Column::parse(&q.col, "col")?;
     let conds = filter::parse(q.filter.as_deref())?;
-    let bins = q.bins.unwrap_or(30).clamp(1, 200);
+    let bins = q.bins.unwrap_or(30).clamp(1, explore::MAX_BINS);
     let out = blocking(move || {
         let store = l.open()?;
-        let rows = succeeded_matching(all_runs(&*store, &name)?, &conds);
-        let values: Vec<f64> = rows
-            .iter()
-            .filter_map(|r| value_of(r, &col).and_then(Value::as_f64))
-            .collect();
-        Ok(crate::api::explore::histogram_json(
+        let (_, f) = explorer_frame(&*store, &name)?;
+        Ok(explore::histogram_of(
             &format!("{PROJECT}/{name}"),
+            &f,
+            &conds,
             &q.col,
-            &values,
-            rows.len(),
+            &col,
             bins,
         ))
     })
@@ -661,73 +590,27 @@ async fn explore_histogram(
     Ok(Json(out))
 }
 
-#[derive(Debug, Deserialize)]
-struct SortedQuery {
-    sort: Option<String>,
-    order: Option<String>,
-    state: Option<String>,
-    #[serde(rename = "where")]
-    filter: Option<String>,
-    offset: Option<usize>,
-    limit: Option<usize>,
-}
-
 async fn explore_runs(
     State(l): State<Shared>,
     UrlPath((project, name)): UrlPath<(String, String)>,
-    Q(q): Q<SortedQuery>,
+    Q(q): Q<explore::RunsQuery>,
 ) -> ApiResult<Json<Value>> {
     project_only(&project)?;
     let conds = filter::parse(q.filter.as_deref())?;
+    let order = explore::Sort::parse(q.sort.as_deref(), q.order.as_deref())?;
     let state = state_filter(&q.state)?;
-    let desc = match q.order.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(o) => {
-            return Err(ApiError::invalid(format!("unknown order `{o}`"))
-                .with_field("order")
-                .with_hint("asc or desc"));
-        }
-    };
-    let sort = match q.sort.as_deref() {
-        None | Some("index") => None,
-        Some("duration") => Some(None),
-        Some(other) => Some(Some(Column::parse(other, "sort")?)),
-    };
     let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(50).clamp(1, 1000));
     let out = blocking(move || {
         let store = l.open()?;
-        let mut rows: Vec<RunRecord> = all_runs(&*store, &name)?
-            .into_iter()
-            .filter(|r| state.is_none_or(|s| r.state == s) && conds.iter().all(|c| c.matches(&r.params, &r.metrics)))
-            .collect();
+        let (runs, f) = explorer_frame(&*store, &name)?;
+        let code = state.and_then(|s| explore::frame::STATES.iter().position(|x| *x == s.as_str()));
+        let rows = f.select(&conds, code.map(|c| c as u8));
         let total = rows.len();
-        let key = |r: &RunRecord| -> (Option<f64>, Option<String>) {
-            match &sort {
-                None => (Some(r.index as f64 + r.replicate as f64 * 1e-9), None),
-                Some(None) => (r.duration_s, None),
-                Some(Some(c)) => match value_of(r, c) {
-                    Some(Value::Number(x)) => (x.as_f64(), None),
-                    Some(Value::String(s)) => (None, Some(s.clone())),
-                    Some(other) => (None, Some(other.to_string())),
-                    None => (None, None),
-                },
-            }
-        };
-        rows.sort_by(|a, b| {
-            let (ka, kb) = (key(a), key(b));
-            // Numbers, then text, then missing; missing last in both orders.
-            let rank = |k: &(Option<f64>, Option<String>)| if k.0.is_some() { 0 } else if k.1.is_some() { 1 } else { 2 };
-            rank(&ka).cmp(&rank(&kb)).then_with(|| {
-                let o = match (&ka, &kb) {
-                    ((Some(x), _), (Some(y), _)) => x.total_cmp(y),
-                    ((_, Some(x)), (_, Some(y))) => x.cmp(y),
-                    _ => std::cmp::Ordering::Equal,
-                };
-                if desc { o.reverse() } else { o }
-            }).then_with(|| (a.index, a.replicate).cmp(&(b.index, b.replicate)))
-        });
-        let page: Vec<Value> = rows.iter().skip(offset).take(limit).map(|r| record_json(r, &name)).collect();
+        let page: Vec<Value> = order
+            .page(&f, rows, offset, limit)
+            .iter()
+            .map(|&i| record_json(&runs[i as usize], &name))
+            .collect();
         Ok(json!({"study": format!("{PROJECT}/{name}"), "total": total, "offset": offset, "runs": page}))
     })
     .await?;

@@ -167,6 +167,129 @@ fn day_range(from: Option<&str>, to: Option<&str>) -> ApiResult<(String, String)
     Ok((from.to_string(), to.to_string()))
 }
 
+/// How one reporting table is served: its rows per key (simulator queue or
+/// host) and day, visible to a caller when one of their projects has facts
+/// for that key and day.
+struct Report {
+    /// The table.
+    table: &'static str,
+    /// Its key column (also the column of `etl_attempt_facts` it matches).
+    key: &'static str,
+    /// Its value columns, in the answer's order.
+    columns: &'static [(&'static str, Kind)],
+}
+
+/// A value column's SQL type.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// BIGINT.
+    Count,
+    /// DOUBLE PRECISION, never null.
+    Real,
+    /// DOUBLE PRECISION, null when undefined (a rate of no runs).
+    MaybeReal,
+}
+
+/// `report_simulator_day`.
+const SIMULATOR_DAYS: Report = Report {
+    table: "report_simulator_day",
+    key: "queue",
+    columns: &[
+        ("runs", Kind::Count),
+        ("succeeded", Kind::Count),
+        ("failed", Kind::Count),
+        ("cancelled", Kind::Count),
+        ("failure_rate", Kind::MaybeReal),
+        ("duration_p50", Kind::MaybeReal),
+        ("duration_p90", Kind::MaybeReal),
+        ("duration_p99", Kind::MaybeReal),
+        ("busy_s", Kind::Real),
+        ("runs_per_hour", Kind::Real),
+    ],
+};
+
+/// `report_host_day`.
+const HOST_DAYS: Report = Report {
+    table: "report_host_day",
+    key: "host",
+    columns: &[
+        ("runs", Kind::Count),
+        ("succeeded", Kind::Count),
+        ("failed", Kind::Count),
+        ("cancelled", Kind::Count),
+        ("busy_s", Kind::Real),
+        ("mean_duration_s", Kind::Real),
+    ],
+};
+
+impl Report {
+    /// The rows of days `from..=to` (one key when `only` is set) that
+    /// `caller` may see, from the row cache while the table is unchanged,
+    /// with the table's freshness.
+    async fn serve(
+        &'static self,
+        state: &Shared,
+        caller: Caller,
+        (from, to): (String, String),
+        only: Option<String>,
+    ) -> ApiResult<Value> {
+        let schema = state.config.database.schema.clone();
+        state
+            .db
+            .run(move |c| {
+                let client = c.client();
+                let version = super::cache::version(client, self.table)?;
+                let who = if caller.is_admin { "*".to_string() } else { caller.user_id.to_string() };
+                let key = format!("{schema}|{}|{from}|{to}|{only:?}|{who}", self.table);
+                let (rows, cached) = super::cache::rows(key, version, || {
+                    let values: Vec<String> = self.columns.iter().map(|(c, _)| format!("r.{c}")).collect();
+                    // Names are this module's constants, never input.
+                    let sql = format!(
+                        "SELECT r.{key}, r.day::text, {values}, {updated}
+                         FROM {table} r
+                         WHERE r.day BETWEEN $1::text::date AND $2::text::date AND ($3::text IS NULL OR r.{key} = $3)
+                           AND ($4 OR EXISTS (
+                               SELECT 1 FROM etl_attempt_facts f
+                               JOIN memberships m ON m.project_id = f.project_id AND m.user_id = $5
+                               WHERE f.{key} = r.{key} AND f.day = r.day))
+                         ORDER BY r.day, r.{key}",
+                        key = self.key,
+                        table = self.table,
+                        values = values.join(", "),
+                        updated = ts_sql("r.last_updated"),
+                    );
+                    let rows = client.query(&sql, &[&from, &to, &only, &caller.is_admin, &caller.user_id])?;
+                    let rows: Vec<Value> = rows
+                        .iter()
+                        .map(|r| {
+                            let mut row = serde_json::Map::new();
+                            row.insert(self.key.into(), json!(r.get::<_, String>(0)));
+                            row.insert("day".into(), json!(r.get::<_, String>(1)));
+                            for (k, (name, kind)) in self.columns.iter().enumerate() {
+                                let v = match kind {
+                                    Kind::Count => json!(r.get::<_, i64>(k + 2)),
+                                    Kind::Real => json!(r.get::<_, f64>(k + 2)),
+                                    Kind::MaybeReal => json!(r.get::<_, Option<f64>>(k + 2)),
+                                };
+                                row.insert((*name).into(), v);
+                            }
+                            row.insert(
+                                "last_updated".into(),
+                                json!(r.get::<_, String>(self.columns.len() + 2)),
+                            );
+                            Value::Object(row)
+                        })
+                        .collect();
+                    Ok(Value::Array(rows))
+                })?;
+                let (last_updated, lag_s) = freshness(client, self.table)?;
+                Ok(json!({"from": from, "to": to, "rows": *rows, "last_updated": last_updated,
+                          "lag_s": lag_s, "cached": cached}))
+            })
+            .await
+    }
+}
+
 /// `GET /reports/simulators?from=&to=&queue=` (any reader): runs, failure
 /// rate, run-time percentiles and throughput per simulator queue and day.
 pub async fn simulators(
@@ -175,61 +298,10 @@ pub async fn simulators(
     Q(q): Q<SimulatorQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.allow(Some(Role::Viewer), Action::Read, "read reports")?;
-    let (from, to) = day_range(q.from.as_deref(), q.to.as_deref())?;
-    let schema = state.config.database.schema.clone();
-    let out = state
-        .db
-        .run(move |c| {
-            let client = c.client();
-            let version = super::cache::version(client, "report_simulator_day")?;
-            let key = format!(
-                "{schema}|simulators|{from}|{to}|{:?}|{}",
-                q.queue,
-                if caller.is_admin { "*".to_string() } else { caller.user_id.to_string() }
-            );
-            let (rows, cached) = super::cache::rows(key, version, || {
-            let rows = client.query(
-                &format!(
-                    "SELECT r.queue, r.day::text, r.runs, r.succeeded, r.failed, r.cancelled, r.failure_rate,
-                            r.duration_p50, r.duration_p90, r.duration_p99, r.busy_s, r.runs_per_hour, {}
-                     FROM report_simulator_day r
-                     WHERE r.day BETWEEN $1::text::date AND $2::text::date AND ($3::text IS NULL OR r.queue = $3)
-                       AND ($4 OR EXISTS (
-                           SELECT 1 FROM etl_attempt_facts f
-                           JOIN memberships m ON m.project_id = f.project_id AND m.user_id = $5
-                           WHERE f.queue = r.queue AND f.day = r.day))
-                     ORDER BY r.day, r.queue",
-                    ts_sql("r.last_updated")
-                ),
-                &[&from, &to, &q.queue, &caller.is_admin, &caller.user_id],
-            )?;
-            let rows: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    json!({
-                        "queue": r.get::<_, String>(0),
-                        "day": r.get::<_, String>(1),
-                        "runs": r.get::<_, i64>(2),
-                        "succeeded": r.get::<_, i64>(3),
-                        "failed": r.get::<_, i64>(4),
-                        "cancelled": r.get::<_, i64>(5),
-                        "failure_rate": r.get::<_, Option<f64>>(6),
-                        "duration_p50": r.get::<_, Option<f64>>(7),
-                        "duration_p90": r.get::<_, Option<f64>>(8),
-                        "duration_p99": r.get::<_, Option<f64>>(9),
-                        "busy_s": r.get::<_, f64>(10),
-                        "runs_per_hour": r.get::<_, f64>(11),
-                        "last_updated": r.get::<_, String>(12),
-                    })
-                })
-                .collect();
-            Ok(Value::Array(rows))
-            })?;
-            let (last_updated, lag_s) = freshness(client, "report_simulator_day")?;
-            Ok(json!({"from": from, "to": to, "rows": *rows, "last_updated": last_updated, "lag_s": lag_s, "cached": cached}))
-        })
-        .await?;
-    Ok(Json(out))
+    let range = day_range(q.from.as_deref(), q.to.as_deref())?;
+    Ok(Json(
+        SIMULATOR_DAYS.serve(&state, caller, range, q.queue).await?,
+    ))
 }
 
 /// `GET /reports/hosts?from=&to=&host=` (any reader): attempts, failures,
@@ -240,57 +312,8 @@ pub async fn hosts(
     Q(q): Q<HostQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.allow(Some(Role::Viewer), Action::Read, "read reports")?;
-    let (from, to) = day_range(q.from.as_deref(), q.to.as_deref())?;
-    let schema = state.config.database.schema.clone();
-    let out = state
-        .db
-        .run(move |c| {
-            let client = c.client();
-            let version = super::cache::version(client, "report_host_day")?;
-            let key = format!(
-                "{schema}|hosts|{from}|{to}|{:?}|{}",
-                q.host,
-                if caller.is_admin { "*".to_string() } else { caller.user_id.to_string() }
-            );
-            let (rows, cached) = super::cache::rows(key, version, || {
-            let rows = client.query(
-                &format!(
-                    "SELECT r.host, r.day::text, r.runs, r.succeeded, r.failed, r.cancelled, r.busy_s,
-                            r.mean_duration_s, {}
-                     FROM report_host_day r
-                     WHERE r.day BETWEEN $1::text::date AND $2::text::date AND ($3::text IS NULL OR r.host = $3)
-                       AND ($4 OR EXISTS (
-                           SELECT 1 FROM etl_attempt_facts f
-                           JOIN memberships m ON m.project_id = f.project_id AND m.user_id = $5
-                           WHERE f.host = r.host AND f.day = r.day))
-                     ORDER BY r.day, r.host",
-                    ts_sql("r.last_updated")
-                ),
-                &[&from, &to, &q.host, &caller.is_admin, &caller.user_id],
-            )?;
-            let rows: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    json!({
-                        "host": r.get::<_, String>(0),
-                        "day": r.get::<_, String>(1),
-                        "runs": r.get::<_, i64>(2),
-                        "succeeded": r.get::<_, i64>(3),
-                        "failed": r.get::<_, i64>(4),
-                        "cancelled": r.get::<_, i64>(5),
-                        "busy_s": r.get::<_, f64>(6),
-                        "mean_duration_s": r.get::<_, f64>(7),
-                        "last_updated": r.get::<_, String>(8),
-                    })
-                })
-                .collect();
-            Ok(Value::Array(rows))
-            })?;
-            let (last_updated, lag_s) = freshness(client, "report_host_day")?;
-            Ok(json!({"from": from, "to": to, "rows": *rows, "last_updated": last_updated, "lag_s": lag_s, "cached": cached}))
-        })
-        .await?;
-    Ok(Json(out))
+    let range = day_range(q.from.as_deref(), q.to.as_deref())?;
+    Ok(Json(HOST_DAYS.serve(&state, caller, range, q.host).await?))
 }
 
 /// `GET /etl/runs?limit=&offset=` (server admin): each table's freshness and

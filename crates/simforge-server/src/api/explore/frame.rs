@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use std::borrow::Cow;
 
+use serde_json::Value;
+
 use super::filter::{Column, Cond, Op, Source, Value as Want};
 use super::rowjson::{Scalar, number_text};
 use crate::db::{Conn, Db};
@@ -145,6 +147,57 @@ pub fn warm(conn: &mut Conn, db: Option<&Db>, schema: &str, key: &str) -> ApiRes
 }
 
 impl Frame {
+    /// The frame of `runs` (in their order): what `simforge ui` builds from
+    /// its local store, so that both explorers filter, sample and sort alike.
+    pub fn from_records(runs: &[simforge_core::results::RunRecord]) -> Frame {
+        let mut f = Frame {
+            idx: Vec::with_capacity(runs.len()),
+            rep: Vec::with_capacity(runs.len()),
+            state: Vec::with_capacity(runs.len()),
+            duration: Vec::with_capacity(runs.len()),
+            cols: Vec::new(),
+        };
+        let mut dicts: Vec<HashMap<String, u32>> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (n, r) in runs.iter().enumerate() {
+            f.idx.push(r.index as i64);
+            f.rep.push(i64::from(r.replicate));
+            f.state.push(
+                STATES
+                    .iter()
+                    .position(|s| *s == r.state.as_str())
+                    .unwrap_or(0) as u8,
+            );
+            f.duration.push(r.duration_s.unwrap_or(f64::NAN));
+            for (prefix, map) in [("param", &r.params), ("metric", &r.metrics)] {
+                for (k, v) in map {
+                    let name = format!("{prefix}.{k}");
+                    let c = *by_name.entry(name.clone()).or_insert_with(|| {
+                        f.cols.push((name, Data::Number(Vec::new())));
+                        dicts.push(HashMap::new());
+                        f.cols.len() - 1
+                    });
+                    let scalar = match v {
+                        Value::Number(x) => {
+                            x.as_f64().map_or(Scalar::Json(v.clone()), Scalar::Number)
+                        }
+                        Value::String(t) => Scalar::Text(Cow::Borrowed(t)),
+                        other => Scalar::Json(other.clone()),
+                    };
+                    put(&mut f.cols[c].1, &mut dicts[c], n, &scalar);
+                }
+            }
+        }
+        let n = f.idx.len();
+        for (_, d) in &mut f.cols {
+            match d {
+                Data::Number(v) => v.resize(n, f64::NAN),
+                Data::Text { codes, .. } => codes.resize(n, u32::MAX),
+            }
+        }
+        Part { frame: f, dicts }.finish()
+    }
+
     fn bytes(&self) -> usize {
         let cols: usize = self
             .cols

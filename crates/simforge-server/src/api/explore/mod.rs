@@ -85,49 +85,61 @@ pub async fn columns(
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
             let f = frame::frame(c, Some(&db), &schema, &key)?;
-            let ok: Vec<usize> = (0..f.idx.len()).filter(|&i| f.state[i] == SUCCEEDED).collect();
-            let columns: Vec<Value> = f
-                .cols
-                .iter()
-                .map(|(name, data)| {
-                    let kind = name.split('.').next().unwrap_or("");
-                    match data {
-                        Data::Number(v) => {
-                            let vals = ok.iter().map(|&i| v[i]).filter(|x| !x.is_nan());
-                            let (n, lo, hi) = vals.fold((0u64, f64::INFINITY, f64::NEG_INFINITY), |(n, lo, hi), x| {
-                                (n + 1, lo.min(x), hi.max(x))
-                            });
-                            json!({"name": name, "kind": kind, "type": "number", "count": n,
-                                   "min": (n > 0).then_some(lo), "max": (n > 0).then_some(hi), "values": null})
-                        }
-                        Data::Text { codes, dict } => {
-                            let n = ok.iter().filter(|&&i| codes[i] != u32::MAX).count();
-                            json!({"name": name, "kind": kind, "type": "text", "count": n, "min": null, "max": null,
-                                   "values": {"first": dict.iter().take(50).collect::<Vec<_>>(), "more": dict.len() > 50}})
-                        }
-                    }
-                })
-                .collect();
-            let mut out = json!({
-                "study": key,
-                "runs": {"total": f.idx.len(), "succeeded": ok.len()},
-                "columns": columns,
-                "objective": null, "design": null, "sensitivity": null,
-            });
+            let mut out = columns_json(&key, &f);
             // What the explorer can show beyond rows; a study that no longer
             // parses still has its rows.
             match super::studies::stored_study(c, &storage, &key) {
                 Ok(study) => {
-                    for (k, v) in analysis::analyses_json(&study, ok.len()) {
+                    let succeeded = out["runs"]["succeeded"].as_u64().unwrap_or(0) as usize;
+                    for (k, v) in analysis::analyses_json(&study, succeeded) {
                         out[k] = v;
                     }
                 }
-                Err(e) => tracing::warn!(study = key, error = %e.message, "explorer: reading the study"),
+                Err(e) => {
+                    tracing::warn!(study = key, error = %e.message, "explorer: reading the study")
+                }
             }
             Ok(out)
         })
         .await?;
     Ok(Json(out))
+}
+
+/// The answer of `explore/columns` without its analyses: every column of
+/// `f` with its type, range or first values, and counts over the succeeded
+/// runs. Shared with `simforge ui`.
+pub fn columns_json(key: &str, f: &Frame) -> Value {
+    let ok: Vec<usize> = (0..f.idx.len())
+        .filter(|&i| f.state[i] == SUCCEEDED)
+        .collect();
+    let columns: Vec<Value> = f
+        .cols
+        .iter()
+        .map(|(name, data)| {
+            let kind = name.split('.').next().unwrap_or("");
+            match data {
+                Data::Number(v) => {
+                    let vals = ok.iter().map(|&i| v[i]).filter(|x| !x.is_nan());
+                    let (n, lo, hi) = vals.fold((0u64, f64::INFINITY, f64::NEG_INFINITY), |(n, lo, hi), x| {
+                        (n + 1, lo.min(x), hi.max(x))
+                    });
+                    json!({"name": name, "kind": kind, "type": "number", "count": n,
+                           "min": (n > 0).then_some(lo), "max": (n > 0).then_some(hi), "values": null})
+                }
+                Data::Text { codes, dict } => {
+                    let n = ok.iter().filter(|&&i| codes[i] != u32::MAX).count();
+                    json!({"name": name, "kind": kind, "type": "text", "count": n, "min": null, "max": null,
+                           "values": {"first": dict.iter().take(50).collect::<Vec<_>>(), "more": dict.len() > 50}})
+                }
+            }
+        })
+        .collect();
+    json!({
+        "study": key,
+        "runs": {"total": f.idx.len(), "succeeded": ok.len()},
+        "columns": columns,
+        "objective": null, "design": null, "sensitivity": null,
+    })
 }
 
 /// Query of a sample.
@@ -202,18 +214,31 @@ pub async fn histogram(
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
             let f = frame::frame(c, Some(&db), &schema, &key)?;
-            let rows = f.select(&conds, Some(SUCCEEDED));
-            let values: Vec<f64> = match f.column(&col) {
-                Some(d) => rows
-                    .iter()
-                    .filter_map(|&i| Frame::number(d, i as usize))
-                    .collect(),
-                None => vec![],
-            };
-            Ok(histogram_json(&key, &q.col, &values, rows.len(), bins))
+            Ok(histogram_of(&key, &f, &conds, &q.col, &col, bins))
         })
         .await?;
     Ok(Json(out))
+}
+
+/// The histogram of `col` (named `col_text` in the answer) over the
+/// succeeded rows of `f` meeting `conds`. Shared with `simforge ui`.
+pub fn histogram_of(
+    key: &str,
+    f: &Frame,
+    conds: &[filter::Cond],
+    col_text: &str,
+    col: &Column,
+    bins: usize,
+) -> Value {
+    let rows = f.select(conds, Some(SUCCEEDED));
+    let values: Vec<f64> = match f.column(col) {
+        Some(d) => rows
+            .iter()
+            .filter_map(|&i| Frame::number(d, i as usize))
+            .collect(),
+        None => vec![],
+    };
+    histogram_json(key, col_text, &values, rows.len(), bins)
 }
 
 /// The answer of a histogram request: `values` (the numbers among
@@ -277,20 +302,7 @@ pub async fn runs(
     Q(q): Q<RunsQuery>,
 ) -> ApiResult<Json<Value>> {
     let conds = filter::parse(q.filter.as_deref())?;
-    let desc = match q.order.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(o) => {
-            return Err(ApiError::invalid(format!("unknown order `{o}`"))
-                .with_field("order")
-                .with_hint("asc or desc"));
-        }
-    };
-    let sort = match q.sort.as_deref() {
-        None | Some("index") => None,
-        Some("duration") => Some(None),
-        Some(other) => Some(Some(Column::parse(other, "sort")?)),
-    };
+    let order = Sort::parse(q.sort.as_deref(), q.order.as_deref())?;
     super::runs::check_state(&q.state)?;
     let run_state = q
         .state
@@ -305,61 +317,99 @@ pub async fn runs(
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
             let f = frame::frame(c, Some(&db), &schema, &key)?;
-            let mut rows = f.select(&conds, run_state);
+            let rows = f.select(&conds, run_state);
             let total = rows.len();
-            let data = match &sort {
-                Some(Some(col)) => f.column(col),
-                _ => None,
-            };
-            // (group, number, text): numbers, then text, then missing.
-            let value = |i: u32| -> (u8, f64, &str) {
-                let i = i as usize;
-                match (&sort, data) {
-                    (None, _) => (0, 0.0, ""),
-                    (Some(None), _) => {
-                        let d = f.duration[i];
-                        if d.is_nan() { (2, 0.0, "") } else { (0, d, "") }
-                    }
-                    (Some(Some(_)), Some(Data::Number(v))) => {
-                        if v[i].is_nan() {
-                            (2, 0.0, "")
-                        } else {
-                            (0, v[i], "")
-                        }
-                    }
-                    (Some(Some(_)), Some(Data::Text { codes, dict })) => match codes[i] {
-                        u32::MAX => (2, 0.0, ""),
-                        code => (1, 0.0, dict[code as usize].as_str()),
-                    },
-                    (Some(Some(_)), None) => (2, 0.0, ""),
-                }
-            };
-            let cmp = |a: &u32, b: &u32| -> Ordering {
-                let (va, vb) = (value(*a), value(*b));
-                let by_value = va.0.cmp(&vb.0).then_with(|| {
-                    let o = va.1.total_cmp(&vb.1).then_with(|| va.2.cmp(vb.2));
-                    if desc { o.reverse() } else { o }
-                });
-                // Design order breaks ties (and is the order without a sort).
-                let pos = a.cmp(b);
-                if sort.is_none() && desc {
-                    by_value.then(pos.reverse())
-                } else {
-                    by_value.then(pos)
-                }
-            };
-            let end = (offset + limit).min(rows.len());
-            if offset < rows.len() {
-                if end < rows.len() {
-                    rows.select_nth_unstable_by(end, cmp);
-                    rows.truncate(end);
-                }
-                rows.sort_unstable_by(cmp);
-            }
-            let page: Vec<u32> = rows.into_iter().skip(offset).take(limit).collect();
+            let page = order.page(&f, rows, offset, limit);
             let runs = fetch(c, &key, &positions(&f, &page))?;
             Ok(json!({"study": key, "total": total, "offset": offset, "runs": runs}))
         })
         .await?;
     Ok(Json(out))
+}
+
+/// How the runs table is sorted: by index (`by: None`), by run time
+/// (`Some(None)`) or by a column; ascending or descending.
+#[derive(Debug, Clone)]
+pub struct Sort {
+    by: Option<Option<Column>>,
+    desc: bool,
+}
+
+impl Sort {
+    /// The order a runs query asks for (`sort`, `order`), or a 400 naming
+    /// the field.
+    pub fn parse(sort: Option<&str>, order: Option<&str>) -> ApiResult<Sort> {
+        let desc = match order {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(o) => {
+                return Err(ApiError::invalid(format!("unknown order `{o}`"))
+                    .with_field("order")
+                    .with_hint("asc or desc"));
+            }
+        };
+        let by = match sort {
+            None | Some("index") => None,
+            Some("duration") => Some(None),
+            Some(other) => Some(Some(Column::parse(other, "sort")?)),
+        };
+        Ok(Sort { by, desc })
+    }
+
+    /// Rows `offset..offset + limit` of `rows` in this order: numbers, then
+    /// text, then rows without a value (last in both directions), design
+    /// order breaking ties. Sorts only what the page needs.
+    pub fn page(&self, f: &Frame, mut rows: Vec<u32>, offset: usize, limit: usize) -> Vec<u32> {
+        let (sort, desc) = (&self.by, self.desc);
+        let data = match sort {
+            Some(Some(col)) => f.column(col),
+            _ => None,
+        };
+        // (group, number, text): numbers, then text, then missing.
+        let value = |i: u32| -> (u8, f64, &str) {
+            let i = i as usize;
+            match (sort, data) {
+                (None, _) => (0, 0.0, ""),
+                (Some(None), _) => {
+                    let d = f.duration[i];
+                    if d.is_nan() { (2, 0.0, "") } else { (0, d, "") }
+                }
+                (Some(Some(_)), Some(Data::Number(v))) => {
+                    if v[i].is_nan() {
+                        (2, 0.0, "")
+                    } else {
+                        (0, v[i], "")
+                    }
+                }
+                (Some(Some(_)), Some(Data::Text { codes, dict })) => match codes[i] {
+                    u32::MAX => (2, 0.0, ""),
+                    code => (1, 0.0, dict[code as usize].as_str()),
+                },
+                (Some(Some(_)), None) => (2, 0.0, ""),
+            }
+        };
+        let cmp = |a: &u32, b: &u32| -> Ordering {
+            let (va, vb) = (value(*a), value(*b));
+            let by_value = va.0.cmp(&vb.0).then_with(|| {
+                let o = va.1.total_cmp(&vb.1).then_with(|| va.2.cmp(vb.2));
+                if desc { o.reverse() } else { o }
+            });
+            // Design order breaks ties (and is the order without a sort).
+            let pos = a.cmp(b);
+            if sort.is_none() && desc {
+                by_value.then(pos.reverse())
+            } else {
+                by_value.then(pos)
+            }
+        };
+        let end = (offset + limit).min(rows.len());
+        if offset < rows.len() {
+            if end < rows.len() {
+                rows.select_nth_unstable_by(end, cmp);
+                rows.truncate(end);
+            }
+            rows.sort_unstable_by(cmp);
+        }
+        rows.into_iter().skip(offset).take(limit).collect()
+    }
 }
