@@ -13,41 +13,10 @@ cd "$(dirname "$0")/.."
 N=${N:-1000000}
 BATCH=${BATCH:-5000}
 UPLOADERS=${UPLOADERS:-2}
-PG=${PG:-${SIMFORGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}
-cargo build --release -q -p simforge -p simforge-bench
-TARGET=${CARGO_TARGET_DIR:-target}/release
-mkdir -p "${CARGO_TARGET_DIR:-target}"
-work=$(mktemp -d -p "${CARGO_TARGET_DIR:-target}" bench.XXXXXX)
-schema="bench_ingest_$$"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export SIMFORGE_CONFIG="$work/no-client-config.yaml"
-export SIMFORGE_SERVER__PROFILE=prod
-export SIMFORGE_SERVER__DATASETS__SIGNING_KEY="bench-only-signing-key-of-at-least-32-bytes"
-export SIMFORGE_SERVER__LISTEN="127.0.0.1:$port"
-export SIMFORGE_SERVER__DATABASE__URL="$PG"
-export SIMFORGE_SERVER__DATABASE__SCHEMA="$schema"
-export SIMFORGE_SERVER__STORAGE__PATH="$work/data"
-export SIMFORGE_SERVER__LIMITS__RATE_PER_MINUTE=0
-# Registering the study plans N runs on the server in the request.
-export SIMFORGE_SERVER__LIMITS__REQUEST_TIMEOUT_S=600
-server_pid=
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    psql -q "$PG" -c "DROP SCHEMA IF EXISTS $schema CASCADE; DROP SCHEMA IF EXISTS ${schema}_floor CASCADE" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$TARGET/simforge" serve --log-format json 2>"$work/serve.log" &
-server_pid=$!
-for _ in $(seq 1 300); do
-    "$TARGET/simforge" ping "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-"$TARGET/simforge" admin create-user bench </dev/null >/dev/null
-"$TARGET/simforge" admin create-project bench >/dev/null
-"$TARGET/simforge" admin add-member bench bench member >/dev/null
-token=$("$TARGET/simforge" admin token bench --scope submit)
+source bench/lib/serve.sh
+bench_setup ingest
+bench_start_server
+bench_bootstrap
 
 echo "ingesting $N results: batches of $BATCH, $UPLOADERS uploaders, server pid $server_pid"
 "$TARGET/ingest-bench" --server "http://127.0.0.1:$port" --token "$token" --project bench \

@@ -206,7 +206,7 @@ fn record_json(r: &RunRecord, study: &str) -> Value {
 
 async fn me() -> Json<Value> {
     Json(
-        json!({"name": "local", "is_admin": false, "local": true, "scopes": ["read", "submit"], "projects": [{"name": PROJECT, "role": "member"}]}),
+        json!({"name": "local", "is_admin": false, "local": true, "scopes": ["read", "submit"], "projects": [{"project": PROJECT, "role": "member"}]}),
     )
 }
 

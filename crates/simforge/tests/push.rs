@@ -9,152 +9,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::Scratch;
+use common::serve::{Server, pg_url};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_simforge");
-
-fn pg_url() -> Option<String> {
-    match std::env::var("SIMFORGE_TEST_POSTGRES_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ if std::env::var("SIMFORGE_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("SIMFORGE_REQUIRE_SERVICES=1 but SIMFORGE_TEST_POSTGRES_URL is not set")
-        }
-        _ => {
-            eprintln!("skipping: SIMFORGE_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
-
-/// A `simforge serve` process in a schema of its own.
-struct Server {
-    pg: String,
-    schema: String,
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Server {
-    fn new(pg: &str) -> Server {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut s = Server {
-            pg: pg.to_string(),
-            schema: format!("sf_push_{}_{nanos}", std::process::id()),
-            port,
-            dir: tempfile::tempdir().expect("tempdir"),
-            child: None,
-        };
-        s.start();
-        s
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// `simforge` with this server's configuration and no client profile.
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env_remove("SIMFORGE_SERVER")
-            .env_remove("SIMFORGE_TOKEN")
-            .env_remove("SIMFORGE_TOKEN_FILE")
-            .env_remove("SIMFORGE_PROFILE")
-            .env_remove("SIMFORGE_PROJECT")
-            .env(
-                "SIMFORGE_CONFIG",
-                self.dir.path().join("no-client-config.yaml"),
-            )
-            .env("SIMFORGE_SERVER__PROFILE", "test")
-            .env("SIMFORGE_SERVER__DATABASE__URL", &self.pg)
-            .env("SIMFORGE_SERVER__DATABASE__SCHEMA", &self.schema)
-            .env("SIMFORGE_SERVER__DATABASE__POOL_SIZE", "4")
-            .env(
-                "SIMFORGE_SERVER__LISTEN",
-                format!("127.0.0.1:{}", self.port),
-            )
-            .env(
-                "SIMFORGE_SERVER__STORAGE__PATH",
-                self.dir.path().join("data"),
-            );
-        c
-    }
-
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("serve.log"))
-            .expect("serve log");
-        self.child = Some(
-            self.cmd()
-                .arg("serve")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn simforge serve"),
-        );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !agent
-            .get(&format!("{}/readyz", self.url()))
-            .call()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(
-                Instant::now() < deadline,
-                "server not ready: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn admin(&self, args: &[&str]) -> Output {
-        ok(self
-            .cmd()
-            .arg("admin")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("simforge admin"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-        if let Ok(mut c) = postgres::Client::connect(&self.pg, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
-        }
-    }
-}
 
 fn ok(o: Output) -> Output {
     assert!(
@@ -201,17 +61,14 @@ fn figure(out: &str, label: &str) -> u64 {
 #[test]
 fn push_uploads_a_local_study_once_and_says_what_to_do_when_the_server_is_away() {
     let Some(pg) = pg_url() else { return };
-    let mut server = Server::new(&pg);
-    server.admin(&["create-user", "alice"]);
-    server.admin(&["create-project", "lab"]);
-    server.admin(&["add-member", "lab", "alice", "member"]);
-    let token = String::from_utf8_lossy(
-        &server
-            .admin(&["token", "alice", "--scope", "submit"])
-            .stdout,
-    )
-    .trim()
-    .to_string();
+    let mut server = Server::new(&pg, "sf_push");
+    ok(server.admin(&["create-user", "alice"]));
+    ok(server.admin(&["create-project", "lab"]));
+    ok(server.admin(&["add-member", "lab", "alice", "member"]));
+    let token =
+        String::from_utf8_lossy(&ok(server.admin(&["token", "alice", "--scope", "submit"])).stdout)
+            .trim()
+            .to_string();
 
     let s = Scratch::new();
     s.write(
@@ -293,7 +150,7 @@ fn push_uploads_a_local_study_once_and_says_what_to_do_when_the_server_is_away()
     assert_eq!(figure(&all, "duplicates"), 40, "{all}");
 
     // The server away: a clear error after the patience; back: fine.
-    server.stop();
+    server.kill9();
     let t = Instant::now();
     let away = push(&server, &["--resend-all", "--patience", "1"]);
     assert!(!away.status.success());

@@ -11,145 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::serve::{Server, pg_url};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_simforge");
 
-fn pg_url() -> Option<String> {
-    match std::env::var("SIMFORGE_TEST_POSTGRES_URL") {
-        Ok(u) if !u.trim().is_empty() => Some(u),
-        _ if std::env::var("SIMFORGE_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("SIMFORGE_REQUIRE_SERVICES=1 but SIMFORGE_TEST_POSTGRES_URL is not set")
-        }
-        _ => {
-            eprintln!("skipping: SIMFORGE_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
-    l.local_addr().expect("local addr").port()
-}
-
-/// A `simforge serve` process in its own schema; drops the schema at the end.
-struct Server {
-    pg: String,
-    schema: String,
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
 impl Server {
-    fn new(pg: &str) -> Server {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let mut s = Server {
-            pg: pg.to_string(),
-            schema: format!("sf_serve_{}_{nanos}", std::process::id()),
-            port: free_port(),
-            dir: tempfile::tempdir().expect("tempdir"),
-            child: None,
-        };
-        s.start();
-        s
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// A `simforge` command with this server's configuration in its environment.
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.current_dir(self.dir.path())
-            .env_remove("SIMFORGE_SERVER")
-            .env_remove("SIMFORGE_TOKEN")
-            .env_remove("SIMFORGE_TOKEN_FILE")
-            .env_remove("SIMFORGE_PROFILE")
-            .env(
-                "SIMFORGE_CONFIG",
-                self.dir.path().join("no-client-config.yaml"),
-            )
-            .env("SIMFORGE_SERVER__PROFILE", "test")
-            .env("SIMFORGE_SERVER__DATABASE__URL", &self.pg)
-            .env("SIMFORGE_SERVER__DATABASE__SCHEMA", &self.schema)
-            .env("SIMFORGE_SERVER__DATABASE__POOL_SIZE", "4")
-            .env(
-                "SIMFORGE_SERVER__LISTEN",
-                format!("127.0.0.1:{}", self.port),
-            )
-            .env(
-                "SIMFORGE_SERVER__STORAGE__PATH",
-                self.dir.path().join("data"),
-            )
-            .env("SIMFORGE_SERVER__LEASES__TTL_S", "2")
-            .env("SIMFORGE_SERVER__LEASES__SWEEP_S", "0.2");
-        c
-    }
-
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("serve.log"))
-            .expect("serve log");
-        let child = self
-            .cmd()
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn simforge serve");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(st)) = c.try_wait()
-            {
-                panic!("simforge serve exited early ({st}): {}", self.log());
-            }
-            if http()
-                .get(&format!("{}/readyz", self.url()))
-                .call()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server not ready: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().expect("kill -9 server");
-            let _ = c.wait();
-        }
-    }
-
-    fn admin(&self, args: &[&str]) -> Output {
-        self.cmd()
-            .arg("admin")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("simforge admin")
-    }
-
     /// Bootstrap through `simforge admin`: an administrator token and a
     /// worker token file.
     fn bootstrap(&self) -> (String, PathBuf) {
@@ -196,15 +65,6 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("spawn worker")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill9();
-        if let Ok(mut c) = postgres::Client::connect(&self.pg, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
-        }
     }
 }
 
@@ -324,7 +184,7 @@ fn read(p: &Path) -> String {
 #[test]
 fn a_worker_killed_mid_run_loses_nothing_and_serve_exits_0_on_sigterm() {
     let Some(pg) = pg_url() else { return };
-    let mut server = Server::new(&pg);
+    let mut server = Server::new(&pg, "sf_serve");
     let (token, _) = server.bootstrap();
     let ping = Command::new(BIN)
         .args(["ping", &format!("{}/readyz", server.url())])
@@ -383,7 +243,7 @@ fn a_worker_killed_mid_run_loses_nothing_and_serve_exits_0_on_sigterm() {
 #[test]
 fn a_worker_carries_on_through_a_server_restart() {
     let Some(pg) = pg_url() else { return };
-    let mut server = Server::new(&pg);
+    let mut server = Server::new(&pg, "sf_serve");
     let (token, _) = server.bootstrap();
     let n = 8;
     submit(&server, &token, &sleepy("restart", n));
@@ -475,7 +335,7 @@ fn ping_exits_0_only_on_2xx() {
 #[test]
 fn the_remote_cli_submits_follows_and_reads_back_a_study() {
     let Some(pg) = pg_url() else { return };
-    let server = Server::new(&pg);
+    let server = Server::new(&pg, "sf_serve");
     let (token, _) = server.bootstrap();
     let mut w = server.worker("rw", &["--idle-exit", "5"]);
 
@@ -654,6 +514,100 @@ fn the_remote_cli_submits_follows_and_reads_back_a_study() {
 /// SIMFORGE_TEST_CHROMIUM (a Chromium binary; `.ci/run` installs Debian's)
 /// and `npm ci` in the ui directory; skips without them unless
 /// SIMFORGE_REQUIRE_SERVICES=1. SIMFORGE_UI_SHOTS=dir keeps screenshots.
+/// `simforge run --server` of a study with `optimize:` hands its loop to the
+/// server: the CLI follows the iterations, and the server proposes exactly
+/// the points `simforge optimize` proposes on one machine (same initial
+/// design, same batches, same surrogate), so both end with the same runs.
+#[test]
+fn an_optimize_study_runs_on_the_server_as_it_runs_locally() {
+    let Some(pg) = pg_url() else { return };
+    let server = Server::new(&pg, "sf_serve");
+    let (token, _) = server.bootstrap();
+    let mut w = server.worker("ow", &["--queue", "analytic"]);
+    let proj = tempfile::tempdir().expect("tempdir");
+    let study = proj.path().join("study.yaml");
+    std::fs::write(
+        &study,
+        "name: opt\nsimulator: {builtin: analytic, options: {function: branin}}\n\
+         parameters: {x1: {range: [-5, 10]}, x2: {range: [0, 15]}}\n\
+         design: {sampler: lhs, samples: 6, seed: 1}\nmetrics: [y]\n\
+         objective: {minimize: y}\noptimize: {budget: 12, batch: 2}\n",
+    )
+    .expect("study");
+    let remote = |args: &[&str]| {
+        let mut c = server.cmd();
+        c.args(args)
+            .args(["--server", &server.url(), "--project", "lab"])
+            .env("SIMFORGE_TOKEN", &token)
+            .current_dir(proj.path())
+            .stdin(Stdio::null());
+        c.output().expect("simforge")
+    };
+    let out = ok(remote(&["run", study.to_str().expect("utf-8")]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("the server runs its adaptive loop"), "{text}");
+    assert!(text.contains("iteration   3: +2 points, 12 runs"), "{text}");
+    assert!(text.contains("stopped: the run budget is spent"), "{text}");
+    assert!(text.contains("best:    y = "), "{text}");
+    let _ = w.kill();
+    let _ = w.wait();
+    let csv = proj.path().join("server.csv");
+    ok(remote(&[
+        "results",
+        "opt",
+        "-o",
+        csv.to_str().expect("utf-8"),
+    ]));
+
+    // The same file on one machine.
+    let local = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&study, local.path().join("study.yaml")).expect("copy");
+    ok(server
+        .cmd()
+        .env_remove("SIMFORGE_SERVER")
+        .args(["optimize", "study.yaml", "--no-report"])
+        .current_dir(local.path())
+        .output()
+        .expect("simforge optimize"));
+    let local_csv = local.path().join("local.csv");
+    ok(server
+        .cmd()
+        .env_remove("SIMFORGE_SERVER")
+        .args(["results", "opt", "-o", local_csv.to_str().expect("utf-8")])
+        .current_dir(local.path())
+        .output()
+        .expect("simforge results"));
+    // (x1, x2, y) of every run, in design order, from a results CSV.
+    let points = |p: &Path| -> Vec<(String, String, String)> {
+        let text = read(p);
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().expect("header").split(',').collect();
+        let col = |n: &str| {
+            head.iter()
+                .position(|h| *h == n)
+                .unwrap_or_else(|| panic!("{n} in {head:?}"))
+        };
+        let (a, b, y, i) = (col("x1"), col("x2"), col("y"), col("index"));
+        let mut rows: Vec<(u64, (String, String, String))> = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (
+                    f[i].parse().expect("index"),
+                    (f[a].into(), f[b].into(), f[y].into()),
+                )
+            })
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        rows.into_iter().map(|r| r.1).collect()
+    };
+    let (on_server, on_one_machine) = (points(&csv), points(&local_csv));
+    assert_eq!(on_server.len(), 12);
+    assert_eq!(
+        on_server, on_one_machine,
+        "the server proposes what simforge optimize does"
+    );
+}
+
 #[test]
 fn the_dashboard_follows_a_study_in_a_real_browser() {
     let Some(pg) = pg_url() else { return };
@@ -674,7 +628,7 @@ fn the_dashboard_follows_a_study_in_a_real_browser() {
         );
         return;
     };
-    let server = Server::new(&pg);
+    let server = Server::new(&pg, "sf_serve");
     let (token, _) = server.bootstrap();
     let password = "a long dashboard password 42";
     let mut create = server

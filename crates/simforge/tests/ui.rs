@@ -20,6 +20,32 @@ impl Drop for Ui {
     }
 }
 
+/// Starts `simforge ui --port 0` in `dir`; the process (killed when
+/// dropped) and the base URL it printed.
+fn start_ui(dir: &std::path::Path) -> (Ui, String) {
+    let mut child = Command::new(BIN)
+        .args(["ui", "--port", "0"])
+        .current_dir(dir)
+        .env_remove("SIMFORGE_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("simforge ui");
+    let stdout = child.stdout.take().expect("stdout");
+    let ui = Ui(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the address line");
+    let base = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split("/ui/").next())
+        .map(|addr| format!("http://{addr}"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (ui, base)
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -71,26 +97,7 @@ fn the_local_dashboard_serves_a_store_without_login() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let mut child = Command::new(BIN)
-        .args(["ui", "--port", "0"])
-        .current_dir(dir.path())
-        .env_remove("SIMFORGE_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("simforge ui");
-    let stdout = child.stdout.take().expect("stdout");
-    let ui = Ui(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the address line");
-    let base = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split("/ui/").next())
-        .map(|addr| format!("http://{addr}"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (ui, base) = start_ui(dir.path());
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
     let (s, me) = get(&base, "/api/v1/me");
@@ -252,25 +259,7 @@ fn the_local_dashboard_works_in_a_real_browser() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = Command::new(BIN)
-        .args(["ui", "--port", "0"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("simforge ui");
-    let stdout = child.stdout.take().expect("stdout");
-    let ui = Ui(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the address line");
-    let base = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split("/ui/").next())
-        .map(|addr| format!("http://{addr}"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let (ui, base) = start_ui(dir.path());
     let out = Command::new("node")
         .arg(ui_dir.join("e2e/dashboard.mjs"))
         .current_dir(&ui_dir)

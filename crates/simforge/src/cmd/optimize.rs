@@ -225,7 +225,8 @@ pub fn optimize(
 }
 
 /// A number for the terminal: 6 significant digits, no noise.
-fn fmt(v: f64) -> String {
+/// A metric value as the adaptive loop's lines print it.
+pub fn fmt(v: f64) -> String {
     if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
         format!("{}", (v * 1e6).round() / 1e6)
     } else {

@@ -165,9 +165,14 @@ pub fn run(remote: &Remote, file: &Path, queue: Option<&str>) -> Result<u8> {
             .as_array()
             .map_or(&[][..], Vec::as_slice);
         for it in its.iter().skip(iterations_seen) {
+            let best = it["best"]
+                .as_f64()
+                .map_or_else(|| "none feasible yet".into(), super::optimize::fmt);
             println!(
-                "iteration {:>3}: +{} points, {} runs; best so far {}",
-                it["number"], it["proposed"], it["runs"], it["best"]
+                "iteration {:>3}: +{} points, {} runs; best so far {best}",
+                it["number"].as_u64().unwrap_or(0),
+                it["proposed"],
+                it["runs"]
             );
         }
         iterations_seen = iterations_seen.max(its.len());
@@ -179,13 +184,17 @@ pub fn run(remote: &Remote, file: &Path, queue: Option<&str>) -> Result<u8> {
             if let Some(err) = a["error"].as_str() {
                 println!("the loop failed: {err}");
             }
-            if a["best"].is_object() {
+            if let Some(value) = a["best"]["value"].as_f64() {
+                let params: Vec<String> = a["best"]["params"]
+                    .as_object()
+                    .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+                    .unwrap_or_default();
                 println!(
                     "best:    {} = {} at run {} ({})",
                     a["metric"].as_str().unwrap_or("?"),
-                    a["best"]["value"],
+                    super::optimize::fmt(value),
                     a["best"]["run_id"].as_str().unwrap_or("?"),
-                    a["best"]["params"]
+                    params.join(", ")
                 );
             }
             let c = &v["counts"];

@@ -2,6 +2,8 @@
 //! handle on the real `simforge` binary.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

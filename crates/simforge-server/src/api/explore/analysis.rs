@@ -358,10 +358,10 @@ fn records(f: &Frame, rows: &[u32], metric: &str) -> Vec<RunRecord> {
         .collect()
 }
 
-/// Recent sensitivity answers: (study, plan generation, finished runs,
-/// metric, surrogate) → answer. The estimate costs a pass over every run
+/// Recent sensitivity answers: (study, the explorer copy's version, metric,
+/// surrogate) → answer. The estimate costs a pass over every run
 /// (and a bootstrap); the dashboard asks again on every visit.
-type Cached = HashMap<(String, i64, i64, String, bool), Value>;
+type Cached = HashMap<(String, frame::Version, String, bool), Value>;
 static SENSITIVITY_CACHE: Mutex<Option<Cached>> = Mutex::new(None);
 const CACHE_ENTRIES: usize = 64;
 
@@ -424,16 +424,12 @@ pub async fn sensitivity(
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
             let study = crate::api::studies::stored_study(c, &storage, &key)?;
-            let version = c.client().query_one(
-                "SELECT st.plan_gen, (SELECT count(*) FROM runs r WHERE r.study = $1 AND r.finished_at IS NOT NULL)
-                 FROM studies st WHERE st.name = $1",
-                &[&key],
-            )?;
+            let f = frame::frame(c, Some(&db), &schema, &key)?;
+            // Keyed by the copy the estimate is made from.
             let cache_key = |metric: &str| {
                 (
-                    key.clone(),
-                    version.get::<_, i64>(0),
-                    version.get::<_, i64>(1),
+                    format!("{schema}/{key}"),
+                    f.version.clone(),
                     metric.to_string(),
                     q.surrogate,
                 )
@@ -446,7 +442,6 @@ pub async fn sensitivity(
             {
                 return Ok(hit);
             }
-            let f = frame::frame(c, Some(&db), &schema, &key)?;
             let (metric, analysis, note) =
                 sensitivity_on_frame(c, &f, &study, q.metric.as_deref(), q.surrogate)?;
             let mut answer = sensitivity_json(&key, &metric, &analysis);

@@ -62,10 +62,13 @@ pub struct Frame {
     pub duration: Vec<f64>,
     /// Columns by name (`param.NAME`, `metric.NAME`), params first.
     pub cols: Vec<(String, Data)>,
+    /// The study's version this copy holds (answers computed from it can be
+    /// cached under it).
+    pub version: Version,
 }
 
 /// What a frame was built from: the plan generation and the runs per state.
-type Version = (i64, Vec<i64>);
+pub type Version = (i64, Vec<i64>);
 
 struct Entry {
     key: String,
@@ -156,6 +159,7 @@ impl Frame {
             state: Vec::with_capacity(runs.len()),
             duration: Vec::with_capacity(runs.len()),
             cols: Vec::new(),
+            version: (0, Vec::new()),
         };
         let mut dicts: Vec<HashMap<String, u32>> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -323,7 +327,8 @@ fn version(conn: &mut Conn, key: &str) -> ApiResult<Version> {
 
 /// Keeps `frame` for `key`, dropping the least recently used frames beyond
 /// [`BUDGET`].
-fn store(key: String, version: Version, frame: Frame) -> ApiResult<Arc<Frame>> {
+fn store(key: String, version: Version, mut frame: Frame) -> ApiResult<Arc<Frame>> {
+    frame.version = version.clone();
     let frame = Arc::new(frame);
     let bytes = frame.bytes();
     let mut cache = CACHE
@@ -504,6 +509,7 @@ fn load_part(
         state: Vec::new(),
         duration: Vec::new(),
         cols: Vec::new(),
+        version: (0, Vec::new()),
     };
     let mut dicts: Vec<HashMap<String, u32>> = Vec::new();
     // Column of each key, per kind (looked up without allocating).
@@ -588,6 +594,7 @@ impl Part {
                 state: Vec::with_capacity(total),
                 duration: Vec::with_capacity(total),
                 cols: Vec::new(),
+                version: (0, Vec::new()),
             },
             dicts: Vec::new(),
         };
@@ -705,6 +712,7 @@ mod tests {
             state: Vec::new(),
             duration: Vec::new(),
             cols: Vec::new(),
+            version: (0, Vec::new()),
         };
         let mut dicts = Vec::new();
         for (n, row) in rows.iter().enumerate() {
