@@ -49,7 +49,7 @@ export function Analysis({ project, study, cols }: { project: string; study: str
   if (!cols.objective && !cols.sensitivity) return null;
   return (
     <section aria-labelledby="analysis-h" class="analysis" data-testid="analysis">
-      <h2 id="analysis-h">{cols.objective && cols.sensitivity ? 'Convergence and sensitivity' : cols.objective ? 'Convergence' : 'Sensitivity'}</h2>
+      <h2 id="analysis-h">The whole study</h2>
       <p class="muted small">Over every run of the study{cols.design ? ` (design: ${cols.design})` : ''}; the filter below does not apply here.</p>
       {cols.objective && <ConvergencePanel project={project} study={study} />}
       {cols.sensitivity && <SensitivityPanel project={project} study={study} cols={cols} />}
@@ -221,7 +221,7 @@ function ConvergencePlot({ c, svgRef, busy }: { c: Convergence; svgRef: { curren
 const METHOD: Record<string, string> = {
   sobol: "Sobol' indices (variance-based, from the Saltelli design)",
   morris: 'Morris elementary effects',
-  rank: 'Rank regression (an approximation from the sampled runs)',
+  rank: 'Rank measures (SRRC and PRCC: they assume the metric moves one way with each input)',
 };
 
 function SensitivityPanel({ project, study, cols }: { project: string; study: string; cols: Columns }) {
