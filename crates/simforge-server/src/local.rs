@@ -784,6 +784,36 @@ fn run_loop_locally(
     Ok(())
 }
 
+/// `GET .../studies/{name}/source` on the local store: the study file the
+/// runs were planned from, and the files it refers to beside it.
+async fn source(
+    State(l): State<Shared>,
+    UrlPath((project, name)): UrlPath<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    project_only(&project)?;
+    let out = blocking(move || {
+        let store = l.open()?;
+        let row = study_of(&*store, &name)?;
+        let file = PathBuf::from(&row.study_file);
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            ApiError::not_found(format!(
+                "the study file {} cannot be read: {e}",
+                file.display()
+            ))
+        })?;
+        let files = simforge_exec::remote::client::study_files(&file, &text).unwrap_or_default();
+        let source_name = file
+            .file_name()
+            .map_or_else(|| "study.yaml".into(), |n| n.to_string_lossy().into_owned());
+        Ok(
+            json!({"key": format!("{PROJECT}/{name}"), "source_name": source_name,
+                  "source": text, "files": files}),
+        )
+    })
+    .await?;
+    Ok(Json(out))
+}
+
 /// `GET .../explore/convergence` on the local store.
 async fn explore_convergence(
     State(l): State<Shared>,
@@ -855,6 +885,7 @@ pub fn router(local: Local) -> Router {
         .route("/projects/{project}/studies", get(studies).post(submit))
         .route("/projects/{project}/studies/{name}", get(study))
         .route("/projects/{project}/studies/{name}/runs", get(runs))
+        .route("/projects/{project}/studies/{name}/source", get(source))
         .route("/projects/{project}/studies/{name}/results", get(results))
         .route(
             "/projects/{project}/studies/{name}/explore/columns",

@@ -266,13 +266,24 @@ fn a_plain_study_has_no_loop_and_no_convergence() {
     let server = TestServer::start(&pg, 30.0);
     let http = Http::new(&server.url);
     let (alice, _) = setup(&server);
+    let source = common::branin_study("plain", 4);
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",
         &alice,
-        json!({"source": common::branin_study("plain", 4)}),
+        json!({"source": source, "source_name": "plain.yaml", "files": {"notes/readme.txt": "hello"}}),
     );
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["adaptive"], false);
+    // The study page's spec: the file as submitted, with its files.
+    let (s, src) = http.get("/api/v1/projects/lab/studies/plain/source", &alice);
+    assert_eq!(s, 200, "{src}");
+    assert_eq!(
+        src,
+        json!({"key": "lab/plain", "source_name": "plain.yaml", "source": source,
+               "files": {"notes/readme.txt": "hello"}})
+    );
+    let (s, _) = http.get("/api/v1/projects/lab/studies/nope/source", &alice);
+    assert_eq!(s, 404);
     let (_, page) = http.get("/api/v1/projects/lab/studies/plain", &alice);
     assert_eq!(page["adaptive"], Value::Null, "{page}");
     let (s, c) = http.get(

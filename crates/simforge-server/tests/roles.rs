@@ -535,6 +535,11 @@ fn cases() -> Vec<Case> {
             get("/api/v1/projects/p1/studies/s-member/explore/runs?sort=param.x1&order=desc"),
         ),
         case(
+            "a study's file",
+            READERS,
+            get("/api/v1/projects/p1/studies/s-member/source"),
+        ),
+        case(
             "explore: convergence",
             READERS,
             get("/api/v1/projects/p1/studies/s-objective/explore/convergence"),

@@ -108,6 +108,12 @@ fn the_local_dashboard_serves_a_store_without_login() {
     assert_eq!(row["counts"]["succeeded"], 40, "{list}");
     let (_, show) = get(&base, "/api/v1/projects/local/studies/local-sweep");
     assert_eq!(show["finished"], true, "{show}");
+    // Its spec: the study file the runs were planned from.
+    let (s, src) = get(&base, "/api/v1/projects/local/studies/local-sweep/source");
+    assert_eq!(s, 200, "{src}");
+    assert_eq!(src["source"], study("local-sweep", 40), "{src}");
+    assert_eq!(src["source_name"], "study.yaml");
+    assert_eq!(src["files"], json!({}));
 
     // Runs in design order with a cursor, one run with its attempt and log.
     let (_, page) = get(

@@ -523,6 +523,30 @@ pub async fn show(
     Ok(Json(out))
 }
 
+/// `GET /projects/{p}/studies/{name}/source` (viewer): the study file as it
+/// was submitted (or registered) and the files sent with it — what the
+/// study page shows as the study's spec and the editor starts a copy from.
+pub async fn source(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((project, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let out = state
+        .db
+        .run(move |c| {
+            authorize(c.client(), &caller, &project, Action::Read, "read studies")?;
+            let (key, _, _) = study_row(c, &project, &name)?;
+            let row = c.client().query_one(
+                "SELECT source_name, source, files FROM server_studies WHERE key = $1",
+                &[&key],
+            )?;
+            Ok(json!({"key": key, "source_name": row.get::<_, String>(0),
+                      "source": row.get::<_, String>(1), "files": row.get::<_, Value>(2)}))
+        })
+        .await?;
+    Ok(Json(out))
+}
+
 /// Cancels a study (its owner, or a project admin): unfinished runs become
 /// `cancelled`, workers holding them are told to stop.
 pub async fn cancel(

@@ -86,7 +86,7 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route(
             "/projects/{project}/studies/{name}/source",
-            put(api::register),
+            put(api::register).get(crate::api::studies::source),
         )
         .route(
             "/projects/{project}/studies/{name}/ingest",

@@ -529,6 +529,32 @@ function sensitivity(res, s, ds, q) {
     measures: [{ key: 'SRRC', label: 'standardised rank regression coefficient' }, { key: 'PRCC', label: 'partial rank correlation coefficient' }, ...(q.get('surrogate') === 'true' ? [{ key: 'GP_ST', label: "total Sobol' index on a Gaussian-process surrogate" }] : [])], inputs });
 }
 
+// --- study files ---------------------------------------------------------------
+// `GET …/studies/{name}/source`: a submitted study's file and extra files as sent;
+// the made-up studies get a made-up file of their shape.
+async function specOf(s) {
+  if (s.spec) return s.spec;
+  const YAML = await import('yaml');
+  const ds = dataset(s);
+  const params = {}, metrics = [];
+  for (const [col, type] of ds.columns) {
+    if (col.startsWith('metric.')) { metrics.push(col.slice(7)); continue; }
+    if (!col.startsWith('param.')) continue;
+    const vals = [];
+    for (let i = 0; i < Math.min(ds.n, 2000); i++) { const v = ds.value(i, col); if (v !== undefined && !vals.includes(v)) vals.push(v); }
+    params[col.slice(6)] = type === 'number' && vals.length > 6 ? { range: [Math.min(...vals), Math.max(...vals)] } : { values: vals.slice(0, 12) };
+  }
+  const spec = s.name === 'shop-cheapest'
+    ? { name: s.name, simulator: { builtin: 'sysdesign', options: { topology: 'system.yaml' } }, parameters: { 'components.api.replicas': { range: [1, 12], type: 'integer' }, 'components.db.pool': { range: [2, 32], type: 'integer' } },
+        design: { sampler: 'lhs', samples: 4, seed: 1 }, metrics: ['latency_p99', 'cost_per_hour', 'throughput'], objective: { minimize: 'cost_per_hour', constraints: ['latency_p99 <= 200'] }, optimize: { budget: 30, batch: 2, patience: 6 } }
+    : { name: s.name, simulator: s.virtual ? { builtin: 'analytic', options: { function: s.name === 'branin-1m' ? 'branin' : 'identity' } } : { command: ['./solve.sh', '{params}'] },
+        parameters: params, design: { sampler: s.name === 'branin-1m' ? 'saltelli' : 'grid', ...(s.name === 'branin-1m' ? { samples: 1_000_000, seed: 7 } : { replicates: s.virtual ? 1 : 2 }) },
+        metrics, resources: { cpus: 1, time: '10m' }, queue: s.queue };
+  const source = `# ${s.name}: made up by the mock API (dev/mock-server.mjs)\n${YAML.stringify(spec)}`;
+  const files = s.name === 'shop-cheapest' ? { 'system.yaml': YAML.stringify(DEMO_TOPOLOGY) } : s.virtual ? {} : { 'solve.sh': '#!/bin/sh\n# made-up solver wrapper\nexec solver --input "$1"\n' };
+  return { source_name: 'study.yaml', source, files };
+}
+
 // --- HTTP -------------------------------------------------------------------
 const err = (res, status, code, message, hint) => json(res, status, { error: { code, message, ...(hint ? { hint } : {}) } });
 function json(res, status, body, headers = {}) {
@@ -577,6 +603,12 @@ async function api(req, res, url) {
     const s = STUDIES.find((x) => x.project === proj && x.name === name);
     if (!s) return err(res, 404, 'not_found', `no study \`${name}\` in project \`${proj}\``);
     return explore(res, s, m[3].replace('explore/', ''), q);
+  }
+  if ((m = p.match(/^\/projects\/([^/]+)\/studies\/([^/]+)\/source$/))) {
+    const [proj, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
+    const s = STUDIES.find((x) => x.project === proj && x.name === name);
+    if (!s) return err(res, 404, 'not_found', `no study \`${name}\` in project \`${proj}\``);
+    return json(res, 200, { key: `${proj}/${name}`, ...(await specOf(s)) });
   }
   if ((m = p.match(/^\/projects\/([^/]+)\/studies\/([^/]+)(\/runs)?$/))) {
     const [proj, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
@@ -783,6 +815,7 @@ async function post(req, res, p, q) {
       if (process.env.MOCK_SUBMIT_DELAY) await new Promise((ok) => setTimeout(ok, Number(process.env.MOCK_SUBMIT_DELAY)));
       s = makeSimStudy(proj, spec, topo);
     }
+    s.spec = { source_name: String(b.source_name || 'study.yaml'), source: String(b.source), files: b.files && typeof b.files === 'object' ? b.files : {} };
     const i = STUDIES.findIndex((x) => x.project === proj && x.name === s.name);
     const added = i < 0;
     if (added) STUDIES.unshift(s);

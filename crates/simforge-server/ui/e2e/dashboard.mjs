@@ -230,6 +230,115 @@ export async function checkExplore(page, base, project, study, runs, shot = asyn
   await matching(runs);
 }
 
+/**
+ * The study page of $STUDY (runs with x = 1..runs and y = x): the Study file
+ * section shows its YAML (opened from the keyboard) and downloads it; the runs
+ * table sorted by metric.y descending starts with y = runs; the condition
+ * param.x >= 3 leaves runs - 2 rows, and the view survives a reload (it is in
+ * the URL). With `editor`, "Edit a copy" opens the editor holding the same file.
+ */
+export async function checkStudyPage(page, base, project, study, runs, shot = async () => {}, editor = false) {
+  const t = (id) => page.getByTestId(id);
+  const url = `${base}/ui/projects/${encodeURIComponent(project)}/studies/${encodeURIComponent(study)}`;
+  const spec = () =>
+    page.evaluate(
+      async ([p, s]) => (await fetch(`/api/v1/projects/${encodeURIComponent(p)}/studies/${encodeURIComponent(s)}/source`)).json(),
+      [project, study],
+    );
+  step = 'study page: the Study file section is collapsed, and opens from the keyboard';
+  await page.goto(url);
+  await t('study-file').waitFor({ timeout: 15_000 });
+  if (await t('study-file').evaluate((e) => e.open)) throw new Error('the Study file section is open before it is asked to be');
+  await t('study-file-toggle').focus();
+  await page.keyboard.press('Enter');
+  step = `study page: the Study file shows \`name: ${study}\``;
+  const nameLine = new RegExp(`^name:\\s*["']?${study.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?\\s*(#.*)?$`, 'm').source;
+  await page
+    .waitForFunction((re) => new RegExp(re, 'm').test(document.querySelector('[data-testid="study-source"] code')?.textContent ?? ''), nameLine, { timeout: 15_000 })
+    .catch(async () => {
+      const err = await page.locator('[data-testid="study-file"] [data-testid="error"]').textContent().catch(() => null);
+      throw new Error(err ? `the study file did not load: ${err}` : `no line \`name: ${study}\` in: ${(await t('study-source').textContent().catch(() => '(none)'))?.slice(0, 300)}`);
+    });
+  const want = await spec();
+  const shown = await t('study-source').locator('code').textContent();
+  if (shown.replace(/\n$/, '') !== want.source.replace(/\n$/, '')) throw new Error('the Study file differs from the submitted source');
+  step = 'study page: the study file downloads under its name';
+  const fs = await import('node:fs/promises');
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), t('study-file-download').click()]);
+  if (dl.suggestedFilename() !== want.source_name.split('/').pop()) throw new Error(`downloaded as ${dl.suggestedFilename()}, not ${want.source_name}`);
+  if ((await fs.readFile(await dl.path(), 'utf8')) !== want.source) throw new Error('the downloaded file differs from the source');
+  await shot('study-file');
+
+  step = 'study page: sorting the runs by metric.y descending puts the largest y first';
+  await t('run-state-filter').selectOption('');
+  await t('runs-sort').selectOption('metric.y');
+  if ((await t('runs-order').getAttribute('data-order')) !== 'desc') await t('runs-order').click();
+  await page
+    .waitForFunction(
+      (n) =>
+        document.querySelector('[data-testid="runs-order"]')?.dataset.order === 'desc' &&
+        document.querySelector('[data-testid="runs-range"]')?.dataset.total === String(n) &&
+        document.querySelector('[data-testid="runs-table"] tbody tr td[data-col="metric.y"]')?.dataset.value === String(n),
+      runs,
+      { timeout: 15_000 },
+    )
+    .catch(async () => {
+      throw new Error(`first y is ${await page.locator('[data-testid="runs-table"] tbody tr td[data-col="metric.y"]').first().getAttribute('data-value').catch(() => 'missing')}; range: ${await t('runs-range').textContent()}`);
+    });
+  const sorted = new URL(page.url()).searchParams;
+  if (sorted.get('sort') !== 'metric.y' || sorted.get('order') !== 'desc') throw new Error(`the sort is not in the URL: ${page.url()}`);
+  await t('runs-sort-key').waitFor();
+
+  step = 'study page: the condition param.x >= 3 leaves all but two runs';
+  await t('filter-add').click();
+  await t('filter-column').selectOption('param.x');
+  await t('filter-op').selectOption('gte');
+  await t('filter-value').fill('3');
+  await t('filter-apply').click();
+  await t('filter-chip-0').waitFor();
+  const leaves = (n) =>
+    page
+      .waitForFunction(
+        (k) => document.querySelector('[data-testid="runs-range"]')?.dataset.total === String(k) && document.querySelectorAll('[data-testid^="run-row-"]').length === Math.min(k, 50),
+        n,
+        { timeout: 15_000 },
+      )
+      .catch(async () => {
+        throw new Error(`the range says: ${(await t('runs-range').textContent())?.trim()}, ${await page.locator('[data-testid^="run-row-"]').count()} rows`);
+      });
+  await leaves(runs - 2);
+  if (!/of \d/.test((await t('runs-range').textContent()) ?? '')) throw new Error(`no "of N" in: ${await t('runs-range').textContent()}`);
+  if (!new URL(page.url()).searchParams.get('where')?.includes('param.x:gte:3')) throw new Error(`the condition is not in the URL: ${page.url()}`);
+  const firstY = await page.locator('[data-testid="runs-table"] tbody tr td[data-col="metric.y"]').first().getAttribute('data-value');
+  if (firstY !== String(runs)) throw new Error(`the first row's y is ${firstY} with the condition, not ${runs}`);
+  await shot('study-runs-sorted');
+  step = 'study page: the sorted, filtered view comes back from its URL';
+  await page.reload();
+  await t('filter-chip-0').waitFor({ timeout: 15_000 });
+  await leaves(runs - 2);
+  if ((await t('runs-sort').inputValue()) !== 'metric.y' || (await t('runs-order').getAttribute('data-order')) !== 'desc') throw new Error('the sort did not come back from the URL');
+  step = 'study page: removing the condition from the keyboard brings every run back';
+  await t('filter-remove-0').focus();
+  await page.keyboard.press('Enter');
+  await leaves(runs);
+
+  if (editor) {
+    step = 'study page: "Edit a copy" opens the editor holding the study file';
+    await t('study-file-toggle').click();
+    await t('study-file-edit').click();
+    await page.waitForURL((u) => u.pathname.endsWith('/new') && u.searchParams.get('from') === study, { timeout: 15_000 });
+    await t('editor-copy-of').waitFor({ timeout: 15_000 });
+    const text = await t('editor-source').inputValue();
+    if (text !== want.source) throw new Error(`the editor holds:\n${text.slice(0, 300)}`);
+    if ((await t('editor-source-name').inputValue()) !== want.source_name) throw new Error(`the editor's file name is ${await t('editor-source-name').inputValue()}`);
+    const files = Object.keys(want.files ?? {});
+    for (let i = 0; i < files.length; i++) {
+      const name = await t(`file-name-${i}`).inputValue();
+      if (name !== files[i] || (await t(`file-content-${i}`).inputValue()) !== want.files[name]) throw new Error(`extra file ${i} is ${name}, not ${files[i]} as submitted`);
+    }
+  }
+}
+
 /** Reports: the freshness indicator is there and fresh; the simulator table names the queue. */
 export async function checkReports(page, base, queue = 'command:sh', shot = async () => {}) {
   const t = (id) => page.getByTestId(id);
@@ -471,19 +580,25 @@ export async function checkAnalysis(page, base, project, study, shot = async () 
 }
 
 /** A phone viewport (390x844): no sideways scrolling on the studies page, the editor and the designer; the nav from the keyboard. */
-export async function checkPhone(page, base, project, shot = async () => {}) {
+export async function checkPhone(page, base, project, shot = async () => {}, study = STUDY) {
   const t = (id) => page.getByTestId(id);
   await page.setViewportSize({ width: 390, height: 844 });
   try {
     const pages = [
       ['studies', `/ui/projects/${encodeURIComponent(project)}`, 'updated'],
+      // the study page with its Study file open and a condition on the runs
+      ...(study ? [['study', `/ui/projects/${encodeURIComponent(project)}/studies/${encodeURIComponent(study)}?sort=metric.y&order=desc&where=param.x:gte:1`, 'filter-chip-0', 'study-file-toggle', 'study-source']] : []),
       ['editor', `/ui/projects/${encodeURIComponent(project)}/new`, 'editor-source'],
       ['designer', '/ui/designer', 'simulate'],
     ];
-    for (const [name, path, marker] of pages) {
+    for (const [name, path, marker, open, opened] of pages) {
       step = `phone: the ${name} page does not scroll sideways at 390x844`;
       await page.goto(`${base}${path}`);
       await t(marker).waitFor({ timeout: 15_000 });
+      if (open) {
+        await t(open).click();
+        await t(opened).waitFor({ timeout: 15_000 });
+      }
       await page.waitForTimeout(300);
       const wide = await page.evaluate(() => ({ over: document.documentElement.scrollWidth - window.innerWidth, culprit: [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && getComputedStyle(e).position !== 'fixed').slice(-3).map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`) }));
       if (wide.over > 1) throw new Error(`the ${name} page is ${wide.over}px wider than the viewport (${wide.culprit.join(', ')})`);
@@ -539,6 +654,7 @@ try {
     await t(`project-link-${PROJECT}`).click();
     await t(`study-row-${STUDY}`).waitFor({ timeout: 15_000 });
     await shot('local-studies');
+    if (STUDY) await checkStudyPage(page, BASE, PROJECT, STUDY, RUNS, shot, process.env.EDITOR === '1');
     if (EXPLORE) await checkExplore(page, BASE, PROJECT, STUDY, RUNS, shot);
     if (process.env.EDITOR === '1') await checkEditor(page, BASE, PROJECT, shot);
     if (process.env.DESIGNER === '1') await checkDesigner(page, BASE, shot);
@@ -612,7 +728,8 @@ try {
   );
   await shot('run');
 
-  }
+  await checkStudyPage(page, BASE, PROJECT, STUDY, RUNS, shot, process.env.EDITOR === '1');
+  } else if (STUDY) await checkStudyPage(page, BASE, PROJECT, STUDY, RUNS, shot, process.env.EDITOR === '1');
 
   if (process.env.EDITOR === '1') await checkEditor(page, BASE, PROJECT, shot);
   if (process.env.DESIGNER === '1') await checkDesigner(page, BASE, shot);

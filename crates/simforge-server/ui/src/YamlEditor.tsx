@@ -127,3 +127,24 @@ export function moveCaret(t: HTMLTextAreaElement, line: number, column = 1) {
   const want = (l - 1) * lh;
   if (want < t.scrollTop || want > t.scrollTop + t.clientHeight - 2 * lh) t.scrollTop = Math.max(0, want - t.clientHeight / 3);
 }
+
+/**
+ * A read-only view of a file with line numbers: YAML highlighted like the
+ * editor, anything else as plain text. A focusable region, so it scrolls from
+ * the keyboard.
+ */
+export function YamlView({ text, label, testid, yaml = true }: { text: string; label: string; testid?: string; yaml?: boolean }) {
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+  const html = useMemo(() => (yaml ? highlightYaml(body) : undefined), [body, yaml]);
+  const lines = body.split('\n').length;
+  return (
+    <div class="yaml-view" role="region" aria-label={label} tabIndex={0} data-testid={testid}>
+      <div class="gutter" aria-hidden="true">
+        {Array.from({ length: lines }, (_, i) => (
+          <div key={i}>{i + 1}</div>
+        ))}
+      </div>
+      <pre>{html === undefined ? <code>{body}</code> : <code dangerouslySetInnerHTML={{ __html: html }} />}</pre>
+    </div>
+  );
+}

@@ -231,6 +231,14 @@ export interface StudySource {
   files?: Record<string, string>;
 }
 
+/** A submitted study's file as it was sent, with its extra files (`GET …/studies/{name}/source`). */
+export interface StudySpec {
+  key: string;
+  source_name: string;
+  source: string;
+  files: Record<string, string>;
+}
+
 export interface Submitted {
   key: string;
   name: string;
@@ -457,6 +465,7 @@ export const api = {
   studies: (project: string, limit: number, offset: number) =>
     get<{ studies: StudySummary[] }>(withQuery(`/projects/${seg(project)}/studies`, { limit, offset })),
   study: (project: string, name: string) => get<Study>(`/projects/${seg(project)}/studies/${seg(name)}`),
+  studySource: (project: string, name: string) => get<StudySpec>(`/projects/${seg(project)}/studies/${seg(name)}/source`),
   runs: (project: string, name: string, q: { state?: string; limit: number; after?: string }) =>
     get<{ runs: Run[]; next: string | null }>(withQuery(`/projects/${seg(project)}/studies/${seg(name)}/runs`, q)),
   run: (id: string) => get<RunDetail>(`/runs/${seg(id)}`),

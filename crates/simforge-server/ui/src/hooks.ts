@@ -85,3 +85,35 @@ export function useTitle(title: string) {
     document.title = title ? `${title} · simforge` : 'simforge';
   }, [title]);
 }
+
+export interface Fetched<T> {
+  data?: T;
+  error?: ApiError;
+  loading: boolean;
+}
+
+/**
+ * Loads `load(signal)` whenever `key` changes, aborting the request before;
+ * the last data stays (so plots do not blank) while the next loads. `key`
+ * undefined: nothing to load.
+ */
+export function useFetch<T>(key: string | undefined, load: (signal: AbortSignal) => Promise<T>): Fetched<T> {
+  // `done`: the key the data or error belongs to; loading until it is the current key.
+  const [st, setSt] = useState<{ data?: T; error?: ApiError; done?: string }>({});
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    if (key === undefined) return;
+    const ac = new AbortController();
+    loadRef
+      .current(ac.signal)
+      .then((data) => !ac.signal.aborted && setSt({ data, done: key }))
+      .catch((e) => {
+        if (ac.signal.aborted) return;
+        const err = e instanceof ApiError ? e : new ApiError(0, 'client', String(e));
+        setSt((s) => ({ ...s, error: err, done: key }));
+      });
+    return () => ac.abort();
+  }, [key]);
+  return { data: st.data, error: st.error, loading: key !== undefined && st.done !== key };
+}

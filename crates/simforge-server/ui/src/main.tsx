@@ -1,6 +1,6 @@
 import { type ComponentType, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, type Me, setUnauthorizedHandler } from './api';
+import { api, ApiError, canSubmit, type Me, setUnauthorizedHandler } from './api';
 import { ErrorBox, Loading, PageTitle } from './components';
 import { Link, navigate, parseRoute, paths, useLocation } from './router';
 import { Login } from './pages/Login';
@@ -205,7 +205,7 @@ function App() {
       page = <Studies project={route.project} me={me} />;
       break;
     case 'study':
-      page = <StudyPage project={route.project} study={route.study} local={!!me.local} />;
+      page = <StudyPage project={route.project} study={route.study} local={!!me.local} canEdit={canSubmit(me, route.project)} />;
       break;
     case 'explore':
       page = <LazyExplore project={route.project} study={route.study} />;

@@ -71,7 +71,7 @@ export const paths = {
   reports: '/ui/reports',
   admin: '/ui/admin',
   datasets: (p: string) => `/ui/projects/${enc(p)}/datasets`,
-  newStudy: (p: string) => `/ui/projects/${enc(p)}/new`,
+  newStudy: (p: string, from?: string) => `/ui/projects/${enc(p)}/new${from ? `?from=${enc(from)}` : ''}`,
   project: (p: string) => `/ui/projects/${enc(p)}`,
   study: (p: string, s: string) => `/ui/projects/${enc(p)}/studies/${enc(s)}`,
   explore: (p: string, s: string) => `/ui/projects/${enc(p)}/studies/${enc(s)}/explore`,

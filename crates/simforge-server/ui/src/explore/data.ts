@@ -1,31 +1,12 @@
 // Results explorer: API calls, the `where` filter, and small numeric helpers.
-import { API, ApiError, get, type Run, withQuery } from '../api';
-import { useEffect, useRef, useState } from 'preact/hooks';
+// The filter itself and the runs/columns calls are in ../where.ts (shared with the study page).
+import { API, get, type Run, withQuery } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { exploreColumns, exploreRuns, type Objective, studyBase } from '../where';
 
-export interface Column {
-  name: string; // `param.x1` | `metric.y`
-  kind: 'param' | 'metric';
-  type: 'number' | 'text';
-  count: number;
-  min: number | null;
-  max: number | null;
-  values: { first: string[]; more: boolean } | null;
-}
-export interface Objective {
-  metric: string;
-  maximize: boolean;
-  constraints: string[];
-}
-export interface Columns {
-  study: string;
-  runs: { total: number; succeeded: number };
-  columns: Column[];
-  /** The study's objective (an `objective:` section), or null. */
-  objective?: Objective | null;
-  design?: string;
-  /** The sensitivity method the study's design allows, or null (fewer than two sampled parameters, no succeeded runs). */
-  sensitivity?: 'sobol' | 'morris' | 'rank' | null;
-}
+export { type Fetched, useFetch } from '../hooks';
+export { cell, type Column, type Columns, type Cond, condProblem, formatWhere, type Objective, type Op, opLabel, OPS, parseWhere, type RunsPage, short } from '../where';
+
 export interface ConvergencePoint {
   index: number;
   run_id: string;
@@ -73,80 +54,22 @@ export interface Histogram {
   missing: number;
   matching: number;
 }
-export interface RunsPage {
-  study: string;
-  total: number;
-  offset: number;
-  runs: Run[];
-}
 
-const seg = encodeURIComponent;
-const base = (p: string, s: string) => `/projects/${seg(p)}/studies/${seg(s)}`;
+const base = studyBase;
 
 export const explore = {
-  columns: (p: string, s: string, signal?: AbortSignal) => get<Columns>(`${base(p, s)}/explore/columns`, signal),
+  columns: exploreColumns,
   sample: (p: string, s: string, n: number, where: string, signal?: AbortSignal) =>
     get<Sample>(withQuery(`${base(p, s)}/explore/sample`, { n, where }), signal),
   histogram: (p: string, s: string, col: string, bins: number, where: string, signal?: AbortSignal) =>
     get<Histogram>(withQuery(`${base(p, s)}/explore/histogram`, { col, bins, where }), signal),
-  runs: (p: string, s: string, q: { sort: string; order: 'asc' | 'desc'; state: string; where: string; offset: number; limit: number }, signal?: AbortSignal) =>
-    get<RunsPage>(withQuery(`${base(p, s)}/explore/runs`, q), signal),
+  runs: exploreRuns,
   convergence: (p: string, s: string, signal?: AbortSignal) => get<Convergence>(`${base(p, s)}/explore/convergence`, signal),
   sensitivity: (p: string, s: string, metric: string, surrogate: boolean, signal?: AbortSignal) =>
     get<Sensitivity>(withQuery(`${base(p, s)}/explore/sensitivity`, { metric, surrogate: surrogate ? 'true' : undefined }), signal),
   resultsUrl: (p: string, s: string, format: 'csv' | 'parquet', where: string) => API + withQuery(`${base(p, s)}/results`, { format, where }),
 };
 
-// --- the filter ---------------------------------------------------------------
-export const OPS = [
-  { op: 'gte', label: '≥' },
-  { op: 'gt', label: '>' },
-  { op: 'lte', label: '≤' },
-  { op: 'lt', label: '<' },
-  { op: 'eq', label: '=' },
-  { op: 'ne', label: '≠' },
-] as const;
-export type Op = (typeof OPS)[number]['op'];
-export interface Cond {
-  col: string;
-  op: Op;
-  value: string;
-}
-export const opLabel = (op: Op) => OPS.find((o) => o.op === op)?.label ?? op;
-
-/** `param.x1:gte:2,metric.y:lt:10` (commas separate conditions, so values cannot hold one). */
-export const formatWhere = (conds: Cond[]) => conds.map((c) => `${c.col}:${c.op}:${c.value}`).join(',');
-
-export function parseWhere(text: string | null): Cond[] {
-  if (!text) return [];
-  const out: Cond[] = [];
-  for (const clause of text.split(',')) {
-    const m = clause.trim().match(/^((?:param|metric)\.[^:]+):(gte|gt|lte|lt|eq|ne):(.*)$/);
-    if (m) out.push({ col: m[1], op: m[2] as Op, value: m[3] });
-  }
-  return out;
-}
-
-/** Why a condition cannot be sent, or null. */
-export function condProblem(c: Cond, type: 'number' | 'text' | undefined): string | null {
-  const v = c.value.trim();
-  if (!v) return 'Enter a value.';
-  if (v.includes(',')) return 'A value cannot contain a comma.';
-  const num = Number.isFinite(Number(v));
-  if (!num && !(c.op === 'eq' || c.op === 'ne')) return 'Orderings (<, ≤, >, ≥) compare numbers.';
-  if (!num && type === 'number') return 'This column holds numbers.';
-  return null;
-}
-
-// --- values -------------------------------------------------------------------
-export const short = (col: string) => col.replace(/^(param|metric)\./, '');
-export function cell(r: Run, col: string): unknown {
-  if (col.startsWith('param.')) return r.params?.[col.slice(6)];
-  if (col.startsWith('metric.')) return r.metrics?.[col.slice(7)];
-  if (col === 'duration') return r.duration_s;
-  if (col === 'index') return r.index;
-  return undefined;
-}
 export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'boolean' ? Number(v) : null);
 
 export function extent(vals: (number | null)[]): [number, number] | null {
@@ -202,39 +125,6 @@ export const OTHER = '#9aa0a6';
 export const DEFAULT_DOT = '#1f5fbf';
 
 export const fmtInt = (n: number) => n.toLocaleString('en-US');
-
-// --- fetching -------------------------------------------------------------------
-export interface Fetched<T> {
-  data?: T;
-  error?: ApiError;
-  loading: boolean;
-}
-
-/**
- * Loads `load(signal)` whenever `key` changes, aborting the request before;
- * the last data stays (so plots do not blank) while the next loads. `key`
- * undefined: nothing to load.
- */
-export function useFetch<T>(key: string | undefined, load: (signal: AbortSignal) => Promise<T>): Fetched<T> {
-  // `done`: the key the data or error belongs to; loading until it is the current key.
-  const [st, setSt] = useState<{ data?: T; error?: ApiError; done?: string }>({});
-  const loadRef = useRef(load);
-  loadRef.current = load;
-  useEffect(() => {
-    if (key === undefined) return;
-    const ac = new AbortController();
-    loadRef
-      .current(ac.signal)
-      .then((data) => !ac.signal.aborted && setSt({ data, done: key }))
-      .catch((e) => {
-        if (ac.signal.aborted) return;
-        const err = e instanceof ApiError ? e : new ApiError(0, 'client', String(e));
-        setSt((s) => ({ ...s, error: err, done: key }));
-      });
-    return () => ac.abort();
-  }, [key]);
-  return { data: st.data, error: st.error, loading: key !== undefined && st.done !== key };
-}
 
 /** `value`, changed only after it stayed the same for `ms`. */
 export function useDebounced<T>(value: T, ms: number): T {

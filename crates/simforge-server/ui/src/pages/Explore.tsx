@@ -11,13 +11,9 @@ import {
   cell,
   type Column,
   type Cond,
-  condProblem,
   explore,
   fmtInt,
   formatWhere,
-  type Op,
-  opLabel,
-  OPS,
   parseWhere,
   short,
   useDebounced,
@@ -26,6 +22,7 @@ import {
 import { downloadPng, downloadSvg } from '../explore/export';
 import { colorer, HistogramPlot, Matrix, Parallel, Scatter } from '../explore/plots';
 import { Analysis } from '../explore/analysis';
+import { FilterBuilder } from '../FilterBuilder';
 import '../explore/explore.css';
 
 const TABS = [
@@ -313,136 +310,6 @@ function Tabs({ tab, setTab }: { tab: Tab; setTab: (t: Tab) => void }) {
           {t.label}
         </button>
       ))}
-    </div>
-  );
-}
-
-function FilterBuilder({ columns, conds, onAdd, onRemove, onClear }: { columns: Column[]; conds: Cond[]; onAdd: (c: Cond) => void; onRemove: (i: number) => void; onClear: () => void }) {
-  const [open, setOpen] = useState(false);
-  const [col, setCol] = useState(columns[0]?.name ?? '');
-  const [op, setOp] = useState<Op>('gte');
-  const [value, setValue] = useState('');
-  const [problem, setProblem] = useState<string>();
-  const addRef = useRef<HTMLButtonElement>(null);
-  const colRef = useRef<HTMLSelectElement>(null);
-  const chipsRef = useRef<HTMLUListElement>(null);
-  const meta = columns.find((c) => c.name === col);
-  useEffect(() => {
-    if (open) colRef.current?.focus();
-  }, [open]);
-  const close = () => {
-    setOpen(false);
-    setProblem(undefined);
-    window.setTimeout(() => addRef.current?.focus());
-  };
-  const submit = (e: Event) => {
-    e.preventDefault();
-    const c = { col, op, value: value.trim() };
-    const p = condProblem(c, meta?.type);
-    if (p) {
-      setProblem(p);
-      return;
-    }
-    onAdd(c);
-    setValue('');
-    close();
-  };
-  return (
-    <div class="filters">
-      {conds.length > 0 ? (
-        <ul class="chips" aria-label="Conditions (all must hold)" ref={chipsRef}>
-          {conds.map((c, i) => (
-            <li key={`${i}-${c.col}-${c.op}-${c.value}`} class="chip" data-testid={`filter-chip-${i}`}>
-              <span>
-                <code>{short(c.col)}</code> {opLabel(c.op)} <code>{c.value}</code>
-              </span>
-              <button
-                type="button"
-                class="chip-x"
-                data-testid={`filter-remove-${i}`}
-                aria-label={`Remove condition ${c.col} ${opLabel(c.op)} ${c.value}`}
-                onClick={() => {
-                  onRemove(i);
-                  // Keep the focus on the chip list (the next remove button) or the add button.
-                  window.setTimeout(() => {
-                    const bs = chipsRef.current?.querySelectorAll<HTMLButtonElement>('.chip-x');
-                    (bs && bs.length ? bs[Math.min(i, bs.length - 1)] : addRef.current)?.focus();
-                  });
-                }}
-              >
-                ×
-              </button>
-            </li>
-          ))}
-          {conds.length > 1 && (
-            <li>
-              <button type="button" class="tiny secondary" onClick={onClear}>
-                Clear all
-              </button>
-            </li>
-          )}
-        </ul>
-      ) : (
-        <p class="muted small">No conditions: every succeeded run.</p>
-      )}
-      {!open && (
-        <button type="button" ref={addRef} data-testid="filter-add" aria-expanded="false" onClick={() => setOpen(true)}>
-          Add condition
-        </button>
-      )}
-      {open && (
-        <form class="filter-form toolbar" onSubmit={submit} onKeyDown={(e) => e.key === 'Escape' && close()} aria-label="New condition">
-          <label for="f-col">Column</label>
-          <select id="f-col" ref={colRef} data-testid="filter-column" value={col} onChange={(e) => setCol(e.currentTarget.value)}>
-            {columns.map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name}
-              </option>
-            ))}
-          </select>
-          <label for="f-op">Comparison</label>
-          <select id="f-op" data-testid="filter-op" value={op} onChange={(e) => setOp(e.currentTarget.value as Op)}>
-            {OPS.filter((o) => meta?.type !== 'text' || o.op === 'eq' || o.op === 'ne').map((o) => (
-              <option key={o.op} value={o.op}>
-                {o.label} ({o.op})
-              </option>
-            ))}
-          </select>
-          <label for="f-val">Value</label>
-          <input
-            id="f-val"
-            data-testid="filter-value"
-            value={value}
-            list={meta?.values ? 'f-vals' : undefined}
-            inputMode={meta?.type === 'number' ? 'decimal' : undefined}
-            placeholder={meta?.type === 'number' && meta.min !== null ? `${fmtNum(meta.min)} … ${fmtNum(meta.max)}` : ''}
-            aria-invalid={problem ? 'true' : undefined}
-            aria-describedby={problem ? 'f-problem' : undefined}
-            onInput={(e) => {
-              setValue(e.currentTarget.value);
-              setProblem(undefined);
-            }}
-          />
-          {meta?.values && (
-            <datalist id="f-vals">
-              {meta.values.first.map((v) => (
-                <option key={v} value={v} />
-              ))}
-            </datalist>
-          )}
-          <button type="submit" data-testid="filter-apply">
-            Add
-          </button>
-          <button type="button" class="secondary" onClick={close}>
-            Cancel
-          </button>
-          {problem && (
-            <span id="f-problem" class="warn small" role="alert">
-              {problem}
-            </span>
-          )}
-        </form>
-      )}
     </div>
   );
 }

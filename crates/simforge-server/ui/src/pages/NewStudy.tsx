@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, canSubmit, type CheckResult, type Diagnostic, type Me } from '../api';
-import { Breadcrumbs, ErrorBox, PageTitle } from '../components';
+import { Breadcrumbs, ErrorBox, Loading, PageTitle } from '../components';
 import { Link, navigate, paths } from '../router';
 import { moveCaret, YamlEditor } from '../YamlEditor';
 
@@ -34,7 +34,10 @@ export function summaryText(s: NonNullable<CheckResult['summary']>): string {
 }
 
 export function NewStudy({ project, me }: { project: string; me: Me }) {
-  const [source, setSource] = useState(EXAMPLE_STUDY);
+  // `?from=NAME`: start from a copy of that study's file and extra files (the study page's "Edit a copy").
+  const from = useMemo(() => new URLSearchParams(location.search).get('from') || undefined, []);
+  const [copy, setCopy] = useState<{ loading: boolean; error?: ApiError }>({ loading: !!from });
+  const [source, setSource] = useState(from ? '' : EXAMPLE_STUDY);
   const [sourceName, setSourceName] = useState('study.yaml');
   const [files, setFiles] = useState<ExtraFile[]>([]);
   const [check, setCheck] = useState<CheckResult>();
@@ -53,8 +56,31 @@ export function NewStudy({ project, me }: { project: string; me: Me }) {
     return { source, source_name: sourceName.trim() || 'study.yaml', ...(Object.keys(fs).length ? { files: fs } : {}) };
   };
 
+  useEffect(() => {
+    if (!from) return;
+    let live = true;
+    api
+      .studySource(project, from)
+      .then((d) => {
+        if (!live) return;
+        setSource(d.source);
+        setSourceName(d.source_name || 'study.yaml');
+        setFiles(Object.entries(d.files ?? {}).map(([name, content]) => ({ id: nextId.current++, name, content })));
+        setCopy({ loading: false });
+      })
+      .catch((e) => {
+        if (!live) return;
+        setSource(EXAMPLE_STUDY);
+        setCopy({ loading: false, error: e instanceof ApiError ? e : new ApiError(0, 'client', String(e)) });
+      });
+    return () => {
+      live = false;
+    };
+  }, [project, from]);
+
   // Live validation: debounced; answers to an outdated text are dropped.
   useEffect(() => {
+    if (copy.loading) return;
     const g = ++gen.current;
     setChecking(true);
     const id = window.setTimeout(() => {
@@ -73,7 +99,7 @@ export function NewStudy({ project, me }: { project: string; me: Me }) {
         });
     }, DEBOUNCE_MS);
     return () => window.clearTimeout(id);
-  }, [source, sourceName, files]);
+  }, [source, sourceName, files, copy.loading]);
 
   const upToDate = !checking && check !== undefined;
   const ok = upToDate && check!.ok;
@@ -108,98 +134,112 @@ export function NewStudy({ project, me }: { project: string; me: Me }) {
           <code> submit</code> scope.
         </p>
       )}
-      <form class="study-editor" onSubmit={submit}>
-        <div class="editor-main">
-          <div class="field-row">
-            <label for="source-name">File name</label>
-            <input id="source-name" data-testid="editor-source-name" value={sourceName} onInput={(e) => setSourceName(e.currentTarget.value)} spellcheck={false} />
-          </div>
-          <label for="study-source">Study file (YAML)</label>
-          <YamlEditor
-            id="study-source"
-            testid="editor-source"
-            value={source}
-            onInput={setSource}
-            marks={marks}
-            textareaRef={ta}
-            describedBy="editor-status"
-            invalid={upToDate && !check!.ok}
-          />
-          <fieldset class="extra-files">
-            <legend>Extra files</legend>
-            <p class="muted small">Files the study refers to by a path relative to it (a topology, a template…).</p>
-            {files.map((f, i) => (
-              <div class="extra-file" key={f.id} data-testid={`file-row-${i}`}>
-                <div class="field-row">
-                  <label for={`file-name-${f.id}`}>Path</label>
-                  <input id={`file-name-${f.id}`} data-testid={`file-name-${i}`} value={f.name} placeholder="system.yaml" spellcheck={false} onInput={(e) => setFile(f.id, { name: e.currentTarget.value })} />
-                  <button type="button" class="secondary" data-testid={`file-remove-${i}`} onClick={() => setFiles((fs) => fs.filter((x) => x.id !== f.id))}>
-                    Remove<span class="sr-only"> {f.name || `file ${i + 1}`}</span>
-                  </button>
-                </div>
-                <label for={`file-content-${f.id}`} class="sr-only">
-                  Content of {f.name || `file ${i + 1}`}
-                </label>
-                <YamlEditor id={`file-content-${f.id}`} testid={`file-content-${i}`} value={f.content} rows={8} onInput={(v) => setFile(f.id, { content: v })} />
-              </div>
-            ))}
-            <button type="button" class="secondary" data-testid="file-add" onClick={() => setFiles((fs) => [...fs, { id: nextId.current++, name: '', content: '' }])}>
-              Add a file
-            </button>
-          </fieldset>
-        </div>
-        <aside class="editor-side">
-          <h2 id="editor-status-title">Check</h2>
-          <div id="editor-status" aria-live="polite">
-            {checking && <p class="muted small">checking…</p>}
-            {checkError && <ErrorBox error={checkError} title="Cannot check the study" />}
-            {check?.ok && check.summary && (
-              <p class="ok-line" data-testid="editor-summary">
-                ✓ {summaryText(check.summary)}
-              </p>
-            )}
-            {check && !check.ok && (
-              <p class="bad-line">
-                {diags.length} {diags.length === 1 ? 'problem' : 'problems'}
-              </p>
-            )}
-          </div>
-          {check && diags.length > 0 && (
-            <ol class="diagnostics" data-testid="editor-diagnostics">
-              {diags.map((d, i) => (
-                <li key={i}>
-                  <button
-                    type="button"
-                    class="diag"
-                    data-testid={`diagnostic-${i}`}
-                    disabled={d.line == null}
-                    onClick={() => ta.current && d.line != null && moveCaret(ta.current, d.line, d.column ?? 1)}
-                  >
-                    {d.line != null && <span class="where">{where(d)}</span>}
-                    {d.field && <code class="field">{d.field}</code>}
-                    <span class="msg">{d.message}</span>
-                    {d.expected && <span class="expected">expected: {d.expected}</span>}
-                    {d.hint && <span class="hint">{d.hint}</span>}
-                  </button>
-                </li>
-              ))}
-            </ol>
-          )}
-          <button type="submit" data-testid="editor-submit" disabled={!ok || submitting || !allowed}>
-            {submitting ? 'Submitting…' : 'Submit study'}
-          </button>
-          {submitError && (
-            <div class="error" role="alert" data-testid="editor-error">
-              <strong>Not submitted:</strong>
-              <pre class="msg-text">{submitError.message}</pre>
-              {submitError.hint && <p class="hint">{submitError.hint}</p>}
+      {from && copy.loading && <Loading what={`the study file of ${from}`} />}
+      {from && copy.error && (
+        <>
+          <ErrorBox error={copy.error} title={`Cannot copy study ${from}`} />
+          <p class="muted">The editor starts from an example instead.</p>
+        </>
+      )}
+      {from && !copy.loading && !copy.error && (
+        <p class="notice" role="note" data-testid="editor-copy-of">
+          A copy of study <Link href={paths.study(project, from)}>{from}</Link>: change its <code>name</code> to submit it as a new study.
+        </p>
+      )}
+      {!copy.loading && (
+        <form class="study-editor" onSubmit={submit}>
+          <div class="editor-main">
+            <div class="field-row">
+              <label for="source-name">File name</label>
+              <input id="source-name" data-testid="editor-source-name" value={sourceName} onInput={(e) => setSourceName(e.currentTarget.value)} spellcheck={false} />
             </div>
-          )}
-          <p class="muted small">
-            <Link href={paths.project(project)}>Back to the studies</Link>
-          </p>
-        </aside>
-      </form>
+            <label for="study-source">Study file (YAML)</label>
+            <YamlEditor
+              id="study-source"
+              testid="editor-source"
+              value={source}
+              onInput={setSource}
+              marks={marks}
+              textareaRef={ta}
+              describedBy="editor-status"
+              invalid={upToDate && !check!.ok}
+            />
+            <fieldset class="extra-files">
+              <legend>Extra files</legend>
+              <p class="muted small">Files the study refers to by a path relative to it (a topology, a template…).</p>
+              {files.map((f, i) => (
+                <div class="extra-file" key={f.id} data-testid={`file-row-${i}`}>
+                  <div class="field-row">
+                    <label for={`file-name-${f.id}`}>Path</label>
+                    <input id={`file-name-${f.id}`} data-testid={`file-name-${i}`} value={f.name} placeholder="system.yaml" spellcheck={false} onInput={(e) => setFile(f.id, { name: e.currentTarget.value })} />
+                    <button type="button" class="secondary" data-testid={`file-remove-${i}`} onClick={() => setFiles((fs) => fs.filter((x) => x.id !== f.id))}>
+                      Remove<span class="sr-only"> {f.name || `file ${i + 1}`}</span>
+                    </button>
+                  </div>
+                  <label for={`file-content-${f.id}`} class="sr-only">
+                    Content of {f.name || `file ${i + 1}`}
+                  </label>
+                  <YamlEditor id={`file-content-${f.id}`} testid={`file-content-${i}`} value={f.content} rows={8} onInput={(v) => setFile(f.id, { content: v })} />
+                </div>
+              ))}
+              <button type="button" class="secondary" data-testid="file-add" onClick={() => setFiles((fs) => [...fs, { id: nextId.current++, name: '', content: '' }])}>
+                Add a file
+              </button>
+            </fieldset>
+          </div>
+          <aside class="editor-side">
+            <h2 id="editor-status-title">Check</h2>
+            <div id="editor-status" aria-live="polite">
+              {checking && <p class="muted small">checking…</p>}
+              {checkError && <ErrorBox error={checkError} title="Cannot check the study" />}
+              {check?.ok && check.summary && (
+                <p class="ok-line" data-testid="editor-summary">
+                  ✓ {summaryText(check.summary)}
+                </p>
+              )}
+              {check && !check.ok && (
+                <p class="bad-line">
+                  {diags.length} {diags.length === 1 ? 'problem' : 'problems'}
+                </p>
+              )}
+            </div>
+            {check && diags.length > 0 && (
+              <ol class="diagnostics" data-testid="editor-diagnostics">
+                {diags.map((d, i) => (
+                  <li key={i}>
+                    <button
+                      type="button"
+                      class="diag"
+                      data-testid={`diagnostic-${i}`}
+                      disabled={d.line == null}
+                      onClick={() => ta.current && d.line != null && moveCaret(ta.current, d.line, d.column ?? 1)}
+                    >
+                      {d.line != null && <span class="where">{where(d)}</span>}
+                      {d.field && <code class="field">{d.field}</code>}
+                      <span class="msg">{d.message}</span>
+                      {d.expected && <span class="expected">expected: {d.expected}</span>}
+                      {d.hint && <span class="hint">{d.hint}</span>}
+                    </button>
+                  </li>
+                ))}
+              </ol>
+            )}
+            <button type="submit" data-testid="editor-submit" disabled={!ok || submitting || !allowed}>
+              {submitting ? 'Submitting…' : 'Submit study'}
+            </button>
+            {submitError && (
+              <div class="error" role="alert" data-testid="editor-error">
+                <strong>Not submitted:</strong>
+                <pre class="msg-text">{submitError.message}</pre>
+                {submitError.hint && <p class="hint">{submitError.hint}</p>}
+              </div>
+            )}
+            <p class="muted small">
+              <Link href={paths.project(project)}>Back to the studies</Link>
+            </p>
+          </aside>
+        </form>
+      )}
     </>
   );
 }

@@ -1,15 +1,15 @@
-import { useRef, useState } from 'preact/hooks';
-import { type Adaptive, api, RUN_STATES, type Run } from '../api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type Adaptive, api, ApiError, RUN_STATES } from '../api';
 import { Breadcrumbs, Empty, ErrorBox, Freshness, Loading, PageTitle, Progress, StateBadge, Updated } from '../components';
-import { compact, fmtDuration, fmtNum, fmtTime } from '../format';
+import { fmtDuration, fmtNum, fmtTime } from '../format';
 import { usePoll } from '../hooks';
 import { eta, fmtRate, RateTracker } from '../rate';
-import { Link, paths, replaceQuery } from '../router';
+import { Link, paths } from '../router';
+import { StudyRuns } from './StudyRuns';
 
-const PAGE = 50;
 const POLL_MS = 2000;
 
-export function StudyPage({ project, study, local = false }: { project: string; study: string; local?: boolean }) {
+export function StudyPage({ project, study, local = false, canEdit = false }: { project: string; study: string; local?: boolean; canEdit?: boolean }) {
   const s = usePoll(() => api.study(project, study), [project, study], POLL_MS);
   // An adaptive study keeps growing while its loop runs, even when every run so far is done.
   const finished = s.data ? (s.data.finished && s.data.adaptive?.state !== 'running') || s.data.state === 'cancelled' : false;
@@ -65,6 +65,8 @@ export function StudyPage({ project, study, local = false }: { project: string; 
               </div>
             )}
           </dl>
+
+          <StudyFile project={project} study={study} canEdit={canEdit} />
 
           <section aria-labelledby="progress-h">
             <h2 id="progress-h">Progress</h2>
@@ -134,123 +136,35 @@ export function StudyPage({ project, study, local = false }: { project: string; 
         </>
       )}
       {d && !local && <SummaryStats project={project} study={study} />}
-      {(d || s.error?.status !== 404) && <Runs project={project} study={study} live={!finished} />}
+      {(d || s.error?.status !== 404) && <StudyRuns project={project} study={study} live={!finished} counts={d?.counts} />}
     </>
   );
 }
 
-function initialFilter(): string {
-  const v = new URLSearchParams(location.search).get('state') ?? '';
-  return (RUN_STATES as readonly string[]).includes(v) ? v : '';
-}
+type FileBody = typeof import('./StudyFile').StudyFileBody;
 
-function Runs({ project, study, live }: { project: string; study: string; live: boolean }) {
-  const [state, setState] = useState(initialFilter);
-  // cursors[i] is the `after` of page i (undefined for the first page).
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const pageIdx = cursors.length - 1;
-  const after = cursors[pageIdx];
-  const q = usePoll(() => api.runs(project, study, { state: state || undefined, limit: PAGE, after }), [project, study, state, after], live ? POLL_MS : null);
-  const runs = q.data?.runs;
-
+/** "Study file": collapsed; its content (a chunk of its own) loads on the first opening. */
+function StudyFile({ project, study, canEdit }: { project: string; study: string; canEdit: boolean }) {
+  const [open, setOpen] = useState(false);
+  const [Body, setBody] = useState<FileBody>();
+  const [error, setError] = useState<ApiError>();
+  const [name, setName] = useState<string>();
+  useEffect(() => {
+    if (open && !Body)
+      import('./StudyFile')
+        .then((m) => setBody(() => m.StudyFileBody))
+        .catch(() => setError(new ApiError(0, 'network', 'Cannot load this part of the page.', 'Reload the page; the server may have been updated.')));
+  }, [open]);
   return (
-    <section aria-labelledby="runs-h">
-      <h2 id="runs-h">Runs</h2>
-      <div class="toolbar">
-        <label for="run-state">State</label>
-        <select
-          id="run-state"
-          data-testid="run-state-filter"
-          value={state}
-          onChange={(e) => {
-            const v = e.currentTarget.value;
-            setState(v);
-            setCursors([undefined]);
-            replaceQuery({ state: v || undefined });
-          }}
-        >
-          <option value="">all</option>
-          {RUN_STATES.map((k) => (
-            <option key={k} value={k}>
-              {k.replace('_', ' ')}
-            </option>
-          ))}
-        </select>
-        <span class="muted small" role="status">
-          {q.loading ? 'loading…' : runs ? `page ${pageIdx + 1} · runs ${pageIdx * PAGE + (runs.length ? 1 : 0)}–${pageIdx * PAGE + runs.length}` : ''}
-        </span>
-      </div>
-      {q.error && <ErrorBox error={q.error} title="Cannot load the runs" />}
-      {q.loading && !runs && <Loading what="runs" />}
-      {runs && runs.length === 0 && <Empty testid="runs-empty">{state ? `No ${state.replace('_', ' ')} runs${pageIdx ? ' on this page' : ''}.` : 'No runs.'}</Empty>}
-      {runs && runs.length > 0 && (
-        <div class="table-wrap">
-          <table class="runs" data-testid="runs-table">
-            <caption class="sr-only">Runs of study {study} in design order</caption>
-            <thead>
-              <tr>
-                <th scope="col" class="num">Index</th>
-                <th scope="col" class="num">Replicate</th>
-                <th scope="col">State</th>
-                <th scope="col">Parameters</th>
-                <th scope="col">Metrics</th>
-                <th scope="col" class="num">Duration</th>
-                <th scope="col">Host</th>
-              </tr>
-            </thead>
-            <tbody>
-              {runs.map((r) => (
-                <RunRow key={r.id} r={r} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <div class="pager">
-        <button type="button" class="secondary" data-testid="runs-prev" disabled={pageIdx === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Previous page
-        </button>
-        <button type="button" class="secondary" data-testid="runs-next" disabled={!q.data?.next} onClick={() => q.data?.next && setCursors([...cursors, q.data.next])}>
-          Next page
-        </button>
-      </div>
-    </section>
-  );
-}
-
-function RunRow({ r }: { r: Run }) {
-  const params = compact(r.params);
-  const metrics = compact(r.metrics);
-  return (
-    <tr data-testid={`run-row-${r.id}`}>
-      <td class="num">
-        <Link href={paths.run(r.id)} aria-label={`Run ${r.index}, replicate ${r.replicate}`}>
-          {r.index}
-        </Link>
-      </td>
-      <td class="num">{r.replicate}</td>
-      <td>
-        <StateBadge state={r.state} />
-        {r.attempts > 1 && <span class="muted small"> ×{r.attempts}</span>}
-        {r.reason && r.state !== 'succeeded' && (
-          <div class="muted small clip" title={r.reason}>
-            {r.reason}
-          </div>
-        )}
-      </td>
-      <td>
-        <code class="clip" title={JSON.stringify(r.params)}>
-          {params || '—'}
-        </code>
-      </td>
-      <td>
-        <code class="clip" title={JSON.stringify(r.metrics)}>
-          {metrics || '—'}
-        </code>
-      </td>
-      <td class="num">{fmtDuration(r.duration_s)}</td>
-      <td>{r.host ?? '—'}</td>
-    </tr>
+    <details class="study-file" data-testid="study-file" onToggle={(e) => (e.currentTarget as HTMLDetailsElement).open && setOpen(true)}>
+      <summary data-testid="study-file-toggle">
+        <h2>Study file</h2>
+        {name && <span class="muted small"> · {name}</span>}
+      </summary>
+      {error && <ErrorBox error={error} />}
+      {open && !Body && !error && <Loading what="the study file" />}
+      {Body && <Body project={project} study={study} canEdit={canEdit} onName={setName} />}
+    </details>
   );
 }
 
