@@ -50,6 +50,10 @@ const SCAN: Duration = Duration::from_secs(5);
 /// Points per iteration when the study does not say and no worker serves
 /// its queue yet.
 const DEFAULT_BATCH: usize = 4;
+/// Loops one server drives at once: each holds a database connection of its
+/// own while it waits on its workers. Others wait for a free place (or for
+/// another replica).
+pub const MAX_LOOPS: usize = 16;
 
 /// The loops this server process drives.
 #[derive(Default)]
@@ -66,10 +70,12 @@ impl Loops {
         self.wake.notify_one();
     }
 
+    /// Claims `key` for this process, if it is not driven here already and
+    /// fewer than [`MAX_LOOPS`] are.
     fn claim(&self, key: &str) -> bool {
         self.driving
             .lock()
-            .map(|mut d| d.insert(key.to_string()))
+            .map(|mut d| d.len() < MAX_LOOPS && d.insert(key.to_string()))
             .unwrap_or(false)
     }
 
@@ -204,6 +210,8 @@ async fn follow(state: Shared) {
                         tokio::task::spawn_blocking(move || {
                             drive(&state, &key);
                             state.loops.release(&key);
+                            // A place is free: a waiting loop may start.
+                            state.loops.wake();
                         });
                     }
                 }
