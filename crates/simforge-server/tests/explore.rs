@@ -218,3 +218,105 @@ fn explorer_queries_agree_with_the_runs_themselves() {
     assert_eq!(s, 404);
     let _: Value = json!(null);
 }
+
+/// A study large enough for the explorer to load it in parts at once (two
+/// or more parts of 100,000 runs, as the machine's cores allow), its
+/// results written straight into the store: the merged copy must agree
+/// with SQL over the same rows, including a column that is text in one part
+/// and numbers in the other.
+#[test]
+fn a_study_loaded_in_parts_agrees_with_sql_over_its_rows() {
+    let Some(pg) = pg_url() else { return };
+    let server = TestServer::start(&pg, 30.0);
+    let http = Http::new(&server.url);
+    simforge_server::admin::create_project(&server.state.db, "lab").unwrap();
+    let alice = server.user("alice", false, &["submit"]);
+    simforge_server::admin::set_member(&server.state.db, "lab", "alice", "member").unwrap();
+    let n = 210_000;
+    let (s, v) = http.post(
+        "/api/v1/projects/lab/studies",
+        &alice,
+        json!({"source": branin_study("big", n)}),
+    );
+    assert_eq!(s, 201, "{v}");
+    // Results as a worker would leave them; a text metric on some rows turns
+    // that column to text in the part that has them, numbers elsewhere.
+    let mut c = server.state.db.get().unwrap();
+    let updated = c
+        .client()
+        .execute(
+            "UPDATE runs SET state = 'succeeded', duration_s = idx % 7,
+               metrics = jsonb_build_object('y', (params->>'x1')::float8 * 2 + (params->>'x2')::float8,
+                                            'tag', CASE WHEN idx >= 150000 THEN to_jsonb('late'::text) ELSE to_jsonb(idx % 3) END)
+             WHERE study = 'lab/big'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(updated, u64::from(n));
+    let sql = c
+        .client()
+        .query_one(
+            "SELECT min((metrics->>'y')::float8), max((metrics->>'y')::float8),
+                    count(*) FILTER (WHERE (params->>'x1')::float8 < 0)
+             FROM runs WHERE study = 'lab/big'",
+            &[],
+        )
+        .unwrap();
+    let (lo, hi, negative): (f64, f64, i64) = (sql.get(0), sql.get(1), sql.get(2));
+    let base = "/api/v1/projects/lab/studies/big/explore";
+    let (s, cols) = http.get(&format!("{base}/columns"), &alice);
+    assert_eq!(s, 200, "{cols}");
+    assert_eq!(cols["runs"], json!({"total": n, "succeeded": n}));
+    let col = |name: &str| {
+        cols["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {cols}"))
+            .clone()
+    };
+    assert_eq!(col("metric.y")["min"].as_f64(), Some(lo));
+    assert_eq!(col("metric.y")["max"].as_f64(), Some(hi));
+    assert_eq!(col("metric.tag")["type"], "text", "{cols}");
+    let mut tags: Vec<String> = col("metric.tag")["values"]["first"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["0", "1", "2", "late"]);
+    // Every row once, in design order: counts, a filter, the sort's ends.
+    let (_, h) = http.get(
+        &format!("{base}/histogram?col=metric.y&bins=20&where=param.x1:lt:0"),
+        &alice,
+    );
+    let total: i64 = h["bins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!((total, h["matching"].as_i64()), (negative, Some(negative)));
+    let (_, top) = http.get(
+        &format!("{base}/runs?sort=metric.y&order=desc&limit=1"),
+        &alice,
+    );
+    assert_eq!(top["runs"][0]["metrics"]["y"].as_f64(), Some(hi), "{top}");
+    let (_, first) = http.get(&format!("{base}/runs?limit=3"), &alice);
+    let idx: Vec<i64> = first["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_i64().unwrap())
+        .collect();
+    assert_eq!(idx, [0, 1, 2]);
+    let (_, last) = http.get(&format!("{base}/runs?order=desc&limit=1"), &alice);
+    assert_eq!(last["runs"][0]["index"].as_i64(), Some(i64::from(n) - 1));
+    let (_, tagged) = http.get(
+        &format!("{base}/sample?n=5&where=metric.tag:eq:late"),
+        &alice,
+    );
+    assert_eq!(tagged["matching"].as_i64(), Some(i64::from(n) - 150_000));
+}

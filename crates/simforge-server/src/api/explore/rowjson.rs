@@ -216,6 +216,25 @@ mod tests {
     }
 
     #[test]
+    fn numbers_parse_exactly() {
+        // PostgreSQL writes float8 metrics into jsonb with 17 significant
+        // digits; the nearest double must come back, not one a unit in the
+        // last place away (serde_json's `float_roundtrip`).
+        for text in [
+            "-9.905731060174059",
+            "0.1",
+            "2.2250738585072014e-308",
+            "1.7976931348623157e308",
+        ] {
+            let want: f64 = text.parse().unwrap();
+            let mut got = None;
+            let json = format!("{{\"y\": {text}}}");
+            for_each_entry(json.as_bytes(), &mut |_, v| got = Some(v)).unwrap();
+            assert_eq!(got, Some(Scalar::Number(want)), "{text}");
+        }
+    }
+
+    #[test]
     fn numbers_as_text_keep_integers_plain() {
         assert_eq!(number_text(3.0), "3");
         assert_eq!(number_text(-0.5), "-0.5");
