@@ -24,7 +24,7 @@ use simforge_store::PgStore;
 
 use crate::api::studies::{Submission, parse_submission};
 use crate::db::Conn;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::Shared;
 
 /// The loops' table: one row per adaptive study, what the study page shows.
@@ -119,6 +119,51 @@ pub fn record_submission(
         }
     }
     Ok(())
+}
+
+/// Whether a submission of `key` with spec `spec_hash` may go ahead, given
+/// its adaptive loop: refused (409) while a loop of another spec runs or is
+/// still stopping (its driver could plan runs of the old spec after the new
+/// plan); `Ok(true)` when the same spec is submitted while its loop runs (the
+/// loop goes on untouched); `Ok(false)` otherwise.
+pub fn check_resubmission(conn: &mut Conn, key: &str, spec_hash: &str) -> ApiResult<bool> {
+    let Some(row) = conn.client().query_opt(
+        "SELECT l.state, s.spec_hash FROM study_loops l JOIN server_studies s ON s.key = l.study
+         WHERE l.study = $1",
+        &[&key],
+    )?
+    else {
+        return Ok(false);
+    };
+    let (state, current): (String, String) = (row.get(0), row.get(1));
+    if state == "running" {
+        if current == spec_hash {
+            return Ok(true);
+        }
+        return Err(ApiError::conflict(format!(
+            "study `{key}` is running its adaptive loop on another version of the file"
+        ))
+        .with_field("source")
+        .with_hint(
+            "cancel the study first (its page, or `simforge cancel`), then submit the changed file",
+        ));
+    }
+    // Stopped, but is its driver gone? It holds the lock until it is.
+    let lock = format!("simforge-loop:{key}");
+    let free: bool = conn
+        .client()
+        .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[&lock])?
+        .get(0);
+    if free {
+        conn.client()
+            .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&lock])?;
+        Ok(false)
+    } else {
+        Err(
+            ApiError::conflict(format!("study `{key}`'s adaptive loop is still stopping"))
+                .with_hint("submit again in a moment"),
+        )
+    }
 }
 
 /// The loop of study `key` as the study page shows it, or `None` for a

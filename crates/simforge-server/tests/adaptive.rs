@@ -199,13 +199,48 @@ fn cancelling_an_optimize_study_stops_its_loop_and_resubmitting_resumes_it() {
     assert_eq!(page["adaptive"]["stop_reason"], "the study was cancelled");
     assert_eq!(page["adaptive"]["iterations"], json!([]));
 
-    // Submitting it again starts the loop over what the store holds.
+    // Submitting it again starts the loop over what the store holds (once
+    // the stopped loop's driver is gone: until then, a 409 says to retry).
+    let start = Instant::now();
+    loop {
+        let (s, v) = http.post(
+            "/api/v1/projects/lab/studies",
+            &alice,
+            json!({"source": BRANIN_OPT}),
+        );
+        if s == 201 {
+            break;
+        }
+        assert_eq!(s, 409, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("still stopping"),
+            "{v}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(10), "{v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // While it runs, the same file changes nothing and another is refused.
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",
         &alice,
         json!({"source": BRANIN_OPT}),
     );
-    assert_eq!(s, 201, "{v}");
+    assert_eq!((s, &v["adaptive"]), (201, &json!(true)), "{v}");
+    let changed = BRANIN_OPT.replace("budget: 14", "budget: 20");
+    let (s, v) = http.post(
+        "/api/v1/projects/lab/studies",
+        &alice,
+        json!({"source": changed}),
+    );
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["error"]["field"], "source", "{v}");
+    assert!(
+        v["error"]["hint"].as_str().unwrap().contains("cancel"),
+        "{v}"
+    );
     let _worker = Worker::start(&server, &robot, 2);
     let page = wait_for(&http, &alice, study, Duration::from_secs(180), |v| {
         v["adaptive"]["state"] != "running"

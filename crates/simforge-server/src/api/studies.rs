@@ -218,6 +218,9 @@ pub fn submit_as(
             "replace this study",
         )?;
     }
+    // An adaptive loop plans runs of its own spec: it must be gone before
+    // another spec is planned, and keeps going on a resubmission of its own.
+    let keep_loop = crate::adaptive::check_resubmission(conn, &key, &study.spec_hash)?;
     study.spec.name = key.clone();
     let (planned, new) =
         simforge_exec::runner::plan_into_store(&mut **conn, &study, &sim.identity(), &source_name)
@@ -242,7 +245,9 @@ pub fn submit_as(
         .adaptive
         .as_ref()
         .filter(|_| study.spec.optimize.is_some() && state == "active");
-    crate::adaptive::record_submission(&mut tx, &key, adaptive)?;
+    if !keep_loop {
+        crate::adaptive::record_submission(&mut tx, &key, adaptive)?;
+    }
     // A resubmission is a fresh start for runs an earlier cancel stopped.
     tx.execute(
         "UPDATE runs SET state = 'pending', job = NULL WHERE study = $1 AND state = 'cancelled'",
