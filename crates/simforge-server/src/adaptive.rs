@@ -199,10 +199,37 @@ pub fn iteration_json(it: &Iteration) -> Value {
 
 /// The best point of a finished loop as the study page shows it.
 pub fn best_json(summary: &LoopSummary) -> Value {
-    summary.best.as_ref().map_or(
-        Value::Null,
-        |b| json!({"run_id": b.run_id, "value": b.value, "params": b.params}),
-    )
+    summary.best.as_ref().map_or(Value::Null, |b| {
+        point_json(&b.run_id, Some(b.value), &b.params)
+    })
+}
+
+/// The best point of `trace`, as [`best_json`] shows a loop's.
+pub fn trace_best_json(trace: &simforge_exec::adaptive::Trace) -> Value {
+    trace.best.map_or(Value::Null, |k| {
+        let p = &trace.points[k];
+        point_json(&p.run_id, p.value, &p.params)
+    })
+}
+
+fn point_json(
+    run_id: &str,
+    value: Option<f64>,
+    params: &std::collections::BTreeMap<String, Value>,
+) -> Value {
+    json!({"run_id": run_id, "value": value, "params": params})
+}
+
+/// A loop the study page shows without a `study_loops` row (`simforge ui`):
+/// its settings, `state`, no iterations yet, and `best`.
+pub fn fresh_loop_json(a: &Adaptive, state: &str, best: Value) -> Value {
+    let mut v = settings_json(a);
+    v["state"] = json!(state);
+    v["iterations"] = json!([]);
+    v["stop_reason"] = Value::Null;
+    v["error"] = Value::Null;
+    v["best"] = best;
+    v
 }
 
 /// Handle of the background task that drives loops.

@@ -100,17 +100,12 @@ impl Local {
             .as_ref()
             .filter(|_| study.spec.optimize.is_some())?;
         let trace = simforge_exec::adaptive::trace(store, &study).ok()?;
-        let mut v = crate::adaptive::settings_json(a);
         let pending = trace.points.iter().any(|p| p.pending);
-        v["state"] = json!(if pending { "running" } else { "stopped" });
-        v["iterations"] = json!([]);
-        v["stop_reason"] = Value::Null;
-        v["error"] = Value::Null;
-        v["best"] = trace.best.map_or(Value::Null, |k| {
-            let p = &trace.points[k];
-            json!({"run_id": p.run_id, "value": p.value, "params": p.params})
-        });
-        Some(v)
+        Some(crate::adaptive::fresh_loop_json(
+            a,
+            if pending { "running" } else { "stopped" },
+            crate::adaptive::trace_best_json(&trace),
+        ))
     }
 
     fn open(&self) -> ApiResult<Box<dyn Store>> {
@@ -533,10 +528,7 @@ async fn explore_columns(
         let (_, f) = explorer_frame(&*store, &name)?;
         let mut out = explore::columns_json(&format!("{PROJECT}/{name}"), &f);
         if let Ok(study) = l.study(&*store, &name) {
-            let succeeded = out["runs"]["succeeded"].as_u64().unwrap_or(0) as usize;
-            for (k, v) in explore::analysis::analyses_json(&study, succeeded) {
-                out[k] = v;
-            }
+            explore::analysis::add_analyses(&mut out, &study);
         }
         Ok(out)
     })
@@ -551,7 +543,7 @@ async fn explore_sample(
 ) -> ApiResult<Json<Value>> {
     project_only(&project)?;
     let conds = filter::parse(q.filter.as_deref())?;
-    let n = q.n.unwrap_or(2000).clamp(1, explore::MAX_SAMPLE);
+    let n = q.size();
     let out = blocking(move || {
         let store = l.open()?;
         let (runs, f) = explorer_frame(&*store, &name)?;
@@ -573,7 +565,7 @@ async fn explore_histogram(
     project_only(&project)?;
     let col = Column::parse(&q.col, "col")?;
     let conds = filter::parse(q.filter.as_deref())?;
-    let bins = q.bins.unwrap_or(30).clamp(1, explore::MAX_BINS);
+    let bins = q.bin_count();
     let out = blocking(move || {
         let store = l.open()?;
         let (_, f) = explorer_frame(&*store, &name)?;
@@ -599,7 +591,7 @@ async fn explore_runs(
     let conds = filter::parse(q.filter.as_deref())?;
     let order = explore::Sort::parse(q.sort.as_deref(), q.order.as_deref())?;
     let state = state_filter(&q.state)?;
-    let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(50).clamp(1, 1000));
+    let (offset, limit) = q.window();
     let out = blocking(move || {
         let store = l.open()?;
         let (runs, f) = explorer_frame(&*store, &name)?;
@@ -681,12 +673,7 @@ async fn submit(
             .clone()
             .filter(|_| study.spec.optimize.is_some());
         if let Some(a) = &adaptive {
-            let mut v = crate::adaptive::settings_json(a);
-            v["state"] = json!("running");
-            v["iterations"] = json!([]);
-            v["stop_reason"] = Value::Null;
-            v["error"] = Value::Null;
-            v["best"] = Value::Null;
+            let v = crate::adaptive::fresh_loop_json(a, "running", Value::Null);
             if let Ok(mut loops) = l.loops.lock() {
                 loops.insert(name.clone(), v);
             }
@@ -823,16 +810,7 @@ async fn explore_convergence(
     let out = blocking(move || {
         let store = l.open()?;
         let study = l.study(&*store, &name)?;
-        if study.adaptive.is_none() {
-            return Err(crate::api::explore::analysis::no_objective());
-        }
-        let trace = simforge_exec::adaptive::trace(&*store, &study)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(crate::api::explore::analysis::convergence_json(
-            &format!("{PROJECT}/{name}"),
-            &study,
-            &trace,
-        ))
+        crate::api::explore::analysis::convergence_of(&*store, &format!("{PROJECT}/{name}"), &study)
     })
     .await?;
     Ok(Json(out))

@@ -78,14 +78,6 @@ fn wait_for(
     }
 }
 
-fn setup(server: &TestServer) -> (String, String) {
-    simforge_server::admin::create_project(&server.state.db, "lab").unwrap();
-    let alice = server.user("alice", false, &["submit"]);
-    simforge_server::admin::set_member(&server.state.db, "lab", "alice", "member").unwrap();
-    let robot = server.user("robot", false, &["worker"]);
-    (alice, robot)
-}
-
 const BRANIN_OPT: &str = "name: opt\nsimulator: {builtin: analytic, options: {function: branin}}\n\
     parameters: {x1: {range: [-5, 10]}, x2: {range: [0, 15]}}\n\
     design: {sampler: lhs, samples: 6, seed: 1}\nmetrics: [y]\n\
@@ -96,7 +88,7 @@ fn an_optimize_study_runs_its_loop_on_the_server_to_its_budget() {
     let Some(pg) = pg_url() else { return };
     let server = TestServer::start(&pg, 30.0);
     let http = Http::new(&server.url);
-    let (alice, robot) = setup(&server);
+    let (alice, robot) = server.lab();
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",
         &alice,
@@ -180,7 +172,7 @@ fn cancelling_an_optimize_study_stops_its_loop_and_resubmitting_resumes_it() {
     let Some(pg) = pg_url() else { return };
     let server = TestServer::start(&pg, 30.0);
     let http = Http::new(&server.url);
-    let (alice, robot) = setup(&server);
+    let (alice, robot) = server.lab();
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",
         &alice,
@@ -258,7 +250,7 @@ fn a_server_restart_in_the_middle_of_a_loop_continues_it_without_repeating_a_run
     let first = TestServer::start(&pg, 30.0);
     let schema = first.schema.clone();
     let http = Http::new(&first.url);
-    let (alice, robot) = setup(&first);
+    let (alice, robot) = first.lab();
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",
         &alice,
@@ -300,7 +292,7 @@ fn a_plain_study_has_no_loop_and_no_convergence() {
     let Some(pg) = pg_url() else { return };
     let server = TestServer::start(&pg, 30.0);
     let http = Http::new(&server.url);
-    let (alice, _) = setup(&server);
+    let (alice, _) = server.lab();
     let source = common::branin_study("plain", 4);
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",
@@ -346,7 +338,7 @@ fn sensitivity_from_a_saltelli_study_matches_the_ishigami_indices() {
     let Some(pg) = pg_url() else { return };
     let server = TestServer::start(&pg, 30.0);
     let http = Http::new(&server.url);
-    let (alice, robot) = setup(&server);
+    let (alice, robot) = server.lab();
     let pi = std::f64::consts::PI;
     let source = format!(
         "name: ishi\nsimulator: {{builtin: analytic, options: {{function: ishigami}}}}\n\

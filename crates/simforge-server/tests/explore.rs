@@ -41,10 +41,7 @@ fn explorer_queries_agree_with_the_runs_themselves() {
     let Some(pg) = pg_url() else { return };
     let server = TestServer::start(&pg, 30.0);
     let http = Http::new(&server.url);
-    simforge_server::admin::create_project(&server.state.db, "lab").unwrap();
-    let alice = server.user("alice", false, &["submit"]);
-    simforge_server::admin::set_member(&server.state.db, "lab", "alice", "member").unwrap();
-    let worker = server.user("robot", false, &["worker"]);
+    let (alice, worker) = server.lab();
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",
         &alice,
@@ -229,9 +226,7 @@ fn a_study_loaded_in_parts_agrees_with_sql_over_its_rows() {
     let Some(pg) = pg_url() else { return };
     let server = TestServer::start(&pg, 30.0);
     let http = Http::new(&server.url);
-    simforge_server::admin::create_project(&server.state.db, "lab").unwrap();
-    let alice = server.user("alice", false, &["submit"]);
-    simforge_server::admin::set_member(&server.state.db, "lab", "alice", "member").unwrap();
+    let (alice, _) = server.lab();
     let n = 210_000;
     let (s, v) = http.post(
         "/api/v1/projects/lab/studies",

@@ -18,10 +18,7 @@ fn setup(ttl: f64) -> Option<(TestServer, Http, String, String)> {
     let server = TestServer::start(&pg, ttl);
     let http = Http::new(&server.url);
     let _root = server.user("root", true, &["admin"]);
-    simforge_server::admin::create_project(&server.state.db, "lab").unwrap();
-    let alice = server.user("alice", false, &["submit"]);
-    simforge_server::admin::set_member(&server.state.db, "lab", "alice", "member").unwrap();
-    let worker = server.user("robot", false, &["worker"]);
+    let (alice, worker) = server.lab();
     Some((server, http, alice, worker))
 }
 

@@ -19,6 +19,19 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_simforge");
 
 impl Server {
+    /// `simforge ARGS --server URL --project lab` as a client holding
+    /// `token`, run in `dir`.
+    fn remote(&self, token: &str, dir: &Path, args: &[&str]) -> Output {
+        self.cmd()
+            .args(args)
+            .args(["--server", &self.url(), "--project", "lab"])
+            .env("SIMFORGE_TOKEN", token)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("simforge")
+    }
+
     /// Bootstrap through `simforge admin`: an administrator token and a
     /// worker token file.
     fn bootstrap(&self) -> (String, PathBuf) {
@@ -349,15 +362,7 @@ fn the_remote_cli_submits_follows_and_reads_back_a_study() {
         "name: remote\nsimulator:\n  command: [\"sh\", \"-c\", \"cat in.txt\"]\n  inputs: {in.txt: templates/in.txt.j2}\n  outputs: {keyvalue: stdout}\nparameters: {x: {values: [1, 2, 3]}}\ndesign: {sampler: grid}\nmetrics: [y]\n",
     )
     .expect("study");
-    let client = |args: &[&str]| {
-        let mut c = server.cmd();
-        c.args(args)
-            .args(["--server", &server.url(), "--project", "lab"])
-            .env("SIMFORGE_TOKEN", &token)
-            .current_dir(proj.path())
-            .stdin(Stdio::null());
-        c.output().expect("simforge")
-    };
+    let client = |args: &[&str]| server.remote(&token, proj.path(), args);
     let out = ok(client(&["run", study.to_str().expect("utf-8")]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -534,15 +539,7 @@ fn an_optimize_study_runs_on_the_server_as_it_runs_locally() {
          objective: {minimize: y}\noptimize: {budget: 12, batch: 2}\n",
     )
     .expect("study");
-    let remote = |args: &[&str]| {
-        let mut c = server.cmd();
-        c.args(args)
-            .args(["--server", &server.url(), "--project", "lab"])
-            .env("SIMFORGE_TOKEN", &token)
-            .current_dir(proj.path())
-            .stdin(Stdio::null());
-        c.output().expect("simforge")
-    };
+    let remote = |args: &[&str]| server.remote(&token, proj.path(), args);
     let out = ok(remote(&["run", study.to_str().expect("utf-8")]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("the server runs its adaptive loop"), "{text}");

@@ -109,6 +109,16 @@ impl TestServer {
         self.stop();
     }
 
+    /// Project `lab` with member `alice` (a `submit` token) and worker
+    /// account `robot` (a `worker` token): (alice's token, robot's token).
+    pub fn lab(&self) -> (String, String) {
+        simforge_server::admin::create_project(&self.state.db, "lab").unwrap();
+        let alice = self.user("alice", false, &["submit"]);
+        simforge_server::admin::set_member(&self.state.db, "lab", "alice", "member").unwrap();
+        let robot = self.user("robot", false, &["worker"]);
+        (alice, robot)
+    }
+
     /// Creates a user with a token of `scopes`; returns the token.
     pub fn user(&self, name: &str, admin: bool, scopes: &[&str]) -> String {
         let db = &self.state.db;

@@ -120,19 +120,13 @@ pub fn runs_and_metrics(
     store: &dyn simforge_store::Store,
     study: &str,
 ) -> Result<(Vec<simforge_core::results::RunRecord>, Vec<String>)> {
-    let mut numeric = std::collections::BTreeSet::new();
     let mut runs = Vec::new();
     store.for_each_run(study, &Default::default(), &mut |r| {
-        numeric.extend(
-            r.metrics
-                .iter()
-                .filter(|(_, v)| v.is_number())
-                .map(|(k, _)| k.clone()),
-        );
         runs.push(r);
         Ok(())
     })?;
-    Ok((runs, numeric.into_iter().collect()))
+    let numeric = of_study::numeric_metrics(&runs);
+    Ok((runs, numeric))
 }
 
 /// Names of the study's numeric metrics (empty if the store cannot say).

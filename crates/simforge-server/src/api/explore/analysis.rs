@@ -44,21 +44,20 @@ pub fn design_name(study: &Study) -> &'static str {
     }
 }
 
-/// What the explorer can show for `study` beyond its rows (the `objective`,
-/// `design` and `sensitivity` fields of `explore/columns`), given how many
-/// of its runs succeeded.
-pub fn analyses_json(study: &Study, succeeded: usize) -> serde_json::Map<String, Value> {
+/// Adds what the explorer can show for `study` beyond its rows to the
+/// `explore/columns` answer `columns` (its `objective`, `design` and
+/// `sensitivity` fields; the estimator only once three runs succeeded).
+pub fn add_analyses(columns: &mut Value, study: &Study) {
+    let succeeded = columns["runs"]["succeeded"].as_u64().unwrap_or(0);
     let objective = study.adaptive.as_ref().map(|a| {
         json!({"metric": a.metric, "maximize": a.maximize,
                "constraints": a.constraints.iter().map(ToString::to_string).collect::<Vec<_>>()})
     });
     let inputs = of_study::input_names(study).len();
     let sensitivity = (inputs >= 1 && succeeded >= 3).then(|| Method::of(study).name());
-    let mut out = serde_json::Map::new();
-    out.insert("objective".into(), json!(objective));
-    out.insert("design".into(), json!(design_name(study)));
-    out.insert("sensitivity".into(), json!(sensitivity));
-    out
+    columns["objective"] = json!(objective);
+    columns["design"] = json!(design_name(study));
+    columns["sensitivity"] = json!(sensitivity);
 }
 
 /// The convergence answer for `trace`, thinned to [`MAX_TRACE_POINTS`].
@@ -379,19 +378,26 @@ pub async fn convergence(
         .run(move |c| {
             let key = readable(c, &caller, &project, &name)?;
             let study = crate::api::studies::stored_study(c, &storage, &key)?;
-            if study.adaptive.is_none() {
-                return Err(no_objective());
-            }
-            let trace = simforge_exec::adaptive::trace(&**c, &study)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            Ok(convergence_json(&key, &study, &trace))
+            convergence_of(&**c, &key, &study)
         })
         .await?;
     Ok(Json(out))
 }
 
+/// The `explore/convergence` answer for `study` (named `key`) from the
+/// runs `store` holds; 409 for a study without an objective. Shared with
+/// `simforge ui`.
+pub fn convergence_of(store: &dyn Store, key: &str, study: &Study) -> ApiResult<Value> {
+    if study.adaptive.is_none() {
+        return Err(no_objective());
+    }
+    let trace = simforge_exec::adaptive::trace(store, study)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(convergence_json(key, study, &trace))
+}
+
 /// The 409 of a convergence request for a study without an objective.
-pub fn no_objective() -> ApiError {
+fn no_objective() -> ApiError {
     ApiError::conflict("the study has no `objective`, so there is no convergence to show")
         .with_hint("add `objective: {minimize: METRIC}` (and `optimize:` for an adaptive loop)")
 }

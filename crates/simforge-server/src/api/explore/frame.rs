@@ -153,34 +153,21 @@ impl Frame {
     /// The frame of `runs` (in their order): what `simforge ui` builds from
     /// its local store, so that both explorers filter, sample and sort alike.
     pub fn from_records(runs: &[simforge_core::results::RunRecord]) -> Frame {
-        let mut f = Frame {
-            idx: Vec::with_capacity(runs.len()),
-            rep: Vec::with_capacity(runs.len()),
-            state: Vec::with_capacity(runs.len()),
-            duration: Vec::with_capacity(runs.len()),
-            cols: Vec::new(),
-            version: (0, Vec::new()),
-        };
-        let mut dicts: Vec<HashMap<String, u32>> = Vec::new();
+        let mut p = Part::with_capacity(runs.len());
         let mut by_name: HashMap<String, usize> = HashMap::new();
-        for (n, r) in runs.iter().enumerate() {
-            f.idx.push(r.index as i64);
-            f.rep.push(i64::from(r.replicate));
-            f.state.push(
-                STATES
-                    .iter()
-                    .position(|s| *s == r.state.as_str())
-                    .unwrap_or(0) as u8,
+        for r in runs {
+            let n = p.push_run(
+                r.index as i64,
+                i64::from(r.replicate),
+                r.state.as_str(),
+                r.duration_s,
             );
-            f.duration.push(r.duration_s.unwrap_or(f64::NAN));
             for (prefix, map) in [("param", &r.params), ("metric", &r.metrics)] {
                 for (k, v) in map {
                     let name = format!("{prefix}.{k}");
-                    let c = *by_name.entry(name.clone()).or_insert_with(|| {
-                        f.cols.push((name, Data::Number(Vec::new())));
-                        dicts.push(HashMap::new());
-                        f.cols.len() - 1
-                    });
+                    let c = *by_name
+                        .entry(name.clone())
+                        .or_insert_with(|| p.add_column(name));
                     let scalar = match v {
                         Value::Number(x) => {
                             x.as_f64().map_or(Scalar::Json(v.clone()), Scalar::Number)
@@ -188,18 +175,11 @@ impl Frame {
                         Value::String(t) => Scalar::Text(Cow::Borrowed(t)),
                         other => Scalar::Json(other.clone()),
                     };
-                    put(&mut f.cols[c].1, &mut dicts[c], n, &scalar);
+                    p.put(c, n, &scalar);
                 }
             }
         }
-        let n = f.idx.len();
-        for (_, d) in &mut f.cols {
-            match d {
-                Data::Number(v) => v.resize(n, f64::NAN),
-                Data::Text { codes, .. } => codes.resize(n, u32::MAX),
-            }
-        }
-        Part { frame: f, dicts }.finish()
+        p.finish()
     }
 
     fn bytes(&self) -> usize {
@@ -503,15 +483,7 @@ fn load_part(
     range: Option<(i64, i64)>,
 ) -> ApiResult<Part> {
     use super::rowjson::{RawJson, for_each_entry};
-    let mut f = Frame {
-        idx: Vec::new(),
-        rep: Vec::new(),
-        state: Vec::new(),
-        duration: Vec::new(),
-        cols: Vec::new(),
-        version: (0, Vec::new()),
-    };
-    let mut dicts: Vec<HashMap<String, u32>> = Vec::new();
+    let mut p = Part::with_capacity(0);
     // Column of each key, per kind (looked up without allocating).
     let mut by_key: [HashMap<String, usize>; 2] = [HashMap::new(), HashMap::new()];
     let mut tx = conn.client().transaction()?;
@@ -526,14 +498,7 @@ fn load_part(
     let mut rows = tx.query_raw(&stmt, params)?;
     use postgres::fallible_iterator::FallibleIterator;
     while let Some(r) = rows.next()? {
-        let n = f.idx.len();
-        f.idx.push(r.get(0));
-        f.rep.push(r.get(1));
-        let state: &str = r.get(2);
-        f.state
-            .push(STATES.iter().position(|s| *s == state).unwrap_or(0) as u8);
-        f.duration
-            .push(r.get::<_, Option<f64>>(5).unwrap_or(f64::NAN));
+        let n = p.push_run(r.get(0), r.get(1), r.get(2), r.get(5));
         for (kind, json) in [
             (0usize, Some(r.get::<_, RawJson<'_>>(3))),
             (1, r.get::<_, Option<RawJson<'_>>>(4)),
@@ -544,14 +509,12 @@ fn load_part(
                     Some(&c) => c,
                     None => {
                         let prefix = if kind == 0 { "param" } else { "metric" };
-                        f.cols
-                            .push((format!("{prefix}.{k}"), Data::Number(Vec::new())));
-                        dicts.push(HashMap::new());
-                        by_key[kind].insert(k.to_string(), f.cols.len() - 1);
-                        f.cols.len() - 1
+                        let c = p.add_column(format!("{prefix}.{k}"));
+                        by_key[kind].insert(k.to_string(), c);
+                        c
                     }
                 };
-                put(&mut f.cols[c].1, &mut dicts[c], n, &v);
+                p.put(c, n, &v);
             });
             parsed.map_err(|e| {
                 ApiError::internal(format!("a run's stored JSON does not parse: {e}"))
@@ -560,21 +523,59 @@ fn load_part(
     }
     drop(rows);
     tx.commit()?;
-    let n = f.idx.len();
-    for (_, d) in &mut f.cols {
-        match d {
-            Data::Number(v) => v.resize(n, f64::NAN),
-            Data::Text { codes, .. } => codes.resize(n, u32::MAX),
-        }
-    }
-    Ok(Part { frame: f, dicts })
+    Ok(p)
 }
 
 impl Part {
-    /// The frame, columns in their order (parameters first, then metrics,
-    /// each by name).
+    /// An empty part with room for `runs` runs.
+    fn with_capacity(runs: usize) -> Part {
+        Part {
+            frame: Frame {
+                idx: Vec::with_capacity(runs),
+                rep: Vec::with_capacity(runs),
+                state: Vec::with_capacity(runs),
+                duration: Vec::with_capacity(runs),
+                cols: Vec::new(),
+                version: (0, Vec::new()),
+            },
+            dicts: Vec::new(),
+        }
+    }
+
+    /// Appends a run (its columns missing until [`Part::put`]); its row.
+    fn push_run(&mut self, idx: i64, rep: i64, state: &str, duration: Option<f64>) -> usize {
+        let f = &mut self.frame;
+        f.idx.push(idx);
+        f.rep.push(rep);
+        f.state
+            .push(STATES.iter().position(|s| *s == state).unwrap_or(0) as u8);
+        f.duration.push(duration.unwrap_or(f64::NAN));
+        f.idx.len() - 1
+    }
+
+    /// Adds an empty column called `name`; its position.
+    fn add_column(&mut self, name: String) -> usize {
+        self.frame.cols.push((name, Data::Number(Vec::new())));
+        self.dicts.push(HashMap::new());
+        self.frame.cols.len() - 1
+    }
+
+    /// Stores `v` as row `n` of column `c`.
+    fn put(&mut self, c: usize, n: usize, v: &Scalar<'_>) {
+        put(&mut self.frame.cols[c].1, &mut self.dicts[c], n, v);
+    }
+
+    /// The frame: every column as long as the runs (missing at the end where
+    /// runs lack it), parameters first, then metrics, each by name.
     fn finish(self) -> Frame {
         let mut f = self.frame;
+        let n = f.idx.len();
+        for (_, d) in &mut f.cols {
+            match d {
+                Data::Number(v) => v.resize(n, f64::NAN),
+                Data::Text { codes, .. } => codes.resize(n, u32::MAX),
+            }
+        }
         f.cols.sort_by(|a, b| {
             b.0.starts_with("param.")
                 .cmp(&a.0.starts_with("param."))
@@ -584,20 +585,11 @@ impl Part {
     }
 
     /// Parts of consecutive index ranges, in order, as one frame: every
-    /// column of any part, text wherever any part has text.
+    /// column of any part, text wherever any part has text. A part's columns
+    /// may stop short of its runs (missing values at the end).
     fn merge(parts: Vec<Part>) -> Frame {
         let total: usize = parts.iter().map(|p| p.frame.idx.len()).sum();
-        let mut out = Part {
-            frame: Frame {
-                idx: Vec::with_capacity(total),
-                rep: Vec::with_capacity(total),
-                state: Vec::with_capacity(total),
-                duration: Vec::with_capacity(total),
-                cols: Vec::new(),
-                version: (0, Vec::new()),
-            },
-            dicts: Vec::new(),
-        };
+        let mut out = Part::with_capacity(total);
         let mut by_name: HashMap<String, usize> = HashMap::new();
         for part in parts {
             let start = out.frame.idx.len();
@@ -607,11 +599,9 @@ impl Part {
             out.frame.state.extend(f.state);
             out.frame.duration.extend(f.duration);
             for (name, data) in f.cols {
-                let c = *by_name.entry(name.clone()).or_insert_with(|| {
-                    out.frame.cols.push((name, Data::Number(Vec::new())));
-                    out.dicts.push(HashMap::new());
-                    out.frame.cols.len() - 1
-                });
+                let c = *by_name
+                    .entry(name.clone())
+                    .or_insert_with(|| out.add_column(name));
                 let (col, dict) = (&mut out.frame.cols[c].1, &mut out.dicts[c]);
                 match data {
                     Data::Number(v) if matches!(col, Data::Number(_)) => {
@@ -635,13 +625,6 @@ impl Part {
                         }
                     }
                 }
-            }
-        }
-        let n = out.frame.idx.len();
-        for (_, d) in &mut out.frame.cols {
-            match d {
-                Data::Number(v) => v.resize(n, f64::NAN),
-                Data::Text { codes, .. } => codes.resize(n, u32::MAX),
             }
         }
         out.finish()
@@ -706,40 +689,18 @@ mod tests {
 
     /// A part from rows of (column, value) entries, as `load_part` builds it.
     fn part(first_idx: i64, rows: &[&[(&str, Scalar<'static>)]]) -> Part {
-        let mut f = Frame {
-            idx: Vec::new(),
-            rep: Vec::new(),
-            state: Vec::new(),
-            duration: Vec::new(),
-            cols: Vec::new(),
-            version: (0, Vec::new()),
-        };
-        let mut dicts = Vec::new();
-        for (n, row) in rows.iter().enumerate() {
-            f.idx.push(first_idx + n as i64);
-            f.rep.push(0);
-            f.state.push(SUCCEEDED);
-            f.duration.push(1.0);
+        let mut p = Part::with_capacity(rows.len());
+        for (k, row) in rows.iter().enumerate() {
+            let n = p.push_run(first_idx + k as i64, 0, "succeeded", Some(1.0));
             for (name, v) in row.iter() {
-                let c = match f.cols.iter().position(|(c, _)| c == name) {
+                let c = match p.frame.cols.iter().position(|(c, _)| c == name) {
                     Some(c) => c,
-                    None => {
-                        f.cols.push((name.to_string(), Data::Number(Vec::new())));
-                        dicts.push(HashMap::new());
-                        f.cols.len() - 1
-                    }
+                    None => p.add_column(name.to_string()),
                 };
-                put(&mut f.cols[c].1, &mut dicts[c], n, v);
+                p.put(c, n, v);
             }
         }
-        let n = f.idx.len();
-        for (_, d) in &mut f.cols {
-            match d {
-                Data::Number(v) => v.resize(n, f64::NAN),
-                Data::Text { codes, .. } => codes.resize(n, u32::MAX),
-            }
-        }
-        Part { frame: f, dicts }
+        p
     }
 
     /// Each column's values as text, for comparing frames.

@@ -89,12 +89,7 @@ pub async fn columns(
             // What the explorer can show beyond rows; a study that no longer
             // parses still has its rows.
             match super::studies::stored_study(c, &storage, &key) {
-                Ok(study) => {
-                    let succeeded = out["runs"]["succeeded"].as_u64().unwrap_or(0) as usize;
-                    for (k, v) in analysis::analyses_json(&study, succeeded) {
-                        out[k] = v;
-                    }
-                }
+                Ok(study) => analysis::add_analyses(&mut out, &study),
                 Err(e) => {
                     tracing::warn!(study = key, error = %e.message, "explorer: reading the study")
                 }
@@ -153,6 +148,13 @@ pub struct SampleQuery {
     pub filter: Option<String>,
 }
 
+impl SampleQuery {
+    /// Rows asked for, within 1 and [`MAX_SAMPLE`].
+    pub fn size(&self) -> usize {
+        self.n.unwrap_or(2000).clamp(1, MAX_SAMPLE)
+    }
+}
+
 /// `GET .../explore/sample?n=&where=` (viewer): at most `n` succeeded runs
 /// matching the filter, spread evenly over them (those with the lowest
 /// [`frame::sample_rank`]: the same sample on every call), in design order,
@@ -164,7 +166,7 @@ pub async fn sample(
     Q(q): Q<SampleQuery>,
 ) -> ApiResult<Json<Value>> {
     let conds = filter::parse(q.filter.as_deref())?;
-    let n = q.n.unwrap_or(2000).clamp(1, MAX_SAMPLE);
+    let n = q.size();
     let schema = state.config.database.schema.clone();
     let db = state.db.clone();
     let out = state
@@ -195,6 +197,13 @@ pub struct HistogramQuery {
     pub filter: Option<String>,
 }
 
+impl HistogramQuery {
+    /// Bins asked for, within 1 and [`MAX_BINS`].
+    pub fn bin_count(&self) -> usize {
+        self.bins.unwrap_or(30).clamp(1, MAX_BINS)
+    }
+}
+
 /// `GET .../explore/histogram?col=&bins=&where=` (viewer): exact counts of
 /// the column's values over every matching succeeded run, in equal bins
 /// between its minimum and maximum.
@@ -206,7 +215,7 @@ pub async fn histogram(
 ) -> ApiResult<Json<Value>> {
     let col = Column::parse(&q.col, "col")?;
     let conds = filter::parse(q.filter.as_deref())?;
-    let bins = q.bins.unwrap_or(30).clamp(1, MAX_BINS);
+    let bins = q.bin_count();
     let schema = state.config.database.schema.clone();
     let db = state.db.clone();
     let out = state
@@ -292,6 +301,16 @@ pub struct RunsQuery {
     pub limit: Option<usize>,
 }
 
+impl RunsQuery {
+    /// The page asked for: (offset, limit), limit within 1 and 1,000.
+    pub fn window(&self) -> (usize, usize) {
+        (
+            self.offset.unwrap_or(0),
+            self.limit.unwrap_or(50).clamp(1, 1000),
+        )
+    }
+}
+
 /// `GET .../explore/runs?sort=&order=&state=&where=&offset=&limit=`
 /// (viewer): one page of the runs, sorted by any column (numbers, then text,
 /// then runs without a value, in both orders), with the number that match.
@@ -309,7 +328,7 @@ pub async fn runs(
         .as_deref()
         .and_then(|s| frame::STATES.iter().position(|x| *x == s))
         .map(|p| p as u8);
-    let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(50).clamp(1, 1000));
+    let (offset, limit) = q.window();
     let schema = state.config.database.schema.clone();
     let db = state.db.clone();
     let out = state
